@@ -1,0 +1,19 @@
+// How every Durable Object is named: a tenant prefix keeps tenants apart by construction.
+import type { Env } from '../worker/env.js';
+
+/** The name of the session object for a client id within a tenant. */
+export function sessionName(tenant: string, clientId: string): string {
+  return `${tenant}\u0000${clientId}`;
+}
+
+export function sessionStub(env: Env, name: string) {
+  return env.SESSION.get(env.SESSION.idFromName(name));
+}
+
+export function shardStub(env: Env, tenant: string, index: number) {
+  return env.SHARD.get(env.SHARD.idFromName(`${tenant}\u0000shard\u0000${index}`));
+}
+
+export function tenantStub(env: Env, tenant: string) {
+  return env.TENANT.get(env.TENANT.idFromName(tenant));
+}

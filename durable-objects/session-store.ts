@@ -1,0 +1,201 @@
+// SQLite schema and queries of one MQTT session; everything unbounded lives here, not in memory.
+import type { Properties, QoS, Will } from '../core/codec/packets.js';
+import { fromJson, toJson } from './json.js';
+
+/** The session row: who the session belongs to and which connection currently owns it. */
+export interface SessionRecord {
+  tenant: string;
+  clientId: string;
+  protocolVersion: number;
+  cleanSession: boolean;
+  /** Id of the WebSocket that owns the session, null while offline. */
+  connectionId: string | null;
+  will: Will | null;
+}
+
+/** An outbound QoS 1/2 message: queued (not yet sent), sent awaiting PUBACK/PUBREC, or awaiting PUBCOMP. */
+export interface OutboundMessage {
+  seq: number;
+  packetId: number | null;
+  state: OutboundState;
+  topic: string;
+  payload: Uint8Array;
+  qos: QoS;
+  retain: boolean;
+  properties?: Properties;
+}
+
+/** Queued (not yet sent), Published (awaiting PUBACK/PUBREC), Released (PUBREL sent, awaiting PUBCOMP). */
+export const OutboundState = { Queued: 0, Published: 1, Released: 2 } as const;
+export type OutboundState = (typeof OutboundState)[keyof typeof OutboundState];
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS session (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  tenant TEXT NOT NULL,
+  client_id TEXT NOT NULL,
+  protocol_version INTEGER NOT NULL,
+  clean_session INTEGER NOT NULL,
+  connection_id TEXT,
+  will TEXT
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+  filter TEXT PRIMARY KEY,
+  qos INTEGER NOT NULL,
+  options TEXT
+);
+CREATE TABLE IF NOT EXISTS outbound (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  packet_id INTEGER,
+  state INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload BLOB NOT NULL,
+  qos INTEGER NOT NULL,
+  retain INTEGER NOT NULL,
+  properties TEXT
+);
+CREATE TABLE IF NOT EXISTS inbound_qos2 (
+  packet_id INTEGER PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+`;
+
+type Row = Record<string, SqlStorageValue>;
+
+/** Typed access to a session object's SQLite database. All calls are synchronous. */
+export class SessionStore {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(SCHEMA);
+  }
+
+  readSession(): SessionRecord | undefined {
+    const row = this.sql.exec<Row>('SELECT * FROM session WHERE id = 1').toArray()[0];
+    if (!row) return undefined;
+    return {
+      tenant: row.tenant as string,
+      clientId: row.client_id as string,
+      protocolVersion: row.protocol_version as number,
+      cleanSession: row.clean_session === 1,
+      connectionId: (row.connection_id as string | null) ?? null,
+      will: row.will ? fromJson<Will>(row.will as string) : null,
+    };
+  }
+
+  writeSession(record: SessionRecord): void {
+    this.sql.exec(
+      `INSERT INTO session (id, tenant, client_id, protocol_version, clean_session, connection_id, will)
+       VALUES (1, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, client_id = excluded.client_id,
+         protocol_version = excluded.protocol_version, clean_session = excluded.clean_session,
+         connection_id = excluded.connection_id, will = excluded.will`,
+      record.tenant,
+      record.clientId,
+      record.protocolVersion,
+      record.cleanSession ? 1 : 0,
+      record.connectionId,
+      record.will ? toJson(record.will) : null,
+    );
+  }
+
+  /** Forget everything: a clean session ends with its connection [MQTT-3.1.2-6]. */
+  deleteAll(): void {
+    this.sql.exec('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2;');
+  }
+
+  readSubscriptions(): Map<string, QoS> {
+    const map = new Map<string, QoS>();
+    for (const row of this.sql.exec<Row>('SELECT filter, qos FROM subscriptions')) map.set(row.filter as string, row.qos as QoS);
+    return map;
+  }
+
+  putSubscription(filter: string, qos: QoS): void {
+    this.sql.exec('INSERT INTO subscriptions (filter, qos) VALUES (?, ?) ON CONFLICT (filter) DO UPDATE SET qos = excluded.qos', filter, qos);
+  }
+
+  deleteSubscription(filter: string): void {
+    this.sql.exec('DELETE FROM subscriptions WHERE filter = ?', filter);
+  }
+
+  /** Messages sent and not yet completed, in the order they were first sent. */
+  readInflight(): OutboundMessage[] {
+    return this.sql.exec<Row>('SELECT * FROM outbound WHERE state > 0 ORDER BY seq').toArray().map(toOutbound);
+  }
+
+  countQueued(): number {
+    return this.sql.exec<Row>('SELECT COUNT(*) AS n FROM outbound WHERE state = 0').one().n as number;
+  }
+
+  /** The oldest queued messages, to be sent now. */
+  readQueued(limit: number): OutboundMessage[] {
+    return this.sql.exec<Row>('SELECT * FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?', limit).toArray().map(toOutbound);
+  }
+
+  /** Store an outbound message; returns its sequence number. */
+  insertOutbound(message: Omit<OutboundMessage, 'seq'>): number {
+    const row = this.sql
+      .exec<Row>(
+        'INSERT INTO outbound (packet_id, state, topic, payload, qos, retain, properties) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq',
+        message.packetId,
+        message.state,
+        message.topic,
+        message.payload,
+        message.qos,
+        message.retain ? 1 : 0,
+        message.properties ? toJson(message.properties) : null,
+      )
+      .one();
+    return row.seq as number;
+  }
+
+  markSent(seq: number, packetId: number): void {
+    this.sql.exec('UPDATE outbound SET state = 1, packet_id = ? WHERE seq = ?', packetId, seq);
+  }
+
+  markReleased(seq: number): void {
+    this.sql.exec('UPDATE outbound SET state = 2 WHERE seq = ?', seq);
+  }
+
+  deleteOutbound(seq: number): void {
+    this.sql.exec('DELETE FROM outbound WHERE seq = ?', seq);
+  }
+
+  /** Drop the `count` oldest queued messages (the queue's bound). */
+  dropOldestQueued(count: number): void {
+    this.sql.exec('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', count);
+  }
+
+  readInboundQos2(): Set<number> {
+    const ids = new Set<number>();
+    for (const row of this.sql.exec<Row>('SELECT packet_id FROM inbound_qos2')) ids.add(row.packet_id as number);
+    return ids;
+  }
+
+  addInboundQos2(packetId: number): void {
+    this.sql.exec('INSERT OR IGNORE INTO inbound_qos2 (packet_id) VALUES (?)', packetId);
+  }
+
+  deleteInboundQos2(packetId: number): void {
+    this.sql.exec('DELETE FROM inbound_qos2 WHERE packet_id = ?', packetId);
+  }
+
+  addCounter(name: string, delta: number): void {
+    this.sql.exec('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value', name, delta);
+  }
+}
+
+function toOutbound(row: Row): OutboundMessage {
+  const message: OutboundMessage = {
+    seq: row.seq as number,
+    packetId: (row.packet_id as number | null) ?? null,
+    state: row.state as OutboundState,
+    topic: row.topic as string,
+    payload: new Uint8Array(row.payload as ArrayBuffer),
+    qos: row.qos as QoS,
+    retain: row.retain === 1,
+  };
+  if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
+  return message;
+}

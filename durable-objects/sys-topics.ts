@@ -1,0 +1,29 @@
+// $SYS/broker/... topics: per tenant, read-only for clients, published by the tenant object while wanted.
+
+/** True when a filter can match $SYS topics (filters starting with a wildcard cannot [MQTT-4.7.2-1]). */
+export function isSysFilter(filter: string): boolean {
+  return filter === '$SYS' || filter.startsWith('$SYS/');
+}
+
+export interface BrokerStatistics {
+  version: string;
+  uptimeSeconds: number;
+  clientsConnected: number;
+  messagesReceived: number;
+  messagesSent: number;
+  subscriptions: number;
+  retained: number;
+}
+
+/** The $SYS topics and their payloads, named as mosquitto names them so that existing dashboards work. */
+export function sysMessages(stats: BrokerStatistics): Array<[topic: string, value: string]> {
+  return [
+    ['$SYS/broker/version', `edge-mqtt-broker ${stats.version}`],
+    ['$SYS/broker/uptime', `${stats.uptimeSeconds} seconds`],
+    ['$SYS/broker/clients/connected', String(stats.clientsConnected)],
+    ['$SYS/broker/messages/received', String(stats.messagesReceived)],
+    ['$SYS/broker/messages/sent', String(stats.messagesSent)],
+    ['$SYS/broker/subscriptions/count', String(stats.subscriptions)],
+    ['$SYS/broker/retained messages/count', String(stats.retained)],
+  ];
+}

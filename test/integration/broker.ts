@@ -1,0 +1,74 @@
+// Starts the real Worker and Durable Objects in workerd (Miniflare, configured from wrangler.toml).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { Miniflare } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+
+const root = resolve(import.meta.dirname, '../..');
+let bundlePromise: Promise<string> | undefined;
+
+/** Bundles worker/index.ts once per test process, as wrangler would. */
+function bundleWorker(): Promise<string> {
+  bundlePromise ??= (async () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'edge-mqtt-bundle-'));
+    const outfile = join(outdir, 'index.js');
+    await build({
+      entryPoints: [join(root, 'worker/index.ts')],
+      bundle: true,
+      format: 'esm',
+      target: 'es2022',
+      platform: 'neutral',
+      external: ['cloudflare:*'],
+      outfile,
+      logLevel: 'silent',
+    });
+    return outfile;
+  })();
+  return bundlePromise;
+}
+
+export interface BrokerOptions {
+  /** Directory for Durable Object storage; the same directory across restarts keeps sessions. */
+  persistDir?: string;
+  /** Overrides of wrangler.toml [vars]. */
+  vars?: Record<string, string>;
+}
+
+export interface RunningBroker {
+  /** ws://127.0.0.1:PORT/mqtt */
+  mqttUrl: string;
+  httpUrl: string;
+  miniflare: Miniflare;
+  stop(): Promise<void>;
+}
+
+export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
+  const scriptPath = await bundleWorker();
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'));
+  const miniflare = new Miniflare({
+    ...workerOptions,
+    name: 'edge-mqtt-broker',
+    modules: true,
+    scriptPath,
+    modulesRules: undefined,
+    bindings: { ...workerOptions.bindings, ALLOW_ANONYMOUS: 'true', ...options.vars },
+    host: '127.0.0.1',
+    port: 0,
+    durableObjectsPersist: options.persistDir ?? false,
+  } as ConstructorParameters<typeof Miniflare>[0]);
+  const url = await miniflare.ready;
+  const httpUrl = url.href.replace(/\/$/, '');
+  return {
+    httpUrl,
+    mqttUrl: `${httpUrl.replace(/^http/, 'ws')}/mqtt`,
+    miniflare,
+    stop: () => miniflare.dispose(),
+  };
+}
+
+/** A fresh directory for persisted Durable Object storage. */
+export function tempPersistDir(): string {
+  return mkdtempSync(join(tmpdir(), 'edge-mqtt-state-'));
+}

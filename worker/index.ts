@@ -1,0 +1,45 @@
+// The Worker: hono routes for the MQTT WebSocket endpoint; everything else is the dashboard's assets.
+import { Hono } from 'hono';
+import { brokerConfig } from './config.js';
+import type { Env } from './env.js';
+import { MqttRelay } from './mqtt-relay.js';
+
+export { SessionDO } from '../durable-objects/session-do.js';
+export { TopicShardDO } from '../durable-objects/topic-shard-do.js';
+export { TenantDO } from '../durable-objects/tenant-do.js';
+
+/** WebSocket subprotocols MQTT clients offer [MQTT-6.0.0-3]; "mqttv3.1" is what older clients send. */
+const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
+
+const app = new Hono<{ Bindings: Env }>();
+
+app.get('/mqtt', (c) => {
+  if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
+    return c.json({ error: 'this endpoint speaks MQTT over WebSocket: send Upgrade: websocket' }, 426);
+  }
+  const offered = (c.req.header('Sec-WebSocket-Protocol') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const protocol = offered.find((p) => MQTT_SUBPROTOCOLS.includes(p));
+  if (offered.length > 0 && !protocol) {
+    return c.json({ error: `unsupported WebSocket subprotocol; use one of: ${MQTT_SUBPROTOCOLS.join(', ')}` }, 400);
+  }
+  const pair = new WebSocketPair();
+  const client = pair[0];
+  const server = pair[1];
+  server.accept();
+  server.binaryType = 'arraybuffer';
+  new MqttRelay(server, c.env, brokerConfig(c.env)).start();
+  const headers: Record<string, string> = protocol ? { 'Sec-WebSocket-Protocol': protocol } : {};
+  return new Response(null, { status: 101, webSocket: client, headers });
+});
+
+app.get('/health', (c) => c.json({ ok: true }));
+
+app.notFound(async (c) => {
+  if (c.env.ASSETS) return c.env.ASSETS.fetch(c.req.raw);
+  return c.json({ error: 'not found' }, 404);
+});
+
+export default app;

@@ -1,0 +1,240 @@
+// One client connection in the Worker: frames → whole packets, CONNECT routing, PINGREQ, keepalive, relay.
+import { PacketFramer, decodePacket, encodePacket } from '../core/codec/index.js';
+import type { ConnectPacket, ProtocolVersion } from '../core/codec/packets.js';
+import { MqttError } from '../core/errors.js';
+import { ReasonCode, connackCodeFor } from '../core/reason-codes.js';
+import { decideConnect, keepAliveDeadlineMs } from '../core/session/connect.js';
+import { sessionName, sessionStub } from '../durable-objects/addresses.js';
+import { RelayHeader, encodeControl } from '../durable-objects/relay-protocol.js';
+import type { BrokerConfig } from './config.js';
+import type { Env } from './env.js';
+import { authenticate } from './authenticate.js';
+import { concatBytes } from './bytes.js';
+
+const PINGREQ_BYTE = 0xc0;
+const PINGRESP = new Uint8Array([0xd0, 0x00]);
+const PACKET_TYPE_CONNECT = 1;
+/** How long the Worker waits for the session to close after a keepalive timeout before it closes itself. */
+const SESSION_CLOSE_GRACE_MS = 2000;
+
+type RelayState = 'awaitingConnect' | 'connecting' | 'relaying' | 'closed';
+
+/** Counters a Worker isolate keeps for the relay (exposed for benchmarks). */
+export const relayCounters = { framesRelayed: 0, pingsAnswered: 0, connections: 0 };
+
+/**
+ * Relays one client WebSocket to its session Durable Object. The Worker answers PINGREQ and enforces the
+ * keepalive so that a session object sleeps (hibernates) between real packets.
+ */
+export class MqttRelay {
+  private state: RelayState = 'awaitingConnect';
+  private readonly framer: PacketFramer;
+  private session: WebSocket | undefined;
+  /** Packets that arrived after CONNECT while the session socket was being opened. */
+  private pending: Uint8Array[] = [];
+  private protocolVersion: ProtocolVersion = 4;
+  private keepAliveMs = 0;
+  private lastPacketAt = Date.now();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly client: WebSocket,
+    private readonly env: Env,
+    private readonly config: BrokerConfig,
+  ) {
+    this.framer = new PacketFramer(config.maximumPacketSize);
+  }
+
+  start(): void {
+    relayCounters.connections++;
+    this.client.addEventListener('message', (event) => this.onClientMessage(event.data));
+    this.client.addEventListener('close', () => this.onClientGone());
+    this.client.addEventListener('error', () => this.onClientGone());
+    // No CONNECT within the timeout: close [MQTT-3.1.0-1 v5 / 3.1.4 "reasonable amount of time"].
+    this.timer = setTimeout(() => {
+      if (this.state === 'awaitingConnect') this.close('no CONNECT in time');
+    }, this.config.connectTimeoutMs);
+  }
+
+  private onClientMessage(data: string | ArrayBuffer): void {
+    if (this.state === 'closed') return;
+    // [MQTT-6.0.0-1] MQTT control packets travel in binary frames only.
+    if (typeof data === 'string') return this.close('text frame');
+    let packets: Uint8Array[];
+    try {
+      packets = this.framer.push(new Uint8Array(data));
+    } catch (error) {
+      return this.failInFraming(error);
+    }
+    if (packets.length === 0) return;
+    this.lastPacketAt = Date.now();
+
+    const forward: Uint8Array[] = [];
+    for (const packet of packets) {
+      if (this.state === 'awaitingConnect') {
+        // [MQTT-3.1.0-1] the first packet must be CONNECT.
+        if (packet[0]! >> 4 !== PACKET_TYPE_CONNECT) return this.close('first packet is not CONNECT');
+        this.state = 'connecting';
+        void this.connect(packet);
+        continue;
+      }
+      if (packet[0] === PINGREQ_BYTE && packet.length === 2 && this.state === 'relaying') {
+        // [MQTT-3.12.4-1] answered here so that the session object is not woken.
+        relayCounters.pingsAnswered++;
+        this.client.send(PINGRESP);
+        continue;
+      }
+      forward.push(packet);
+    }
+    if (forward.length === 0) return;
+    // Several packets of one frame travel as one message: one billed message instead of many.
+    const message = forward.length === 1 ? forward[0]! : concatBytes(forward);
+    if (this.state === 'relaying' && this.session) this.sendToSession(message);
+    else this.pending.push(message);
+  }
+
+  private async connect(bytes: Uint8Array): Promise<void> {
+    let packet: ConnectPacket;
+    try {
+      packet = decodePacket(bytes, 4) as ConnectPacket;
+    } catch (error) {
+      if (error instanceof MqttError && error.reasonCode === ReasonCode.UnsupportedProtocolVersion) {
+        // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01 (0x84 for a 5.0 client) and close.
+        const level = protocolLevelOf(bytes);
+        const version: ProtocolVersion = level === 5 ? 5 : 4;
+        return this.refuse(version, ReasonCode.UnsupportedProtocolVersion, 'unsupported protocol version');
+      }
+      return this.close(`malformed CONNECT: ${(error as Error).message}`);
+    }
+    this.protocolVersion = packet.protocolVersion;
+
+    const decision = decideConnect(packet, { maximumKeepAlive: this.config.maximumKeepAlive }, () => crypto.randomUUID());
+    if (!decision.ok) return this.refuse(packet.protocolVersion, decision.reasonCode, decision.reason);
+
+    // Authenticate before any session object wakes (tokens and ACLs plug in here).
+    const auth = authenticate(packet, this.config);
+    if (!auth.ok) return this.refuse(packet.protocolVersion, auth.reasonCode, auth.reason);
+
+    this.keepAliveMs = keepAliveDeadlineMs(decision.keepAlive);
+    const headers: Record<string, string> = {
+      Upgrade: 'websocket',
+      [RelayHeader.tenant]: auth.tenant,
+      [RelayHeader.clientId]: encodeURIComponent(decision.clientId),
+      [RelayHeader.clientIdAssigned]: decision.clientIdAssigned ? '1' : '0',
+      [RelayHeader.keepAlive]: String(decision.keepAlive),
+    };
+    if (decision.serverKeepAlive !== undefined) headers[RelayHeader.serverKeepAlive] = String(decision.serverKeepAlive);
+
+    let socket: WebSocket | null;
+    try {
+      const stub = sessionStub(this.env, sessionName(auth.tenant, decision.clientId));
+      const response = await stub.fetch('https://session.internal/connect', { headers });
+      socket = response.webSocket;
+    } catch (error) {
+      console.error('session connect failed', { tenant: auth.tenant, error: String(error) });
+      socket = null;
+    }
+    if (!socket) return this.refuse(packet.protocolVersion, ReasonCode.ServerUnavailable, 'session unavailable');
+    socket.accept();
+    // Without this, binary frames arrive as Blobs and awaiting them reorders packets (DESIGN §6).
+    socket.binaryType = 'arraybuffer';
+    if (this.state === 'closed') {
+      socket.close(1000, 'client gone');
+      return;
+    }
+    this.session = socket;
+    socket.addEventListener('message', (event) => this.onSessionMessage(event.data));
+    socket.addEventListener('close', () => this.close('session closed'));
+    socket.addEventListener('error', () => this.close('session error'));
+    this.sendToSession(bytes);
+    for (const message of this.pending) this.sendToSession(message);
+    this.pending = [];
+    this.state = 'relaying';
+    this.armKeepAlive();
+  }
+
+  private onSessionMessage(data: string | ArrayBuffer): void {
+    if (this.state === 'closed' || typeof data === 'string') return;
+    try {
+      this.client.send(data);
+    } catch {
+      this.onClientGone();
+    }
+  }
+
+  private sendToSession(message: Uint8Array): void {
+    relayCounters.framesRelayed++;
+    try {
+      this.session?.send(message);
+    } catch {
+      this.close('session send failed');
+    }
+  }
+
+  /** One timer per connection, re-armed lazily: a packet only stamps `lastPacketAt`. */
+  private armKeepAlive(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.keepAliveMs === 0) return;
+    const wait = this.lastPacketAt + this.keepAliveMs - Date.now();
+    this.timer = setTimeout(() => {
+      if (this.state !== 'relaying') return;
+      if (Date.now() - this.lastPacketAt >= this.keepAliveMs) this.keepAliveExpired();
+      else this.armKeepAlive();
+    }, Math.max(wait, 0));
+  }
+
+  /** [MQTT-3.1.2-24] no packet within 1.5 × keepalive: the session publishes the will and closes. */
+  private keepAliveExpired(): void {
+    try {
+      this.session?.send(encodeControl({ type: 'keepalive-timeout' }));
+    } catch {
+      return this.close('keepalive timeout');
+    }
+    this.timer = setTimeout(() => this.close('keepalive timeout'), SESSION_CLOSE_GRACE_MS);
+  }
+
+  private failInFraming(error: unknown): void {
+    if (error instanceof MqttError && this.protocolVersion === 5 && this.state === 'relaying') {
+      // [MQTT-4.13.1-1 v5] tell a 5.0 client why before closing (0x95 packet too large, 0x81 malformed).
+      this.client.send(encodePacket({ type: 'disconnect', reasonCode: error.reasonCode }, 5));
+    }
+    this.close(`framing: ${(error as Error).message}`);
+  }
+
+  private refuse(version: ProtocolVersion, reasonCode: number, reason: string): void {
+    const connack = encodePacket({ type: 'connack', sessionPresent: false, reasonCode: connackCodeFor(reasonCode, version) }, version);
+    try {
+      this.client.send(connack);
+    } catch {
+      // the client is already gone
+    }
+    this.close(`refused: ${reason}`);
+  }
+
+  private onClientGone(): void {
+    this.close('client closed');
+  }
+
+  /** Ends both sockets once; the session object sees the close and decides about the will. */
+  private close(reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.timer) clearTimeout(this.timer);
+    for (const socket of [this.session, this.client]) {
+      try {
+        socket?.close(1000, reason.slice(0, 120));
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+/** The protocol level byte of a CONNECT whose name is "MQTT" (for answering in the client's version). */
+function protocolLevelOf(bytes: Uint8Array): number | undefined {
+  let offset = 1;
+  while (offset < bytes.length && (bytes[offset]! & 0x80) !== 0) offset++;
+  offset += 1; // last remaining-length byte
+  const nameLength = ((bytes[offset] ?? 0) << 8) | (bytes[offset + 1] ?? 0);
+  return bytes[offset + 2 + nameLength];
+}
