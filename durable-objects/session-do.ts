@@ -103,9 +103,15 @@ export class SessionDO extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const ordered = this.serial.then(() => this.onMessage(ws, message));
     this.serial = ordered.catch(() => undefined);
-    // Publishes return the promise of their routing; awaiting it keeps the object awake until done.
-    const { background } = await ordered;
-    await background;
+    try {
+      // Publishes return the promise of their routing; awaiting it keeps the object awake until done.
+      const { background } = await ordered;
+      await background;
+    } catch (error) {
+      // The runtime drops exceptions from this handler silently: log them and end the connection.
+      console.error('session failed on a packet', { error: String(error), stack: (error as Error).stack });
+      await this.enqueue(() => this.endConnection(ws, attachmentOf(ws), { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }));
+    }
   }
 
   override async webSocketClose(ws: WebSocket): Promise<void> {
@@ -229,14 +235,13 @@ export class SessionDO extends DurableObject<Env> {
    * will, CONNACK, then resend what was in flight and drain what was queued.
    */
   private async handleConnect(ws: WebSocket, connection: SocketAttachment, packet: ConnectPacket): Promise<void> {
-    const session = this.load();
     connection.protocolVersion = packet.protocolVersion;
 
     // Step 1: take-over. [MQTT-3.1.4-2] an existing connection with this client id is closed, with its will.
     await this.takeOver(ws);
 
     // Step 2: clean start discards state; so does resuming a session whose last connection was clean.
-    const previous = session.record;
+    const previous = this.load().record;
     const hasPersistentState = previous !== undefined && !previous.cleanSession;
     if (packet.cleanSession || !hasPersistentState) await this.discardState();
     // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present only when resuming stored state.
@@ -252,7 +257,7 @@ export class SessionDO extends DurableObject<Env> {
       will: packet.will ?? null,
     };
     this.store.writeSession(record);
-    session.record = record;
+    this.load().record = record;
     connection.state = 'connected';
     ws.serializeAttachment(connection);
 
@@ -306,10 +311,10 @@ export class SessionDO extends DurableObject<Env> {
 
     switch (packet.qos) {
       case 0:
-        return routable ? this.routeLogged(message) : undefined;
+        return routable ? this.routeLogged(connection.tenant, message) : undefined;
       case 1:
         // [MQTT-4.3.2-2] PUBACK only once the message is stored at every subscriber.
-        return this.acknowledgeInOrder(ws, connection, routable ? this.routes().publish(message) : Promise.resolve(), {
+        return this.acknowledgeInOrder(ws, connection, routable ? this.routesFor(connection.tenant).publish(message) : Promise.resolve(), {
           type: 'puback',
           packetId,
         });
@@ -319,7 +324,7 @@ export class SessionDO extends DurableObject<Env> {
           return this.acknowledgeInOrder(ws, connection, Promise.resolve(), { type: 'pubrec', packetId });
         }
         session.inboundQos2.add(packetId);
-        const routed = (routable ? this.routes().publish(message) : Promise.resolve()).then(
+        const routed = (routable ? this.routesFor(connection.tenant).publish(message) : Promise.resolve()).then(
           () => this.store.addInboundQos2(packetId),
           (error: unknown) => {
             session.inboundQos2.delete(packetId);
@@ -372,7 +377,7 @@ export class SessionDO extends DurableObject<Env> {
       session.subscriptions.set(subscription.topicFilter, subscription.qos);
     }
     const name = sessionName(connection.tenant, connection.clientId);
-    const results = await this.routes().subscribe(
+    const results = await this.routesFor(connection.tenant).subscribe(
       name,
       granted.map(({ subscription }) => ({ filter: subscription.topicFilter, qos: subscription.qos })),
     );
@@ -406,7 +411,7 @@ export class SessionDO extends DurableObject<Env> {
       if (existed) this.store.deleteSubscription(filter);
       return existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted;
     });
-    await this.routes().unsubscribe(sessionName(connection.tenant, connection.clientId), packet.topicFilters);
+    await this.routesFor(connection.tenant).unsubscribe(sessionName(connection.tenant, connection.clientId), packet.topicFilters);
     // [MQTT-3.10.4-4] UNSUBACK, even when nothing matched [MQTT-3.10.4-5].
     this.send(ws, connection, { type: 'unsuback', packetId: packet.packetId, reasonCodes });
   }
@@ -572,7 +577,7 @@ export class SessionDO extends DurableObject<Env> {
     if (record.cleanSession) await this.discardState();
     else this.store.writeSession(record);
     if (ending.publishWill && will) {
-      await this.routeLogged({
+      await this.routeLogged(connection.tenant, {
         topic: will.topic,
         payload: will.payload,
         qos: will.qos,
@@ -647,19 +652,13 @@ export class SessionDO extends DurableObject<Env> {
     });
   }
 
-  private routes(): ShardRouter {
-    const tenant = this.load().record?.tenant;
-    if (!tenant) throw new MqttError(ReasonCode.ProtocolError, 'no session');
-    return this.routesFor(tenant);
-  }
-
   private routesFor(tenant: string): ShardRouter {
     this.router ??= new ShardRouter(this.env, tenant, this.config.shardCount);
     return this.router;
   }
 
-  private routeLogged(message: RoutedMessage): Promise<void> {
-    return this.routes()
+  private routeLogged(tenant: string, message: RoutedMessage): Promise<void> {
+    return this.routesFor(tenant)
       .publish(message)
       .catch((error: unknown) => console.error('routing failed', { topic: message.topic, error: String(error) }));
   }

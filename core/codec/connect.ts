@@ -12,7 +12,7 @@ import {
   writeProperties,
 } from './properties.js';
 import { expectFlags, malformed, protocolError, type Reader } from './reader.js';
-import { Writer, binaryFieldSize, utf8FieldSize } from './writer.js';
+import { type Writer, binaryFieldSize, utf8FieldSize } from './writer.js';
 
 // Connect Flags (3.1.1 section 3.1.2.3, 5.0 section 3.1.2.3).
 const RESERVED = 0x01;
@@ -90,7 +90,7 @@ export function decodeConnect(r: Reader, flags: number): ConnectPacket {
 }
 
 /** Encodes for the version the packet names (`protocolVersion`), whatever the connection's version. */
-export function encodeConnect(p: ConnectPacket): Uint8Array {
+export function encodeConnect(w: Writer, p: ConnectPacket): void {
   const v5 = p.protocolVersion === 5;
   const will = p.will;
   let flags = p.cleanSession ? CLEAN_SESSION : 0;
@@ -119,7 +119,7 @@ export function encodeConnect(p: ConnectPacket): Uint8Array {
     remaining += binaryFieldSize(p.password);
   }
 
-  const w = Writer.packet(0x10, remaining);
+  w.header(0x10, remaining);
   w.utf8(p.protocolName);
   w.u8(p.protocolVersion);
   w.u8(flags);
@@ -133,5 +133,4 @@ export function encodeConnect(p: ConnectPacket): Uint8Array {
   }
   if (p.username !== undefined) w.utf8(p.username);
   if (p.password !== undefined) w.binary(p.password);
-  return w.bytes;
 }

@@ -91,14 +91,14 @@ export class Reader {
     const p = this.pos;
     if (p + length > this.end) throw truncated();
     this.pos = p + length;
-    return this.bytes.slice(p, p + length);
+    return copy(this.bytes, p, p + length);
   }
 
   /** Everything up to the end of the packet (a PUBLISH payload), copied for the reason given on `binary`. */
   rest(): Uint8Array {
     const p = this.pos;
     this.pos = this.end;
-    return this.bytes.slice(p, this.end);
+    return copy(this.bytes, p, this.end);
   }
 
   /** A Packet Identifier, which is never 0 where a packet carries one. */
@@ -107,6 +107,13 @@ export class Reader {
     if (id === 0) throw malformed('packet identifier must be non-zero'); // [MQTT-2.3.1-1] [MQTT-2.2.1-3 v5]
     return id;
   }
+}
+
+/** A plain Uint8Array copy; not `slice`, which on a Node Buffer returns a view. */
+function copy(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(bytes.subarray(start, end));
+  return out;
 }
 
 function truncated(): MqttError {

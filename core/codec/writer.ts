@@ -1,4 +1,4 @@
-// Encode side: each encoder measures its packet first, then writes it into one exactly sized buffer.
+// Encode side: each encoder measures its packet, reserves room for all of it, then writes it.
 import { MqttError } from '../errors.js';
 import { ReasonCode } from '../reason-codes.js';
 import { MAX_STRING_BYTES, utf8Length, writeUtf8 } from './utf8.js';
@@ -22,24 +22,40 @@ export function binaryFieldSize(data: Uint8Array): number {
   return 2 + data.length;
 }
 
-/** Unchecked cursor over a buffer the encoder sized exactly; measuring is where limits are enforced. */
+/**
+ * Cursor over a growable buffer. Encoders measure a packet first and call `header`, which makes room for
+ * the whole packet at once; the writes after it are unchecked. Several packets can share one Writer.
+ */
 export class Writer {
-  readonly bytes: Uint8Array;
+  bytes: Uint8Array;
   pos = 0;
 
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
+  constructor(capacity = 0) {
+    this.bytes = new Uint8Array(capacity);
   }
 
-  /** Allocates a whole packet and writes its fixed header. */
-  static packet(firstByte: number, remainingLength: number): Writer {
+  /** Starts a packet: makes room for all of it and writes its fixed header. */
+  header(firstByte: number, remainingLength: number): void {
     if (remainingLength > MAX_VARINT) {
       throw new MqttError(ReasonCode.PacketTooLarge, `cannot encode: remaining length ${remainingLength} exceeds ${MAX_VARINT}`);
     }
-    const w = new Writer(1 + varintLength(remainingLength) + remainingLength);
-    w.bytes[0] = firstByte;
-    w.pos = writeVarint(w.bytes, 1, remainingLength);
-    return w;
+    this.reserve(1 + varintLength(remainingLength) + remainingLength);
+    this.bytes[this.pos] = firstByte;
+    this.pos = writeVarint(this.bytes, this.pos + 1, remainingLength);
+  }
+
+  /** The bytes written, in a buffer of exactly that size (copied only if the buffer has spare room). */
+  finish(): Uint8Array {
+    return this.pos === this.bytes.length ? this.bytes : this.bytes.slice(0, this.pos);
+  }
+
+  private reserve(n: number): void {
+    const needed = this.pos + n;
+    if (needed <= this.bytes.length) return;
+    // An empty Writer gets exactly one packet's size, so encoding a single packet never copies.
+    const grown = new Uint8Array(this.bytes.length === 0 ? needed : Math.max(needed, this.bytes.length * 2));
+    grown.set(this.bytes.subarray(0, this.pos));
+    this.bytes = grown;
   }
 
   u8(value: number): void {

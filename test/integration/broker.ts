@@ -1,9 +1,9 @@
 // Starts the real Worker and Durable Objects in workerd (Miniflare, configured from wrangler.toml).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { Miniflare } from 'miniflare';
+import { Log, LogLevel, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -52,11 +52,15 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     name: 'edge-mqtt-broker',
     modules: true,
     scriptPath,
+    // Module names are relative to this root; the bundle lives in a temp directory.
+    modulesRoot: dirname(scriptPath),
     modulesRules: undefined,
     bindings: { ...workerOptions.bindings, ALLOW_ANONYMOUS: 'true', ...options.vars },
     host: '127.0.0.1',
     port: 0,
     durableObjectsPersist: options.persistDir ?? false,
+    // BROKER_LOG=debug shows the Worker's and objects' console output.
+    log: new Log(process.env.BROKER_LOG === 'debug' ? LogLevel.DEBUG : LogLevel.WARN),
   } as ConstructorParameters<typeof Miniflare>[0]);
   const url = await miniflare.ready;
   const httpUrl = url.href.replace(/\/$/, '');
