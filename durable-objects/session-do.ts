@@ -29,6 +29,7 @@ import type { Delivery, RoutedMessage } from './routed-message.js';
 import { ShardRouter } from './shard-router.js';
 import { OutboundState, SessionStore, type OutboundMessage, type SessionRecord } from './session-store.js';
 import { isSysFilter } from './sys-topics.js';
+import { newInvocationCounts } from './invocation-counters.js';
 
 /** Per-socket facts that must survive hibernation (serializeAttachment, well under 2 KiB). */
 interface SocketAttachment {
@@ -69,6 +70,8 @@ export class SessionDO extends DurableObject<Env> {
   private serial: Promise<unknown> = Promise.resolve();
   /** Acknowledgements leave in the order their PUBLISH packets arrived [MQTT-4.6.0-2]. */
   private ackChain: Promise<unknown> = Promise.resolve();
+  /** What woke this object since it last started (proves PINGREQ never does). */
+  private readonly invocations = newInvocationCounts();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,6 +83,7 @@ export class SessionDO extends DurableObject<Env> {
 
   /** The Worker opens the relay socket here; the CONNECT itself arrives as the first message. */
   override async fetch(request: Request): Promise<Response> {
+    this.invocations.fetch++;
     if (request.headers.get('Upgrade') !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 });
     const pair = new WebSocketPair();
     const client = pair[0];
@@ -101,6 +105,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.invocations.webSocketMessage++;
     const ordered = this.serial.then(() => this.onMessage(ws, message));
     this.serial = ordered.catch(() => undefined);
     try {
@@ -115,6 +120,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket): Promise<void> {
+    this.invocations.webSocketClose++;
     await this.enqueue(() => this.endConnection(ws, attachmentOf(ws), { publishWill: true }));
   }
 
@@ -129,6 +135,7 @@ export class SessionDO extends DurableObject<Env> {
    * session no longer holds so that the shard forgets them (self-healing after a lost unsubscribe).
    */
   async deliver(deliveries: Delivery[]): Promise<{ stale: string[] }> {
+    this.invocations.rpc++;
     const session = this.load();
     const stale = new Set<string>();
     const wanted: Delivery[] = [];
@@ -137,8 +144,18 @@ export class SessionDO extends DurableObject<Env> {
       for (const filter of delivery.filters) if (!held.includes(filter)) stale.add(filter);
       if (held.length > 0) wanted.push(delivery);
     }
-    if (wanted.length > 0) this.sendDeliveries(this.liveSocket(), wanted);
+    let socket = this.liveSocket();
+    if (!socket && session.record?.connectionId) {
+      await this.enqueue(() => this.recoverLostConnection());
+      socket = this.liveSocket();
+    }
+    if (wanted.length > 0) this.sendDeliveries(socket, wanted);
     return { stale: [...stale] };
+  }
+
+  /** Invocation counts since this object last started (RPC for tests and benchmarks). */
+  async invocationCounts() {
+    return { ...this.invocations };
   }
 
   // ── Inbound packets ──────────────────────────────────────────────────────────────────────────────
@@ -237,8 +254,10 @@ export class SessionDO extends DurableObject<Env> {
   private async handleConnect(ws: WebSocket, connection: SocketAttachment, packet: ConnectPacket): Promise<void> {
     connection.protocolVersion = packet.protocolVersion;
 
-    // Step 1: take-over. [MQTT-3.1.4-2] an existing connection with this client id is closed, with its will.
+    // Step 1: take-over. [MQTT-3.1.4-2] an existing connection with this client id is closed, with its will;
+    // one lost in a reset without a close event is released the same way.
     await this.takeOver(ws);
+    await this.recoverLostConnection();
 
     // Step 2: clean start discards state; so does resuming a session whose last connection was clean.
     const previous = this.load().record;
@@ -568,25 +587,51 @@ export class SessionDO extends DurableObject<Env> {
       // the socket is already gone
     }
     if (!wasConnected) return;
-    const session = this.load();
-    const record = session.record;
-    if (!record || record.connectionId !== connection.connectionId) return; // already taken over
-    const will = record.will;
+    await this.releaseSession(connection.connectionId, ending.publishWill);
+    this.ctx.waitUntil(this.reportPresence(false, connection));
+  }
+
+  /**
+   * The connection that owned the session is gone: forget it, end a clean session [MQTT-3.1.2-6], and
+   * publish the will if asked. Does nothing if another connection already took the session over.
+   */
+  private async releaseSession(connectionId: string, publishWill: boolean): Promise<void> {
+    const record = this.load().record;
+    if (!record || record.connectionId !== connectionId) return;
+    const { will, tenant, clientId } = record;
     record.connectionId = null;
     record.will = null;
     if (record.cleanSession) await this.discardState();
     else this.store.writeSession(record);
-    if (ending.publishWill && will) {
-      await this.routeLogged(connection.tenant, {
+    if (publishWill && will) {
+      await this.routeLogged(tenant, {
         topic: will.topic,
         payload: will.payload,
         qos: will.qos,
         retain: will.retain,
-        origin: sessionName(connection.tenant, connection.clientId),
+        origin: sessionName(tenant, clientId),
         ...(will.properties ? { properties: forwardableProperties(will.properties) } : {}),
       });
     }
-    this.ctx.waitUntil(this.reportPresence(false, connection));
+  }
+
+  /**
+   * A reset drops every socket and may skip webSocketClose (DESIGN §3). If the stored owner of the session
+   * has no socket any more, treat it as lost now: will published, clean session ended. Checked lazily when
+   * the object wakes, so idle sessions cost nothing.
+   */
+  private async recoverLostConnection(): Promise<void> {
+    const connectionId = this.load().record?.connectionId;
+    if (!connectionId) return;
+    const alive = this.ctx.getWebSockets().some((ws) => {
+      const attachment = attachmentOf(ws);
+      return attachment.connectionId === connectionId && attachment.state !== 'closed';
+    });
+    if (alive) return;
+    console.warn('session owner lost without close; releasing', { connectionId });
+    await this.releaseSession(connectionId, true);
+    const record = this.load().record;
+    if (record) this.ctx.waitUntil(this.reportPresence(false));
   }
 
   /** Forgets subscriptions (here and in the shards), inflight, queued and inbound state. */

@@ -151,3 +151,23 @@ describe('CONNECT', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1200);
   });
 });
+
+describe('costs', () => {
+  it('[MQTT-3.12.4-1] PINGREQs are answered by the Worker and never wake the session object', async () => {
+    const client = await connectClient(broker.mqttUrl, { clientId: 'ping-cost', keepalive: 1 });
+    const namespace = await broker.miniflare.getDurableObjectNamespace('SESSION');
+    const stub = namespace.get(namespace.idFromName('default\u0000ping-cost')) as unknown as {
+      invocationCounts(): Promise<{ webSocketMessage: number }>;
+    };
+    const before = await stub.invocationCounts();
+    let pongs = 0;
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'pingresp') pongs++;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const after = await stub.invocationCounts();
+    expect(pongs).toBeGreaterThanOrEqual(2);
+    expect(after.webSocketMessage - before.webSocketMessage).toBe(0);
+    await end(client);
+  });
+});

@@ -42,3 +42,32 @@ describe('persistence across a runtime restart', () => {
     }
   });
 });
+
+describe('a connection lost in a runtime reset', () => {
+  it('[MQTT-3.1.2-8] its will is published when the session next wakes, and session present is kept', async () => {
+    const persistDir = tempPersistDir();
+    const first = await startBroker({ persistDir });
+    const victim = await connectClient(first.mqttUrl, {
+      clientId: 'reset-victim',
+      clean: false,
+      will: { topic: 'reset/will', payload: Buffer.from('lost in reset'), qos: 1, retain: true },
+    });
+    // The runtime goes away with the socket open: no webSocketClose reaches the session object.
+    await first.stop();
+    victim.end(true);
+
+    const second = await startBroker({ persistDir });
+    try {
+      const back = await connectClient(second.mqttUrl, { clientId: 'reset-victim', clean: false });
+      expect((back as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent).toBe(true);
+      const watcher = await connectClient(second.mqttUrl, { clientId: 'reset-watcher' });
+      const got = recorder(watcher);
+      await subscribe(watcher, 'reset/will', 1);
+      await got.waitFor(1);
+      expect([got.messages[0]!.payload, got.messages[0]!.packet.retain]).toEqual(['lost in reset', true]);
+      await Promise.all([end(back), end(watcher)]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
