@@ -1,4 +1,4 @@
-// In-memory counts of what woke a Durable Object: cheap (no storage), reset when the object is evicted.
+// In-memory counts of what woke a Durable Object and what it cost: no storage write, reset on eviction.
 
 export interface InvocationCounts {
   fetch: number;
@@ -6,10 +6,53 @@ export interface InvocationCounts {
   webSocketClose: number;
   rpc: number;
   alarm: number;
+  /** SQLite rows read and written (billed per row). */
+  rowsRead: number;
+  rowsWritten: number;
+  /** Application messages received and sent by this object. */
+  messagesIn: number;
+  messagesOut: number;
   /** When counting started (the object's last start), ms since the epoch. */
   since: number;
 }
 
 export function newInvocationCounts(): InvocationCounts {
-  return { fetch: 0, webSocketMessage: 0, webSocketClose: 0, rpc: 0, alarm: 0, since: Date.now() };
+  return {
+    fetch: 0,
+    webSocketMessage: 0,
+    webSocketClose: 0,
+    rpc: 0,
+    alarm: 0,
+    rowsRead: 0,
+    rowsWritten: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    since: Date.now(),
+  };
+}
+
+type Bindable = ArrayBuffer | ArrayBufferView | string | number | null;
+
+/** SQLite access that counts the rows each statement read and wrote. Results are materialised. */
+export class CountedSql {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly counts: InvocationCounts,
+  ) {}
+
+  all<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: Bindable[]): T[] {
+    const cursor = this.sql.exec<T>(query, ...bindings);
+    const rows = cursor.toArray();
+    this.counts.rowsRead += cursor.rowsRead;
+    this.counts.rowsWritten += cursor.rowsWritten;
+    return rows;
+  }
+
+  one<T extends Record<string, SqlStorageValue>>(query: string, ...bindings: Bindable[]): T | undefined {
+    return this.all<T>(query, ...bindings)[0];
+  }
+
+  run(query: string, ...bindings: Bindable[]): void {
+    this.all(query, ...bindings);
+  }
 }

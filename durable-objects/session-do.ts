@@ -29,7 +29,7 @@ import type { Delivery, RoutedMessage } from './routed-message.js';
 import { ShardRouter } from './shard-router.js';
 import { OutboundState, SessionStore, type OutboundMessage, type SessionRecord } from './session-store.js';
 import { isSysFilter } from './sys-topics.js';
-import { newInvocationCounts } from './invocation-counters.js';
+import { CountedSql, newInvocationCounts } from './invocation-counters.js';
 
 /** Per-socket facts that must survive hibernation (serializeAttachment, well under 2 KiB). */
 interface SocketAttachment {
@@ -75,7 +75,7 @@ export class SessionDO extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new SessionStore(ctx.storage.sql);
+    this.store = new SessionStore(new CountedSql(ctx.storage.sql, this.invocations));
     this.config = brokerConfig(env);
   }
 
@@ -125,6 +125,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
+    this.invocations.webSocketClose++;
     await this.enqueue(() => this.endConnection(ws, attachmentOf(ws), { publishWill: true }));
   }
 
@@ -212,6 +213,7 @@ export class SessionDO extends DurableObject<Env> {
       case 'connect':
         return this.handleConnect(ws, connection, packet);
       case 'publish': {
+        this.invocations.messagesIn++;
         const routed = this.handlePublish(ws, connection, packet);
         if (routed) background.push(routed);
         return;
@@ -546,6 +548,7 @@ export class SessionDO extends DurableObject<Env> {
   }
 
   private encodePublish(connection: SocketAttachment, message: Omit<Delivery, 'filters'>, packetId: number | undefined, dup: boolean): Uint8Array {
+    this.invocations.messagesOut++;
     const packet: PublishPacket = {
       type: 'publish',
       topic: message.topic,

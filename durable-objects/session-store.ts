@@ -1,6 +1,7 @@
 // SQLite schema and queries of one MQTT session; everything unbounded lives here, not in memory.
 import type { Properties, QoS, Will } from '../core/codec/packets.js';
 import { fromJson, toJson } from './json.js';
+import type { CountedSql } from './invocation-counters.js';
 
 /** The session row: who the session belongs to and which connection currently owns it. */
 export interface SessionRecord {
@@ -67,12 +68,12 @@ type Row = Record<string, SqlStorageValue>;
 
 /** Typed access to a session object's SQLite database. All calls are synchronous. */
 export class SessionStore {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+  constructor(private readonly sql: CountedSql) {
+    sql.run(SCHEMA);
   }
 
   readSession(): SessionRecord | undefined {
-    const row = this.sql.exec<Row>('SELECT * FROM session WHERE id = 1').toArray()[0];
+    const row = this.sql.one<Row>('SELECT * FROM session WHERE id = 1');
     if (!row) return undefined;
     return {
       tenant: row.tenant as string,
@@ -85,7 +86,7 @@ export class SessionStore {
   }
 
   writeSession(record: SessionRecord): void {
-    this.sql.exec(
+    this.sql.run(
       `INSERT INTO session (id, tenant, client_id, protocol_version, clean_session, connection_id, will)
        VALUES (1, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, client_id = excluded.client_id,
@@ -102,41 +103,40 @@ export class SessionStore {
 
   /** Forget everything: a clean session ends with its connection [MQTT-3.1.2-6]. */
   deleteAll(): void {
-    this.sql.exec('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2;');
+    this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2;');
   }
 
   readSubscriptions(): Map<string, QoS> {
     const map = new Map<string, QoS>();
-    for (const row of this.sql.exec<Row>('SELECT filter, qos FROM subscriptions')) map.set(row.filter as string, row.qos as QoS);
+    for (const row of this.sql.all<Row>('SELECT filter, qos FROM subscriptions')) map.set(row.filter as string, row.qos as QoS);
     return map;
   }
 
   putSubscription(filter: string, qos: QoS): void {
-    this.sql.exec('INSERT INTO subscriptions (filter, qos) VALUES (?, ?) ON CONFLICT (filter) DO UPDATE SET qos = excluded.qos', filter, qos);
+    this.sql.run('INSERT INTO subscriptions (filter, qos) VALUES (?, ?) ON CONFLICT (filter) DO UPDATE SET qos = excluded.qos', filter, qos);
   }
 
   deleteSubscription(filter: string): void {
-    this.sql.exec('DELETE FROM subscriptions WHERE filter = ?', filter);
+    this.sql.run('DELETE FROM subscriptions WHERE filter = ?', filter);
   }
 
   /** Messages sent and not yet completed, in the order they were first sent. */
   readInflight(): OutboundMessage[] {
-    return this.sql.exec<Row>('SELECT * FROM outbound WHERE state > 0 ORDER BY seq').toArray().map(toOutbound);
+    return this.sql.all<Row>('SELECT * FROM outbound WHERE state > 0 ORDER BY seq').map(toOutbound);
   }
 
   countQueued(): number {
-    return this.sql.exec<Row>('SELECT COUNT(*) AS n FROM outbound WHERE state = 0').one().n as number;
+    return (this.sql.one<Row>('SELECT COUNT(*) AS n FROM outbound WHERE state = 0')?.n as number) ?? 0;
   }
 
   /** The oldest queued messages, to be sent now. */
   readQueued(limit: number): OutboundMessage[] {
-    return this.sql.exec<Row>('SELECT * FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?', limit).toArray().map(toOutbound);
+    return this.sql.all<Row>('SELECT * FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?', limit).map(toOutbound);
   }
 
   /** Store an outbound message; returns its sequence number. */
   insertOutbound(message: Omit<OutboundMessage, 'seq'>): number {
-    const row = this.sql
-      .exec<Row>(
+    const row = this.sql.one<Row>(
         'INSERT INTO outbound (packet_id, state, topic, payload, qos, retain, properties) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq',
         message.packetId,
         message.state,
@@ -145,44 +145,43 @@ export class SessionStore {
         message.qos,
         message.retain ? 1 : 0,
         message.properties ? toJson(message.properties) : null,
-      )
-      .one();
-    return row.seq as number;
+      );
+    return row!.seq as number;
   }
 
   markSent(seq: number, packetId: number): void {
-    this.sql.exec('UPDATE outbound SET state = 1, packet_id = ? WHERE seq = ?', packetId, seq);
+    this.sql.run('UPDATE outbound SET state = 1, packet_id = ? WHERE seq = ?', packetId, seq);
   }
 
   markReleased(seq: number): void {
-    this.sql.exec('UPDATE outbound SET state = 2 WHERE seq = ?', seq);
+    this.sql.run('UPDATE outbound SET state = 2 WHERE seq = ?', seq);
   }
 
   deleteOutbound(seq: number): void {
-    this.sql.exec('DELETE FROM outbound WHERE seq = ?', seq);
+    this.sql.run('DELETE FROM outbound WHERE seq = ?', seq);
   }
 
   /** Drop the `count` oldest queued messages (the queue's bound). */
   dropOldestQueued(count: number): void {
-    this.sql.exec('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', count);
+    this.sql.run('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', count);
   }
 
   readInboundQos2(): Set<number> {
     const ids = new Set<number>();
-    for (const row of this.sql.exec<Row>('SELECT packet_id FROM inbound_qos2')) ids.add(row.packet_id as number);
+    for (const row of this.sql.all<Row>('SELECT packet_id FROM inbound_qos2')) ids.add(row.packet_id as number);
     return ids;
   }
 
   addInboundQos2(packetId: number): void {
-    this.sql.exec('INSERT OR IGNORE INTO inbound_qos2 (packet_id) VALUES (?)', packetId);
+    this.sql.run('INSERT OR IGNORE INTO inbound_qos2 (packet_id) VALUES (?)', packetId);
   }
 
   deleteInboundQos2(packetId: number): void {
-    this.sql.exec('DELETE FROM inbound_qos2 WHERE packet_id = ?', packetId);
+    this.sql.run('DELETE FROM inbound_qos2 WHERE packet_id = ?', packetId);
   }
 
   addCounter(name: string, delta: number): void {
-    this.sql.exec('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value', name, delta);
+    this.sql.run('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value', name, delta);
   }
 }
 

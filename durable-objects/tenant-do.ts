@@ -6,6 +6,7 @@ import { BROKER_VERSION } from '../worker/version.js';
 import { shardStub } from './addresses.js';
 import { ShardRouter } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
+import { CountedSql, newInvocationCounts } from './invocation-counters.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -17,27 +18,38 @@ const DEFAULT_SYS_INTERVAL_MS = 10_000;
 type Row = Record<string, SqlStorageValue>;
 
 export class TenantDO extends DurableObject<Env> {
+  private readonly invocations = newInvocationCounts();
+  private readonly sql: CountedSql;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(SCHEMA);
+    this.sql = new CountedSql(ctx.storage.sql, this.invocations);
+    this.sql.run(SCHEMA);
+  }
+
+  /** Invocation counts since this object last started (not itself counted). */
+  async invocationCounts() {
+    return { ...this.invocations };
   }
 
   /** A session reports its connection opening or closing (feeds clients/connected). */
   async sessionPresence(tenant: string, clientId: string, connected: boolean): Promise<void> {
+    this.invocations.rpc++;
     this.remember(tenant);
     if (connected) {
-      this.ctx.storage.sql.exec(
+      this.sql.run(
         'INSERT INTO live_sessions (client_id, connected_at) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET connected_at = excluded.connected_at',
         clientId,
         Date.now(),
       );
     } else {
-      this.ctx.storage.sql.exec('DELETE FROM live_sessions WHERE client_id = ?', clientId);
+      this.sql.run('DELETE FROM live_sessions WHERE client_id = ?', clientId);
     }
   }
 
   /** Someone subscribed to $SYS: publish now and keep publishing while anyone receives them. */
   async wantSys(tenant: string): Promise<void> {
+    this.invocations.rpc++;
     this.remember(tenant);
     const next = await this.ctx.storage.getAlarm();
     if (next === null) await this.ctx.storage.setAlarm(Date.now());
@@ -45,8 +57,7 @@ export class TenantDO extends DurableObject<Env> {
 
   async statistics(): Promise<BrokerStatistics> {
     const tenant = this.tenantRow();
-    const sql = this.ctx.storage.sql;
-    const clientsConnected = sql.exec<Row>('SELECT COUNT(*) AS n FROM live_sessions').one().n as number;
+    const clientsConnected = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM live_sessions')?.n as number) ?? 0;
     const stats: BrokerStatistics = {
       version: BROKER_VERSION,
       uptimeSeconds: tenant ? Math.floor((Date.now() - tenant.createdAt) / 1000) : 0,
@@ -73,6 +84,7 @@ export class TenantDO extends DurableObject<Env> {
 
   /** One alarm drives $SYS: publish, and stop once a round reaches nobody. */
   override async alarm(): Promise<void> {
+    this.invocations.alarm++;
     const tenant = this.tenantRow();
     if (!tenant) return;
     const stats = await this.statistics();
@@ -87,11 +99,11 @@ export class TenantDO extends DurableObject<Env> {
   }
 
   private remember(tenant: string): void {
-    this.ctx.storage.sql.exec('INSERT OR IGNORE INTO tenant (id, name, created_at) VALUES (1, ?, ?)', tenant, Date.now());
+    this.sql.run('INSERT OR IGNORE INTO tenant (id, name, created_at) VALUES (1, ?, ?)', tenant, Date.now());
   }
 
   private tenantRow(): { name: string; createdAt: number } | undefined {
-    const row = this.ctx.storage.sql.exec<Row>('SELECT name, created_at FROM tenant WHERE id = 1').toArray()[0];
+    const row = this.sql.one<Row>('SELECT name, created_at FROM tenant WHERE id = 1');
     return row ? { name: row.name as string, createdAt: row.created_at as number } : undefined;
   }
 }

@@ -10,6 +10,7 @@ import type { Env } from '../worker/env.js';
 import { sessionStub } from './addresses.js';
 import type { Delivery, RetainedMessage, RoutedMessage, ShardSubscription, SubscribeResult } from './routed-message.js';
 import { fromJson, toJson } from './json.js';
+import { CountedSql, newInvocationCounts } from './invocation-counters.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -48,10 +49,18 @@ export class TopicShardDO extends DurableObject<Env> {
   private readonly outboxes = new Map<string, CoalescingOutbox<Delivery>>();
   private counters: { received: number; sent: number } | undefined;
   private countersFlushedAt = 0;
+  private readonly invocations = newInvocationCounts();
+  private readonly sql: CountedSql;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(SCHEMA);
+    this.sql = new CountedSql(ctx.storage.sql, this.invocations);
+    this.sql.run(SCHEMA);
+  }
+
+  /** Invocation counts since this object last started (not itself counted). */
+  async invocationCounts() {
+    return { ...this.invocations };
   }
 
   /**
@@ -59,6 +68,8 @@ export class TopicShardDO extends DurableObject<Env> {
    * QoS among that session's matching subscriptions. Resolves when every delivery has been accepted.
    */
   async publish(messages: RoutedMessage[]): Promise<number> {
+    this.invocations.rpc++;
+    this.invocations.messagesIn += messages.length;
     const trie = this.loadTrie();
     const deliveries: Promise<void>[] = [];
     let received = 0;
@@ -88,6 +99,7 @@ export class TopicShardDO extends DurableObject<Env> {
         deliveries.push(this.outboxFor(session).push(delivery));
       }
     }
+    this.invocations.messagesOut += deliveries.length;
     this.count(received, deliveries.length);
     await Promise.all(deliveries);
     return deliveries.length;
@@ -95,10 +107,11 @@ export class TopicShardDO extends DurableObject<Env> {
 
   /** Adds or replaces subscriptions; answers with the retained messages each filter matches here. */
   async subscribe(session: string, subscriptions: ShardSubscription[]): Promise<SubscribeResult[]> {
+    this.invocations.rpc++;
     const trie = this.loadTrie();
     return subscriptions.map(({ filter, qos }) => {
       const isNew = trie.add(filter, session, qos);
-      this.ctx.storage.sql.exec(
+      this.sql.run(
         'INSERT INTO subscriptions (filter, session, qos) VALUES (?, ?, ?) ON CONFLICT (filter, session) DO UPDATE SET qos = excluded.qos',
         filter,
         session,
@@ -109,21 +122,27 @@ export class TopicShardDO extends DurableObject<Env> {
   }
 
   async unsubscribe(session: string, filters: string[]): Promise<void> {
+    this.invocations.rpc++;
+    this.forget(session, filters);
+  }
+
+  private forget(session: string, filters: readonly string[]): void {
     const trie = this.loadTrie();
     for (const filter of filters) {
       if (trie.remove(filter, session)) {
-        this.ctx.storage.sql.exec('DELETE FROM subscriptions WHERE filter = ? AND session = ?', filter, session);
+        this.sql.run('DELETE FROM subscriptions WHERE filter = ? AND session = ?', filter, session);
       }
     }
   }
 
   async statistics(): Promise<ShardStatistics> {
+    this.invocations.rpc++;
     const trie = this.loadTrie();
     let wildcard = 0;
     for (const entry of trie.entries()) if (hasWildcard(entry.filter)) wildcard++;
     this.flushCounters(Date.now());
     const counters = this.loadCounters();
-    const retained = this.ctx.storage.sql.exec<Row>("SELECT COUNT(*) AS n FROM retained WHERE topic NOT LIKE '$%'").one().n as number;
+    const retained = (this.sql.one<Row>("SELECT COUNT(*) AS n FROM retained WHERE topic NOT LIKE '$%'")?.n as number) ?? 0;
     return {
       exactSubscriptions: trie.size - wildcard,
       wildcardSubscriptions: wildcard,
@@ -138,7 +157,7 @@ export class TopicShardDO extends DurableObject<Env> {
   private loadTrie(): SubscriptionTrie<QoS> {
     if (!this.trie) {
       const trie = new SubscriptionTrie<QoS>();
-      for (const row of this.ctx.storage.sql.exec<Row>('SELECT filter, session, qos FROM subscriptions')) {
+      for (const row of this.sql.all<Row>('SELECT filter, session, qos FROM subscriptions')) {
         trie.add(row.filter as string, row.session as string, row.qos as QoS);
       }
       this.trie = trie;
@@ -152,10 +171,10 @@ export class TopicShardDO extends DurableObject<Env> {
    */
   private storeRetained(message: RoutedMessage): void {
     if (message.payload.length === 0) {
-      this.ctx.storage.sql.exec('DELETE FROM retained WHERE topic = ?', message.topic);
+      this.sql.run('DELETE FROM retained WHERE topic = ?', message.topic);
       return;
     }
-    this.ctx.storage.sql.exec(
+    this.sql.run(
       `INSERT INTO retained (topic, payload, qos, properties) VALUES (?, ?, ?, ?)
        ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, properties = excluded.properties`,
       message.topic,
@@ -167,10 +186,9 @@ export class TopicShardDO extends DurableObject<Env> {
 
   /** Retained messages of this shard matching a filter: one index lookup for an exact filter. */
   private matchRetained(filter: string): RetainedMessage[] {
-    const sql = this.ctx.storage.sql;
     const rows = hasWildcard(filter)
-      ? sql.exec<Row>('SELECT * FROM retained').toArray().filter((row) => topicMatchesFilter(filter, row.topic as string))
-      : sql.exec<Row>('SELECT * FROM retained WHERE topic = ?', filter).toArray();
+      ? this.sql.all<Row>('SELECT * FROM retained').filter((row) => topicMatchesFilter(filter, row.topic as string))
+      : this.sql.all<Row>('SELECT * FROM retained WHERE topic = ?', filter);
     return rows.map((row) => {
       const message: RetainedMessage = {
         topic: row.topic as string,
@@ -199,7 +217,7 @@ export class TopicShardDO extends DurableObject<Env> {
   private async deliverTo(session: string, batch: Delivery[]): Promise<void> {
     try {
       const { stale } = await sessionStub(this.env, session).deliver(batch);
-      if (stale.length > 0) await this.unsubscribe(session, stale);
+      if (stale.length > 0) this.forget(session, stale);
     } catch (error) {
       console.error('delivery failed', { session, messages: batch.length, error: String(error) });
     }
@@ -208,7 +226,7 @@ export class TopicShardDO extends DurableObject<Env> {
   private loadCounters(): { received: number; sent: number } {
     if (!this.counters) {
       const counters = { received: 0, sent: 0 };
-      for (const row of this.ctx.storage.sql.exec<Row>('SELECT name, value FROM counters')) {
+      for (const row of this.sql.all<Row>('SELECT name, value FROM counters')) {
         if (row.name === 'received') counters.received = row.value as number;
         if (row.name === 'sent') counters.sent = row.value as number;
       }
@@ -229,7 +247,7 @@ export class TopicShardDO extends DurableObject<Env> {
     const counters = this.loadCounters();
     this.countersFlushedAt = now;
     const upsert = 'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value';
-    this.ctx.storage.sql.exec(upsert, 'received', counters.received);
-    this.ctx.storage.sql.exec(upsert, 'sent', counters.sent);
+    this.sql.run(upsert, 'received', counters.received);
+    this.sql.run(upsert, 'sent', counters.sent);
   }
 }

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { brokerConfig } from './config.js';
 import type { Env } from './env.js';
 import { MqttRelay } from './mqtt-relay.js';
+import { api } from './api/routes.js';
 
 export { SessionDO } from '../durable-objects/session-do.js';
 export { TopicShardDO } from '../durable-objects/topic-shard-do.js';
@@ -36,6 +37,7 @@ app.get('/mqtt', (c) => {
 });
 
 app.get('/health', (c) => c.json({ ok: true }));
+app.route('/api/v1', api);
 
 app.notFound(async (c) => {
   if (c.env.ASSETS) return c.env.ASSETS.fetch(c.req.raw);

@@ -46,3 +46,26 @@ describe('maximum packet size', () => {
     await end(sub);
   });
 });
+
+describe('admin statistics route', () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker({ vars: { ADMIN_TOKEN: 'test-admin-secret' } });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('answers 401 with a JSON error without the admin token, and the relay counters with it', async () => {
+    const denied = await fetch(`${broker.httpUrl}/api/v1/stats`, { headers: { Authorization: 'Bearer wrong' } });
+    expect(denied.status).toBe(401);
+    expect(await denied.json()).toEqual({ error: 'missing or invalid bearer token' });
+    const client = await connectClient(broker.mqttUrl, { clientId: 'stats-client' });
+    const allowed = await fetch(`${broker.httpUrl}/api/v1/stats`, { headers: { Authorization: 'Bearer test-admin-secret' } });
+    expect(allowed.status).toBe(200);
+    const body = (await allowed.json()) as { relay: { connections: number; framesRelayed: number } };
+    expect(body.relay.connections).toBeGreaterThanOrEqual(1);
+    expect(body.relay.framesRelayed).toBeGreaterThanOrEqual(1);
+    await end(client);
+  });
+});

@@ -94,24 +94,31 @@ describe('decideConnect: client identifier', () => {
 });
 
 describe('decideConnect: will topic', () => {
-  const invalidWillTopics: ReadonlyArray<readonly [spec: string, topic: string]> = [
-    ['[MQTT-4.7.3-1]', ''],
-    ['[MQTT-3.3.2-2]', '#'],
-    ['[MQTT-3.3.2-2]', 'a/+/b'],
-    ['[MQTT-3.3.2-2]', 'a/#'],
-    ['[MQTT-4.7.3-2]', 'a\u0000b'],
-    ['[MQTT-1.5.3-1]', 'a/\ud800'],
+  // [3.1.1 id, 5.0 id, will topic]
+  const invalidWillTopics: ReadonlyArray<readonly [v4: string, v5: string, topic: string]> = [
+    ['[MQTT-4.7.3-1]', '[MQTT-4.7.3-1 v5]', ''],
+    ['[MQTT-3.3.2-2]', '[MQTT-3.3.2-2 v5]', '#'],
+    ['[MQTT-3.3.2-2]', '[MQTT-3.3.2-2 v5]', 'a/+/b'],
+    ['[MQTT-3.3.2-2]', '[MQTT-3.3.2-2 v5]', 'a/#'],
+    ['[MQTT-4.7.3-2]', '[MQTT-4.7.3-2 v5]', 'a\u0000b'],
+    ['[MQTT-1.5.3-1]', '[MQTT-1.5.4-1 v5]', 'a/\ud800'],
   ];
 
-  it.each(invalidWillTopics)('%s a will topic %j is refused with 0x88 (3.1.1 maps it to 0x03)', (_spec, topic) => {
-    const decision = decideConnect(connect({ will: will(topic) }), NO_CEILING, failIfCalled);
-    expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.ServerUnavailable });
-  });
+  it.each(invalidWillTopics.map(([v4, , topic]) => [v4, topic] as const))(
+    '%s a will topic %j is refused with 0x88 (3.1.1 maps it to 0x03)',
+    (_spec, topic) => {
+      const decision = decideConnect(connect({ will: will(topic) }), NO_CEILING, failIfCalled);
+      expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.ServerUnavailable });
+    },
+  );
 
-  it.each(invalidWillTopics)('%s v5 a will topic %j is refused with 0x90 Topic Name invalid', (_spec, topic) => {
-    const decision = decideConnect(connect({ protocolVersion: 5, will: will(topic) }), NO_CEILING, failIfCalled);
-    expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.TopicNameInvalid });
-  });
+  it.each(invalidWillTopics.map(([, v5, topic]) => [v5, topic] as const))(
+    '%s a will topic %j is refused with 0x90 Topic Name invalid',
+    (_spec, topic) => {
+      const decision = decideConnect(connect({ protocolVersion: 5, will: will(topic) }), NO_CEILING, failIfCalled);
+      expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.TopicNameInvalid });
+    },
+  );
 
   it.each([4, 5] as const)('a valid will topic is accepted (protocol level %i)', (protocolVersion) => {
     const decision = decideConnect(connect({ protocolVersion, will: will('clients/client-1/status') }), NO_CEILING, failIfCalled);

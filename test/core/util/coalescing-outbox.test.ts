@@ -1,0 +1,268 @@
+// CoalescingOutbox: one send in flight, arrivals batched in order, failures confined to their batch.
+import { describe, expect, it } from 'vitest';
+import { CoalescingOutbox } from '../../../core/util/coalescing-outbox.js';
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A send the test completes by hand; records each batch and how many sends overlap. */
+function manualSend<T>() {
+  const batches: T[][] = [];
+  const pending: Deferred[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const send = (batch: T[]): Promise<void> => {
+    batches.push(batch);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const d = deferred();
+    pending.push(d);
+    return d.promise.finally(() => {
+      inFlight--;
+    });
+  };
+  const current = (): Deferred => {
+    const d = pending[batches.length - 1];
+    if (!d) throw new Error('no send in flight');
+    return d;
+  };
+  return {
+    send,
+    batches,
+    maxInFlight: () => maxInFlight,
+    succeed: () => current().resolve(),
+    fail: (error: unknown) => current().reject(error),
+  };
+}
+
+/** Lets every queued microtask and promise continuation run. */
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+type Outcome = 'pending' | 'resolved' | { rejected: unknown };
+
+function track(promise: Promise<void>): () => Outcome {
+  let outcome: Outcome = 'pending';
+  promise.then(
+    () => {
+      outcome = 'resolved';
+    },
+    (error: unknown) => {
+      outcome = { rejected: error };
+    },
+  );
+  return () => outcome;
+}
+
+describe('CoalescingOutbox', () => {
+  it('sends the first item at once, on its own', () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send);
+    void outbox.push('a');
+    expect(s.batches).toStrictEqual([['a']]);
+  });
+
+  it('items pushed while a send is in flight go out together as the next batch, in push order', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send);
+    const pushed = ['a', 'b', 'c', 'd'].map((item) => outbox.push(item));
+    expect(s.batches).toStrictEqual([['a']]);
+    s.succeed();
+    await settle();
+    expect(s.batches).toStrictEqual([['a'], ['b', 'c', 'd']]);
+    s.succeed();
+    await Promise.all(pushed);
+    expect(s.batches).toHaveLength(2);
+  });
+
+  it('never has more than one send in flight', async () => {
+    const s = manualSend<number>();
+    const outbox = new CoalescingOutbox(s.send, 3);
+    const pushed: Promise<void>[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 4; i++) pushed.push(outbox.push(round * 4 + i));
+      s.succeed();
+      await settle();
+    }
+    while (!outbox.idle) {
+      s.succeed();
+      await settle();
+    }
+    await Promise.all(pushed);
+    expect(s.maxInFlight()).toBe(1);
+    expect(s.batches.flat()).toStrictEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('respects maximumBatch, splitting a backlog in order', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send, 2);
+    const pushed = ['a', 'b', 'c', 'd', 'e', 'f'].map((item) => outbox.push(item));
+    for (let i = 0; i < 4; i++) {
+      s.succeed();
+      await settle();
+    }
+    await Promise.all(pushed);
+    expect(s.batches).toStrictEqual([['a'], ['b', 'c'], ['d', 'e'], ['f']]);
+  });
+
+  it('defaults maximumBatch to 500', async () => {
+    const batches: number[][] = [];
+    const outbox = new CoalescingOutbox<number>(async (batch) => {
+      batches.push(batch);
+    });
+    await Promise.all(Array.from({ length: 1001 }, (_, i) => outbox.push(i)));
+    expect(batches.map((batch) => batch.length)).toStrictEqual([1, 500, 500]);
+    expect(batches.flat()).toStrictEqual(Array.from({ length: 1001 }, (_, i) => i));
+  });
+
+  it('resolves an item\'s promise only when the send of its batch has resolved', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send);
+    const a = track(outbox.push('a'));
+    const b = track(outbox.push('b'));
+    await settle();
+    expect([a(), b()]).toStrictEqual(['pending', 'pending']);
+    s.succeed();
+    await settle();
+    expect([a(), b()]).toStrictEqual(['resolved', 'pending']);
+    s.succeed();
+    await settle();
+    expect([a(), b()]).toStrictEqual(['resolved', 'resolved']);
+  });
+
+  it('a failed send rejects exactly that batch\'s promises with its error, and the next batch still goes', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send);
+    const a = track(outbox.push('a'));
+    s.succeed();
+    const b = track(outbox.push('b'));
+    const c = track(outbox.push('c'));
+    await settle();
+    expect(s.batches).toStrictEqual([['a'], ['b', 'c']]);
+    const d = track(outbox.push('d'));
+    const failure = new Error('peer unavailable');
+    s.fail(failure);
+    await settle();
+    expect(s.batches).toStrictEqual([['a'], ['b', 'c'], ['d']]);
+    s.succeed();
+    await settle();
+    expect(a()).toBe('resolved');
+    expect(b()).toStrictEqual({ rejected: failure });
+    expect(c()).toStrictEqual({ rejected: failure });
+    expect(d()).toBe('resolved');
+    expect(outbox.idle).toBe(true);
+  });
+
+  it('a send that throws synchronously fails its batch like a rejected one', async () => {
+    const failure = new Error('sync throw');
+    let calls = 0;
+    const outbox = new CoalescingOutbox<string>((batch) => {
+      calls++;
+      if (batch.includes('bad')) throw failure;
+      return Promise.resolve();
+    });
+    const bad = track(outbox.push('bad'));
+    const good = track(outbox.push('good'));
+    await settle();
+    expect(bad()).toStrictEqual({ rejected: failure });
+    expect(good()).toBe('resolved');
+    expect(calls).toBe(2);
+    expect(outbox.idle).toBe(true);
+  });
+
+  it('idle is true before any push, false while queued or in flight, and true once drained', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send);
+    expect(outbox.idle).toBe(true);
+    void outbox.push('a');
+    void outbox.push('b');
+    expect(outbox.idle).toBe(false);
+    s.succeed();
+    await settle();
+    expect(outbox.idle).toBe(false);
+    s.succeed();
+    await settle();
+    expect(outbox.idle).toBe(true);
+  });
+
+  it('calls onIdle once when everything pushed has been sent, with idle already true', async () => {
+    const s = manualSend<string>();
+    const idleSeen: boolean[] = [];
+    const outbox: CoalescingOutbox<string> = new CoalescingOutbox(s.send, 500, () => idleSeen.push(outbox.idle));
+    void outbox.push('a');
+    void outbox.push('b');
+    s.succeed();
+    await settle();
+    expect(idleSeen).toStrictEqual([]);
+    s.succeed();
+    await settle();
+    expect(idleSeen).toStrictEqual([true]);
+  });
+
+  it('calls onIdle after a drain that ended in a failure', async () => {
+    let idleCalls = 0;
+    const outbox = new CoalescingOutbox<string>(() => Promise.reject(new Error('down')), 500, () => idleCalls++);
+    await expect(outbox.push('a')).rejects.toThrow('down');
+    await settle();
+    expect(idleCalls).toBe(1);
+    expect(outbox.idle).toBe(true);
+  });
+
+  it('starts a new drain for a push after it went idle, and reports idle again', async () => {
+    const batches: string[][] = [];
+    let idleCalls = 0;
+    const outbox = new CoalescingOutbox<string>(
+      async (batch) => {
+        batches.push(batch);
+      },
+      500,
+      () => idleCalls++,
+    );
+    await outbox.push('a');
+    await settle();
+    expect(idleCalls).toBe(1);
+    await outbox.push('b');
+    await settle();
+    expect(batches).toStrictEqual([['a'], ['b']]);
+    expect(idleCalls).toBe(2);
+  });
+
+  it('accepts a push from inside onIdle (an owner reusing the outbox)', async () => {
+    const batches: string[][] = [];
+    let again: Promise<void> | undefined;
+    const outbox: CoalescingOutbox<string> = new CoalescingOutbox<string>(
+      async (batch) => {
+        batches.push(batch);
+      },
+      500,
+      () => {
+        again ??= outbox.push('late');
+      },
+    );
+    await outbox.push('first');
+    await settle();
+    expect(again).toBeDefined();
+    await again;
+    await settle();
+    expect(batches).toStrictEqual([['first'], ['late']]);
+    expect(outbox.idle).toBe(true);
+  });
+
+  it('works without an onIdle callback', async () => {
+    const outbox = new CoalescingOutbox<number>(async () => {});
+    await expect(Promise.all([outbox.push(1), outbox.push(2)])).resolves.toBeDefined();
+    expect(outbox.idle).toBe(true);
+  });
+});
