@@ -46,7 +46,9 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   options TEXT
 );
 CREATE TABLE IF NOT EXISTS outbound (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  -- No AUTOINCREMENT: it writes sqlite_sequence on every insert (a billed row). A rowid is always
+  -- above every existing row's, which is all the ordering we need.
+  seq INTEGER PRIMARY KEY,
   packet_id INTEGER,
   state INTEGER NOT NULL,
   topic TEXT NOT NULL,

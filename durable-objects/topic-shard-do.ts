@@ -48,7 +48,8 @@ export class TopicShardDO extends DurableObject<Env> {
   /** One delivery pipeline per subscribed session: in order, one call in flight, bursts batched. */
   private readonly outboxes = new Map<string, CoalescingOutbox<Delivery>>();
   private counters: { received: number; sent: number } | undefined;
-  private countersFlushedAt = 0;
+  /** Starts at construction so that the first publish after a wake writes nothing. */
+  private countersFlushedAt = Date.now();
   private readonly invocations = newInvocationCounts();
   private readonly sql: CountedSql;
 

@@ -202,6 +202,10 @@ export class MqttRelay {
   }
 
   private refuse(version: ProtocolVersion, reasonCode: number, reason: string): void {
+    // 3.1.1 has no CONNACK code for a malformed or violating CONNECT: close without one [MQTT-4.8.0-1].
+    if (version !== 5 && (reasonCode === ReasonCode.MalformedPacket || reasonCode === ReasonCode.ProtocolError)) {
+      return this.close(`refused: ${reason}`);
+    }
     const connack = encodePacket({ type: 'connack', sessionPresent: false, reasonCode: connackCodeFor(reasonCode, version) }, version);
     try {
       this.client.send(connack);

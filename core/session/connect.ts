@@ -36,6 +36,10 @@ export function decideConnect(
   let clientId = packet.clientId;
   let clientIdAssigned = false;
   if (clientId.length === 0) {
+    // MQTT 3.1 (level 3) requires 1 to 23 characters: an empty id is refused whatever the flags.
+    if (packet.protocolVersion === 3) {
+      return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'MQTT 3.1 requires a client id' };
+    }
     if (!packet.cleanSession && !v5) {
       // [MQTT-3.1.3-8] zero-length id without clean session: CONNACK 0x02 and close.
       return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'empty client id needs clean session' };
@@ -48,11 +52,12 @@ export function decideConnect(
     return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'client id too long' };
   }
 
-  // Step 2: will topic must be a valid topic name [MQTT-3.1.2-9] [MQTT-4.7.3-1].
+  // Step 2: the will topic must be a valid topic name [MQTT-3.3.2-2] [MQTT-4.7.3-1]. 3.1.1 has no CONNACK
+  // code for that: it is a protocol violation, and the connection is closed without one [MQTT-4.8.0-1].
   if (packet.will && !isValidTopicName(packet.will.topic)) {
     return {
       ok: false,
-      reasonCode: v5 ? ReasonCode.TopicNameInvalid : ReasonCode.ServerUnavailable,
+      reasonCode: v5 ? ReasonCode.TopicNameInvalid : ReasonCode.ProtocolError,
       reason: 'invalid will topic',
     };
   }

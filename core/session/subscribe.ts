@@ -12,7 +12,7 @@ export const MAXIMUM_QOS: QoS = 2;
 
 /**
  * Decide each filter of a SUBSCRIBE independently [MQTT-3.8.4-4]: a valid filter is granted
- * min(requested, maximum) [MQTT-3.8.4-6]; an invalid one is refused with 0x80 / 0x8F in its SUBACK slot.
+ * min(requested, maximum) [MQTT-3.8.4-5]; an invalid one is refused with 0x80 / 0x8F in its SUBACK slot.
  */
 export function decideSubscriptions(packet: SubscribePacket, protocolVersion: number, isAllowed: (filter: string) => boolean = () => true): FilterDecision[] {
   return packet.subscriptions.map((subscription): FilterDecision => {
@@ -33,7 +33,7 @@ export function subackCodes(decisions: readonly FilterDecision[]): number[] {
   return decisions.map((decision) => (decision.ok ? decision.grantedQoS : decision.reasonCode));
 }
 
-/** QoS of a forwarded copy: the lower of the message's and the subscription's [MQTT-3.8.4-6] [MQTT-4.3.0? see 3.3.5]. */
+/** QoS of a forwarded copy: the lower of the message's and the subscription's [MQTT-3.8.4-6]. */
 export function deliveryQoS(messageQoS: QoS, subscriptionQoS: QoS): QoS {
   return (messageQoS < subscriptionQoS ? messageQoS : subscriptionQoS) as QoS;
 }

@@ -39,7 +39,7 @@ export class CoalescingOutbox<T> {
   private async drain(): Promise<void> {
     this.sending = true;
     while (this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, this.maximumBatch);
+      const batch = this.waiting.splice(0, Math.max(1, this.maximumBatch || 1));
       try {
         await this.send(batch.map((entry) => entry.item));
         for (const entry of batch) entry.resolve();

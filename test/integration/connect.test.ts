@@ -171,3 +171,12 @@ describe('costs', () => {
     await end(client);
   });
 });
+
+describe('CONNECT: will', () => {
+  it('[MQTT-3.3.2-2] a will topic with wildcards is a protocol violation: closed without CONNACK', async () => {
+    const raw = new RawClient(broker.mqttUrl);
+    await raw.send(connectBytes({ clientId: 'bad-will', will: { topic: 'will/#', payload: 'x' } }));
+    expect(await raw.waitClosed()).toBe(true);
+    expect(raw.bytes().length).toBe(0);
+  });
+});

@@ -93,6 +93,13 @@ describe('decideConnect: client identifier', () => {
   });
 });
 
+describe('decideConnect: MQTT 3.1', () => {
+  it('(3.1 §3.1 client identifier) an empty client id is refused with 0x02 even with clean session', () => {
+    const decision = decideConnect(connect({ protocolVersion: 3, clientId: '', cleanSession: true }), NO_CEILING, failIfCalled);
+    expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid });
+  });
+});
+
 describe('decideConnect: will topic', () => {
   // [3.1.1 id, 5.0 id, will topic]
   const invalidWillTopics: ReadonlyArray<readonly [v4: string, v5: string, topic: string]> = [
@@ -105,10 +112,10 @@ describe('decideConnect: will topic', () => {
   ];
 
   it.each(invalidWillTopics.map(([v4, , topic]) => [v4, topic] as const))(
-    '%s a will topic %j is refused with 0x88 (3.1.1 maps it to 0x03)',
+    '%s a will topic %j is a protocol violation in 3.1.1 (closed without CONNACK)',
     (_spec, topic) => {
       const decision = decideConnect(connect({ will: will(topic) }), NO_CEILING, failIfCalled);
-      expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.ServerUnavailable });
+      expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.ProtocolError });
     },
   );
 

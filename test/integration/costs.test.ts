@@ -1,0 +1,86 @@
+// What a message costs in Durable Object terms (DESIGN §2, §4), read from the objects' own counters.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, type RunningBroker } from './broker.js';
+import { connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+
+interface Counts {
+  rpc: number;
+  rowsWritten: number;
+  webSocketMessage: number;
+  messagesIn: number;
+  messagesOut: number;
+  since: number;
+}
+
+let broker: RunningBroker;
+beforeAll(async () => {
+  broker = await startBroker({ vars: { SHARD_COUNT: '1' } });
+});
+afterAll(async () => {
+  await broker?.stop();
+});
+
+async function counts(binding: 'SESSION' | 'SHARD', name: string): Promise<Counts> {
+  const namespace = await broker.miniflare.getDurableObjectNamespace(binding);
+  const stub = namespace.get(namespace.idFromName(name)) as unknown as { invocationCounts(): Promise<Counts> };
+  return stub.invocationCounts();
+}
+
+function delta(after: Counts, before: Counts): Counts {
+  // A restarted object (new `since`) counted from zero.
+  const base = after.since === before.since ? before : { rpc: 0, rowsWritten: 0, webSocketMessage: 0, messagesIn: 0, messagesOut: 0, since: 0 };
+  return {
+    rpc: after.rpc - base.rpc,
+    rowsWritten: after.rowsWritten - base.rowsWritten,
+    webSocketMessage: after.webSocketMessage - base.webSocketMessage,
+    messagesIn: after.messagesIn - base.messagesIn,
+    messagesOut: after.messagesOut - base.messagesOut,
+    since: after.since,
+  };
+}
+
+describe('costs per message', () => {
+  it('[DESIGN §2] QoS 0 to an online subscriber writes no SQLite row anywhere, and deliveries are batched', async () => {
+    const sub = await connectClient(broker.mqttUrl, { clientId: 'cost0-sub' });
+    const got = recorder(sub);
+    await subscribe(sub, 'cost0/t', 0);
+    const pub = await connectClient(broker.mqttUrl, { clientId: 'cost0-pub' });
+    await publish(pub, 'cost0/t', 'warm-up');
+    await got.waitFor(1);
+    const names = { sub: 'default\u0000cost0-sub', pub: 'default\u0000cost0-pub', shard: 'default\u0000shard\u00000' };
+    const before = { sub: await counts('SESSION', names.sub), pub: await counts('SESSION', names.pub), shard: await counts('SHARD', names.shard) };
+    for (let i = 0; i < 300; i++) pub.publish('cost0/t', String(i), { qos: 0 });
+    await got.waitFor(301, 10_000);
+    await sleep(100);
+    const after = { sub: await counts('SESSION', names.sub), pub: await counts('SESSION', names.pub), shard: await counts('SHARD', names.shard) };
+    const sub0 = delta(after.sub, before.sub);
+    const pub0 = delta(after.pub, before.pub);
+    const shard0 = delta(after.shard, before.shard);
+    expect(sub0.rowsWritten + pub0.rowsWritten + shard0.rowsWritten).toBe(0);
+    expect(sub0.messagesOut).toBe(300);
+    // [DESIGN §4] QoS 0 to N online subscribers costs at most N + 1 requests per message (here N = 1);
+    // calls made while one is in flight are coalesced, so a burst costs fewer.
+    expect(shard0.rpc + sub0.rpc).toBeLessThanOrEqual(2 * 300);
+    console.log('QoS 0 x300: shard calls', shard0.rpc, 'deliver calls', sub0.rpc, 'publisher messages', pub0.webSocketMessage);
+    await Promise.all([end(sub), end(pub)]);
+  });
+
+  it('[DESIGN §4] a QoS 1 delivery to an online subscriber writes two rows at the subscriber (store, then delete on PUBACK)', async () => {
+    const sub = await connectClient(broker.mqttUrl, { clientId: 'cost1-sub' });
+    const got = recorder(sub);
+    await subscribe(sub, 'cost1/t', 1);
+    const pub = await connectClient(broker.mqttUrl, { clientId: 'cost1-pub' });
+    await publish(pub, 'cost1/t', 'warm-up', { qos: 1 });
+    await got.waitFor(1);
+    await sleep(100);
+    const name = 'default\u0000cost1-sub';
+    const before = await counts('SESSION', name);
+    for (let i = 0; i < 20; i++) await publish(pub, 'cost1/t', String(i), { qos: 1 });
+    await got.waitFor(21);
+    await sleep(200); // let the PUBACKs arrive
+    const used = delta(await counts('SESSION', name), before);
+    expect(used.messagesOut).toBe(20);
+    expect(used.rowsWritten).toBe(40);
+    await Promise.all([end(sub), end(pub)]);
+  });
+});
