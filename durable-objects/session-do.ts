@@ -1,5 +1,4 @@
 // SessionDO: one MQTT session (tenant, client id). Wake → decode → core decision → apply effects → persist.
-import { DurableObject } from 'cloudflare:workers';
 import { PacketFramer, decodePacket, encodePacket } from '../core/codec/index.js';
 import type {
   ConnectPacket,
@@ -29,7 +28,7 @@ import type { Delivery, RoutedMessage } from './routed-message.js';
 import { ShardRouter } from './shard-router.js';
 import { OutboundState, SessionStore, type OutboundMessage, type SessionRecord } from './session-store.js';
 import { isSysFilter } from './sys-topics.js';
-import { CountedSql, newInvocationCounts } from './invocation-counters.js';
+import { CountedObject } from './counted-object.js';
 
 /** Per-socket facts that must survive hibernation (serializeAttachment, well under 2 KiB). */
 interface SocketAttachment {
@@ -61,7 +60,7 @@ interface Ending {
   reasonCode?: number;
 }
 
-export class SessionDO extends DurableObject<Env> {
+export class SessionDO extends CountedObject {
   private readonly store: SessionStore;
   private readonly config: BrokerConfig;
   private session: LoadedSession | undefined;
@@ -70,12 +69,10 @@ export class SessionDO extends DurableObject<Env> {
   private serial: Promise<unknown> = Promise.resolve();
   /** Acknowledgements leave in the order their PUBLISH packets arrived [MQTT-4.6.0-2]. */
   private ackChain: Promise<unknown> = Promise.resolve();
-  /** What woke this object since it last started (proves PINGREQ never does). */
-  private readonly invocations = newInvocationCounts();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new SessionStore(new CountedSql(ctx.storage.sql, this.invocations));
+    this.store = new SessionStore(this.sql);
     this.config = brokerConfig(env);
   }
 
@@ -152,11 +149,6 @@ export class SessionDO extends DurableObject<Env> {
     }
     if (wanted.length > 0) this.sendDeliveries(socket, wanted);
     return { stale: [...stale] };
-  }
-
-  /** Invocation counts since this object last started (RPC for tests and benchmarks). */
-  async invocationCounts() {
-    return { ...this.invocations };
   }
 
   // ── Inbound packets ──────────────────────────────────────────────────────────────────────────────

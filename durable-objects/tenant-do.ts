@@ -1,12 +1,11 @@
 // TenantDO: per-tenant facts no single session or shard owns: live sessions and the $SYS statistics.
-import { DurableObject } from 'cloudflare:workers';
 import { brokerConfig } from '../worker/config.js';
 import type { Env } from '../worker/env.js';
 import { BROKER_VERSION } from '../worker/version.js';
 import { shardStub } from './addresses.js';
 import { ShardRouter } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
-import { CountedSql, newInvocationCounts } from './invocation-counters.js';
+import { CountedObject } from './counted-object.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL);
@@ -17,19 +16,9 @@ const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
 type Row = Record<string, SqlStorageValue>;
 
-export class TenantDO extends DurableObject<Env> {
-  private readonly invocations = newInvocationCounts();
-  private readonly sql: CountedSql;
-
+export class TenantDO extends CountedObject {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = new CountedSql(ctx.storage.sql, this.invocations);
-    this.sql.run(SCHEMA);
-  }
-
-  /** Invocation counts since this object last started (not itself counted). */
-  async invocationCounts() {
-    return { ...this.invocations };
+    super(ctx, env, SCHEMA);
   }
 
   /** A session reports its connection opening or closing (feeds clients/connected). */

@@ -1,5 +1,4 @@
 // TopicShardDO: one slice of a tenant's topic space: the subscription trie and the retained messages.
-import { DurableObject } from 'cloudflare:workers';
 import type { Properties, QoS } from '../core/codec/packets.js';
 import { deliveryQoS } from '../core/session/subscribe.js';
 import { SubscriptionTrie } from '../core/topic/trie.js';
@@ -10,7 +9,7 @@ import type { Env } from '../worker/env.js';
 import { sessionStub } from './addresses.js';
 import type { Delivery, RetainedMessage, RoutedMessage, ShardSubscription, SubscribeResult } from './routed-message.js';
 import { fromJson, toJson } from './json.js';
-import { CountedSql, newInvocationCounts } from './invocation-counters.js';
+import { CountedObject } from './counted-object.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -43,25 +42,16 @@ export interface ShardStatistics {
 
 type Row = Record<string, SqlStorageValue>;
 
-export class TopicShardDO extends DurableObject<Env> {
+export class TopicShardDO extends CountedObject {
   private trie: SubscriptionTrie<QoS> | undefined;
   /** One delivery pipeline per subscribed session: in order, one call in flight, bursts batched. */
   private readonly outboxes = new Map<string, CoalescingOutbox<Delivery>>();
   private counters: { received: number; sent: number } | undefined;
   /** Starts at construction so that the first publish after a wake writes nothing. */
   private countersFlushedAt = Date.now();
-  private readonly invocations = newInvocationCounts();
-  private readonly sql: CountedSql;
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    this.sql = new CountedSql(ctx.storage.sql, this.invocations);
-    this.sql.run(SCHEMA);
-  }
-
-  /** Invocation counts since this object last started (not itself counted). */
-  async invocationCounts() {
-    return { ...this.invocations };
+    super(ctx, env, SCHEMA);
   }
 
   /**

@@ -19,6 +19,16 @@ export interface ErrorFixture {
 }
 
 /** Character codes of an ASCII string, to spell string fields inside byte arrays. */
+/** The error `fn` throws, or undefined when it returns. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 export function ascii(s: string): number[] {
   return Array.from(s, (c) => c.charCodeAt(0));
 }

@@ -3,19 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { PacketFramer, decodePacket } from '../../../core/codec/index.js';
 import { MqttError } from '../../../core/errors.js';
 import { ReasonCode } from '../../../core/reason-codes.js';
-import { fixturesV4, fixturesV5 } from './fixtures.js';
+import { fixturesV4, fixturesV5, thrown } from './fixtures.js';
 
 const allFixtures = [...fixturesV4, ...fixturesV5];
 const stream = allFixtures.flatMap((f) => f.bytes);
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 function framesOf(framer: PacketFramer, chunks: number[][]): number[][] {
   return chunks.flatMap((chunk) => framer.push(Uint8Array.from(chunk)).map((p) => Array.from(p)));

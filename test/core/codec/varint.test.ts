@@ -4,6 +4,7 @@ import { decodePacket, encodePacket, type PublishPacket } from '../../../core/co
 import { MAX_VARINT, decodeVarint, varintLength, writeVarint } from '../../../core/codec/varint.js';
 import { MqttError } from '../../../core/errors.js';
 import { ReasonCode } from '../../../core/reason-codes.js';
+import { thrown } from './fixtures.js';
 
 const boundaries: Array<[number, number[]]> = [
   [0, [0x00]],
@@ -15,15 +16,6 @@ const boundaries: Array<[number, number[]]> = [
   [2_097_152, [0x80, 0x80, 0x80, 0x01]],
   [268_435_455, [0xff, 0xff, 0xff, 0x7f]],
 ];
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
 
 describe('variable byte integer', () => {
   for (const [value, bytes] of boundaries) {

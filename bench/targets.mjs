@@ -1,0 +1,277 @@
+// The brokers under test: ours (workerd via Miniflare, started with test/integration/broker.ts), aedes in a child
+// process, and any ws:// URL from the command line. Each target knows its processes (for RSS and CPU) and, for
+// ours, how to read the Durable Objects' invocation counters and the Worker's relay statistics.
+import { fork } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const ADMIN_TOKEN = 'bench-admin';
+const CLOCK_TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+// ── /proc ─────────────────────────────────────────────────────────────────────────────────────────────
+
+function readStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = text.lastIndexOf(')');
+    const comm = text.slice(text.indexOf('(') + 1, close);
+    const fields = text.slice(close + 2).split(' '); // fields[0] is field 3 (state)
+    return { pid, comm, ppid: Number(fields[1]), utime: Number(fields[11]), stime: Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live descendant process of `pid`, found through the parent-pid chain in /proc. */
+export function descendants(pid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (!stat) continue;
+    if (!children.has(stat.ppid)) children.set(stat.ppid, []);
+    children.get(stat.ppid).push(stat);
+  }
+  const out = [];
+  const stack = [pid];
+  while (stack.length > 0) {
+    for (const child of children.get(stack.pop()) ?? []) {
+      out.push(child);
+      stack.push(child.pid);
+    }
+  }
+  return out;
+}
+
+/** Summed VmRSS of `pids`, in bytes (0 for a process that is gone). */
+export function rssBytes(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+/** Summed user + system CPU time of `pids`, in seconds. */
+export function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const s = readStat(pid);
+    if (s) ticks += s.utime + s.stime;
+  }
+  return ticks / CLOCK_TICKS;
+}
+
+// ── ours ──────────────────────────────────────────────────────────────────────────────────────────────
+
+/** wrangler.toml's SHARD_COUNT (the broker's default when no override is passed). */
+function shardCountFromConfig(vars) {
+  if (vars.SHARD_COUNT) return Number(vars.SHARD_COUNT);
+  const m = /^\s*SHARD_COUNT\s*=\s*"?(\d+)"?/m.exec(readFileSync(join(root, 'wrangler.toml'), 'utf8'));
+  return m ? Number(m[1]) : 4;
+}
+
+/**
+ * test/integration/broker.ts is TypeScript: bundle it (its packages stay external) into node_modules/.cache so
+ * the bundle resolves miniflare, wrangler and esbuild from the project, and pin its import.meta.dirname to
+ * where the source lives (it finds wrangler.toml and worker/ from there).
+ */
+async function loadStartBroker() {
+  const outdir = join(root, 'node_modules', '.cache', 'edge-mqtt-bench');
+  mkdirSync(outdir, { recursive: true });
+  const outfile = join(outdir, 'broker.mjs');
+  await build({
+    entryPoints: [join(root, 'test/integration/broker.ts')],
+    bundle: true,
+    packages: 'external',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    define: { 'import.meta.dirname': JSON.stringify(join(root, 'test/integration')) },
+    outfile,
+    logLevel: 'silent',
+  });
+  const { startBroker } = await import(`${pathToFileURL(outfile).href}?t=${Date.now()}`);
+  return startBroker;
+}
+
+const COUNT_FIELDS = [
+  'fetch',
+  'webSocketMessage',
+  'webSocketClose',
+  'rpc',
+  'alarm',
+  'rowsRead',
+  'rowsWritten',
+  'messagesIn',
+  'messagesOut',
+];
+
+export function zeroCounts() {
+  return Object.fromEntries(COUNT_FIELDS.map((k) => [k, 0]));
+}
+
+/**
+ * Accumulates the invocation counters of a set of Durable Objects over a window. Each sample() reads every
+ * object; an object whose `since` changed has restarted (hibernation, eviction), so its previous reading is
+ * taken as 0. Sample more often than objects hibernate (~10 s) and nothing that woke one is missed.
+ */
+export class CounterTracker {
+  /** `objects`: [{ binding, name }]; `fresh`: they have not existed before, so no baseline read is needed. */
+  constructor(broker, objects, { fresh = false } = {}) {
+    this.broker = broker;
+    this.objects = objects;
+    this.last = new Map();
+    this.totals = zeroCounts();
+    this.missing = new Set(); // fields the broker does not report
+    this.errors = 0;
+    this.fresh = fresh;
+  }
+
+  async sample(concurrency = 16) {
+    if (this.fresh) {
+      this.fresh = false;
+      return;
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < this.objects.length) {
+        const o = this.objects[next++];
+        const key = `${o.binding}/${o.name}`;
+        const now = {};
+        try {
+          const read = await this.broker.readCounts(o.binding, o.name); // a Miniflare proxy: copy the fields
+          for (const f of [...COUNT_FIELDS, 'since']) now[f] = read[f];
+        } catch {
+          this.errors++;
+          continue;
+        }
+        const prev = this.last.get(key);
+        const restarted = !prev || prev.since !== now.since;
+        for (const f of COUNT_FIELDS) {
+          if (typeof now[f] !== 'number') {
+            this.missing.add(f);
+            continue;
+          }
+          this.totals[f] += now[f] - (restarted ? 0 : (prev[f] ?? 0));
+        }
+        this.last.set(key, now);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, this.objects.length) }, worker));
+  }
+
+  /** Zeroes the totals, keeping the last readings as the new baseline. */
+  reset() {
+    this.totals = zeroCounts();
+  }
+}
+
+export async function startOurs() {
+  const startBroker = await loadStartBroker();
+  const before = new Set(descendants(process.pid).map((p) => p.pid));
+  const vars = { ALLOW_ANONYMOUS: 'true', ADMIN_TOKEN };
+  const broker = await startBroker({ vars });
+  const shardCount = shardCountFromConfig(vars);
+  const namespaces = new Map();
+  const ns = async (binding) => {
+    if (!namespaces.has(binding)) namespaces.set(binding, await broker.miniflare.getDurableObjectNamespace(binding));
+    return namespaces.get(binding);
+  };
+  // Miniflare's workerd: the processes that appeared under this one when the broker started.
+  const pids = descendants(process.pid)
+    .filter((p) => !before.has(p.pid) && p.comm.includes('workerd'))
+    .map((p) => p.pid);
+  return {
+    name: 'ours',
+    kind: 'ours',
+    url: broker.mqttUrl,
+    httpUrl: broker.httpUrl,
+    shardCount,
+    pids: () => pids,
+    describe: `workerd (Miniflare), SHARD_COUNT=${shardCount}`,
+    async readCounts(binding, name) {
+      const n = await ns(binding);
+      return await n.get(n.idFromName(name)).invocationCounts();
+    },
+    /** The Durable Objects a scenario touches: its clients' sessions, every shard, the tenant. */
+    objects(clientIds) {
+      return [
+        ...clientIds.map((id) => ({ binding: 'SESSION', name: `default\u0000${id}` })),
+        ...Array.from({ length: shardCount }, (_, i) => ({ binding: 'SHARD', name: `default\u0000shard\u0000${i}` })),
+        { binding: 'TENANT', name: 'default' },
+      ];
+    },
+    async stats() {
+      try {
+        const res = await fetch(`${broker.httpUrl}/api/v1/stats`, {
+          headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        if (!res.ok) return undefined;
+        return (await res.json()).relay;
+      } catch {
+        return undefined;
+      }
+    },
+    stop: () => broker.stop(),
+  };
+}
+
+// ── aedes ─────────────────────────────────────────────────────────────────────────────────────────────
+
+export async function startAedes() {
+  const child = fork(join(here, 'aedes-peer.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise((resolvePort, reject) => {
+    const timer = setTimeout(() => reject(new Error('aedes did not start within 10 s')), 10_000);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolvePort(m.port);
+    });
+    child.once('exit', (code) => reject(new Error(`aedes exited with code ${code}`)));
+  });
+  const version = JSON.parse(readFileSync(join(root, 'node_modules/aedes/package.json'), 'utf8')).version;
+  return {
+    name: 'aedes',
+    kind: 'aedes',
+    url: `ws://127.0.0.1:${port}/mqtt`,
+    pids: () => [child.pid],
+    describe: `aedes ${version} + ws, own Node process`,
+    stop: () =>
+      new Promise((resolveStop) => {
+        if (child.exitCode !== null) return resolveStop();
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolveStop();
+        }, 3_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolveStop();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+// ── any ws:// URL ─────────────────────────────────────────────────────────────────────────────────────
+
+export function externalTarget(url, index) {
+  const host = new URL(url).host;
+  return {
+    name: `peer${index + 2}`,
+    kind: 'external',
+    url,
+    pids: () => [],
+    describe: `${url} (external; no process figures)`,
+    host,
+    stop: async () => {},
+  };
+}
