@@ -24,7 +24,7 @@ import type { Env } from '../worker/env.js';
 import { concatBytes } from '../worker/bytes.js';
 import { sessionName, tenantStub } from './addresses.js';
 import { RelayHeader, decodeControl } from './relay-protocol.js';
-import type { Delivery, RoutedMessage } from './routed-message.js';
+import type { DeliverResult, Delivery, RoutedMessage } from './routed-message.js';
 import { ShardRouter } from './shard-router.js';
 import { OutboundState, SessionStore, type OutboundMessage, type SessionRecord } from './session-store.js';
 import { isSysFilter } from './sys-topics.js';
@@ -132,7 +132,7 @@ export class SessionDO extends CountedObject {
    * Messages matched by this session's subscriptions, batched by the shard. Returns the filters this
    * session no longer holds so that the shard forgets them (self-healing after a lost unsubscribe).
    */
-  async deliver(deliveries: Delivery[]): Promise<{ stale: string[] }> {
+  async deliver(deliveries: Delivery[]): Promise<DeliverResult> {
     this.invocations.rpc++;
     const session = this.load();
     const stale = new Set<string>();
@@ -148,7 +148,7 @@ export class SessionDO extends CountedObject {
       socket = this.liveSocket();
     }
     if (wanted.length > 0) this.sendDeliveries(socket, wanted);
-    return { stale: [...stale] };
+    return { stale: [...stale], online: socket !== undefined };
   }
 
   // ── Inbound packets ──────────────────────────────────────────────────────────────────────────────
