@@ -7,28 +7,41 @@ import type {
   Properties,
   ProtocolVersion,
   PublishPacket,
-  QoS,
   SubscribePacket,
   UnsubscribePacket,
 } from '../core/codec/packets.js';
 import { assertNever } from '../core/codec/packets.js';
+import { isWellFormedUtf8 } from '../core/codec/utf8.js';
 import { MqttError } from '../core/errors.js';
 import { ReasonCode } from '../core/reason-codes.js';
 import { gateClientPacket, type ConnectionState } from '../core/session/connection-state.js';
+import {
+  messageExpiresAt,
+  remainingExpirySeconds,
+  sessionExpiresAt,
+  sessionExpiryInterval,
+  willPublishAt,
+} from '../core/session/expiry.js';
 import { overflowCount } from '../core/session/offline-queue.js';
 import { nextPacketId } from '../core/session/packet-ids.js';
 import { decideSubscriptions, deliveryQoS, subackCodes } from '../core/session/subscribe.js';
-import { isValidTopicName } from '../core/topic/validate.js';
+import { OutboundTopicAliases, resolveInboundTopic } from '../core/session/topic-alias.js';
+import { isValidTopicName, parseSharedSubscription } from '../core/topic/validate.js';
 import { brokerConfig, type BrokerConfig } from '../worker/config.js';
 import type { Env } from '../worker/env.js';
 import { concatBytes } from '../worker/bytes.js';
 import { sessionName, tenantStub } from './addresses.js';
-import { RelayHeader, decodeControl } from './relay-protocol.js';
-import type { DeliverResult, Delivery, RoutedMessage } from './routed-message.js';
-import { ShardRouter } from './shard-router.js';
-import { OutboundState, SessionStore, type OutboundMessage, type SessionRecord } from './session-store.js';
-import { isSysFilter } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
+import { RelayHeader, decodeControl } from './relay-protocol.js';
+import type { DeliverResult, Delivery, RoutedMessage, ShardSubscription } from './routed-message.js';
+import { ShardRouter } from './shard-router.js';
+import { OutboundState, SessionStore, type OutboundMessage, type SessionRecord, type StoredSubscription } from './session-store.js';
+import { isSysFilter } from './sys-topics.js';
+
+/** Topic aliases a client may define towards us (announced in CONNACK). */
+const TOPIC_ALIAS_MAXIMUM = 32;
+/** Largest Receive Maximum a 5.0 client may announce; also the 3.1.1 default (no limit of its own). */
+const UNLIMITED_RECEIVE = 65535;
 
 /** Per-socket facts that must survive hibernation (serializeAttachment, well under 2 KiB). */
 interface SocketAttachment {
@@ -40,16 +53,24 @@ interface SocketAttachment {
   serverKeepAlive?: number;
   protocolVersion: ProtocolVersion;
   state: ConnectionState;
+  /** The client's Receive Maximum: our outbound window is the smaller of this and MAX_INFLIGHT. */
+  receiveMaximum: number;
+  /** The client's Maximum Packet Size: we never send it a larger packet [MQTT-3.1.2-24 v5]. */
+  maximumPacketSize?: number;
+  /** The client's Topic Alias Maximum for packets we send it. */
+  topicAliasMaximum: number;
 }
 
 /** Session state loaded lazily on wake: small and bounded (the offline queue stays in SQLite). */
 interface LoadedSession {
   record: SessionRecord | undefined;
-  subscriptions: Map<string, QoS>;
+  subscriptions: Map<string, StoredSubscription>;
   /** Outbound messages sent and not completed, by packet id. */
   inflight: Map<number, OutboundMessage>;
   /** Inbound QoS 2 packet ids received and not yet released [MQTT-4.3.3-2]. */
   inboundQos2: Set<number>;
+  /** Topic aliases the current connection defined [MQTT-3.3.2-7 v5]. */
+  inboundAliases: Map<number, string>;
   queued: number;
   lastPacketId: number;
 }
@@ -69,6 +90,10 @@ export class SessionDO extends CountedObject {
   private serial: Promise<unknown> = Promise.resolve();
   /** Acknowledgements leave in the order their PUBLISH packets arrived [MQTT-4.6.0-2]. */
   private ackChain: Promise<unknown> = Promise.resolve();
+  /** Inbound QoS 1/2 publishes not yet acknowledged (5.0 Receive Maximum, our side). */
+  private inboundUnacknowledged = 0;
+  /** Our aliases towards the current connection; lost on hibernation, which is safe (see core). */
+  private outboundAliases: { connectionId: string; aliases: OutboundTopicAliases } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -95,6 +120,8 @@ export class SessionDO extends CountedObject {
       clientIdAssigned: request.headers.get(RelayHeader.clientIdAssigned) === '1',
       protocolVersion: 4,
       state: 'awaitingConnect',
+      receiveMaximum: UNLIMITED_RECEIVE,
+      topicAliasMaximum: 0,
       ...(serverKeepAlive ? { serverKeepAlive: Number(serverKeepAlive) } : {}),
     };
     server.serializeAttachment(attachment);
@@ -124,6 +151,12 @@ export class SessionDO extends CountedObject {
   override async webSocketError(ws: WebSocket): Promise<void> {
     this.invocations.webSocketClose++;
     await this.enqueue(() => this.endConnection(ws, attachmentOf(ws), { publishWill: true }));
+  }
+
+  /** The one alarm multiplexes the session's timers: a delayed will and the session's expiry. */
+  override async alarm(): Promise<void> {
+    this.invocations.alarm++;
+    await this.enqueue(() => this.runTimers(Date.now()));
   }
 
   // ── RPC from topic shards ────────────────────────────────────────────────────────────────────────
@@ -213,7 +246,7 @@ export class SessionDO extends CountedObject {
       case 'puback':
         return this.completeOutbound(ws, connection, packet.packetId, 1);
       case 'pubrec':
-        return this.handlePubrec(ws, connection, packet.packetId);
+        return this.handlePubrec(ws, connection, packet.packetId, packet.reasonCode);
       case 'pubcomp':
         return this.completeOutbound(ws, connection, packet.packetId, 2);
       case 'pubrel':
@@ -246,44 +279,65 @@ export class SessionDO extends CountedObject {
    * will, CONNACK, then resend what was in flight and drain what was queued.
    */
   private async handleConnect(ws: WebSocket, connection: SocketAttachment, packet: ConnectPacket): Promise<void> {
+    const now = Date.now();
     connection.protocolVersion = packet.protocolVersion;
+    const v5 = packet.protocolVersion === 5;
+    if (v5) {
+      connection.receiveMaximum = packet.properties?.receiveMaximum ?? UNLIMITED_RECEIVE;
+      connection.topicAliasMaximum = packet.properties?.topicAliasMaximum ?? 0;
+      if (packet.properties?.maximumPacketSize !== undefined) connection.maximumPacketSize = packet.properties.maximumPacketSize;
+    }
 
     // Step 1: take-over. [MQTT-3.1.4-2] an existing connection with this client id is closed, with its will;
     // one lost in a reset without a close event is released the same way.
     await this.takeOver(ws);
     await this.recoverLostConnection();
 
-    // Step 2: clean start discards state; so does resuming a session whose last connection was clean.
+    // Step 2: a reconnect in time cancels a delayed will [MQTT-3.1.3-9 v5]; an expired session is gone.
     const previous = this.load().record;
-    const hasPersistentState = previous !== undefined && !previous.cleanSession;
-    if (packet.cleanSession || !hasPersistentState) await this.discardState();
+    const expired = previous?.expiresAt != null && previous.expiresAt <= now;
+    const hasState = previous !== undefined && previous.sessionExpiryInterval !== 0 && !expired;
+    if (packet.cleanSession || !hasState) await this.discardState();
     // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present only when resuming stored state.
-    const sessionPresent = !packet.cleanSession && hasPersistentState;
+    const sessionPresent = !packet.cleanSession && hasState;
 
-    // Step 3: store the session and its will [MQTT-3.1.2-8].
+    // Step 3: store the session and its will [MQTT-3.1.2-8]; aliases start empty [MQTT-3.3.2-7 v5].
     const record: SessionRecord = {
       tenant: connection.tenant,
       clientId: connection.clientId,
       protocolVersion: packet.protocolVersion,
-      cleanSession: packet.cleanSession,
+      sessionExpiryInterval: sessionExpiryInterval(packet),
       connectionId: connection.connectionId,
       will: packet.will ?? null,
+      expiresAt: null,
+      willAt: null,
     };
     this.store.writeSession(record);
-    this.load().record = record;
+    this.store.clearInboundAliases();
+    const session = this.load();
+    session.record = record;
+    session.inboundAliases.clear();
+    this.inboundUnacknowledged = 0;
     connection.state = 'connected';
     ws.serializeAttachment(connection);
+    await this.ctx.storage.deleteAlarm();
 
-    // Step 4: CONNACK [MQTT-3.2.0-1].
+    // Step 4: CONNACK [MQTT-3.2.0-1] with what this server supports (5.0 §3.2.2.3).
     const properties: Properties = {};
-    if (packet.protocolVersion === 5) {
+    if (v5) {
       if (connection.clientIdAssigned) properties.assignedClientIdentifier = connection.clientId;
       if (connection.serverKeepAlive !== undefined) properties.serverKeepAlive = connection.serverKeepAlive;
-      properties.receiveMaximum = this.config.maximumInflight;
+      properties.receiveMaximum = this.config.receiveMaximum;
       properties.maximumPacketSize = this.config.maximumPacketSize;
-      properties.topicAliasMaximum = 0;
-      properties.sharedSubscriptionAvailable = 0;
-      properties.subscriptionIdentifierAvailable = 0;
+      properties.topicAliasMaximum = TOPIC_ALIAS_MAXIMUM;
+      properties.retainAvailable = 1;
+      properties.wildcardSubscriptionAvailable = 1;
+      properties.subscriptionIdentifierAvailable = 1;
+      properties.sharedSubscriptionAvailable = 1;
+      if (packet.properties?.requestResponseInformation === 1) {
+        // [MQTT-3.1.2-? v5 §4.10] a topic prefix this client may use for responses.
+        properties.responseInformation = `response/${connection.clientId}`;
+      }
     }
     this.send(ws, connection, { type: 'connack', sessionPresent, reasonCode: ReasonCode.Success, properties });
 
@@ -304,47 +358,76 @@ export class SessionDO extends CountedObject {
     }
   }
 
+  /** Returns the promise of routing and acknowledgement (or of ending the connection) to run in the background. */
   private handlePublish(ws: WebSocket, connection: SocketAttachment, packet: PublishPacket): Promise<unknown> | void {
-    // [MQTT-3.3.2-2] a topic name must not contain wildcards; [MQTT-4.7.3-1] nor be empty.
-    if (!isValidTopicName(packet.topic)) {
+    const session = this.load();
+    const v5 = connection.protocolVersion === 5;
+    const packetId = packet.packetId ?? 0;
+
+    // Topic aliases resolve first (5.0); the resulting topic must be a valid name [MQTT-3.3.2-2] [MQTT-4.7.3-1].
+    const resolved = v5 ? resolveInboundTopic(packet, session.inboundAliases, TOPIC_ALIAS_MAXIMUM) : { ok: true as const, topic: packet.topic };
+    if (!resolved.ok) return this.endConnection(ws, connection, { publishWill: true, reasonCode: resolved.reasonCode });
+    if ('define' in resolved && resolved.define) {
+      session.inboundAliases.set(resolved.define.alias, resolved.define.topic);
+      this.store.putInboundAlias(resolved.define.alias, resolved.define.topic);
+    }
+    const topic = resolved.topic;
+    if (!isValidTopicName(topic)) {
       return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.TopicNameInvalid });
     }
-    const session = this.load();
-    // `$` topics ($SYS) are the broker's: clients may not publish to them (acknowledged, then dropped).
-    const routable = !packet.topic.startsWith('$');
+    // [MQTT-3.3.4-7 v5] more unacknowledged QoS 1/2 publishes than our Receive Maximum.
+    if (v5 && packet.qos > 0 && !session.inboundQos2.has(packetId) && this.inboundUnacknowledged >= this.config.receiveMaximum) {
+      return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.ReceiveMaximumExceeded });
+    }
+    // [MQTT-3.3.2-4 v5] a payload declared UTF-8 must be UTF-8: refused with 0x99.
+    let refusal: number | undefined;
+    if (v5 && packet.properties?.payloadFormatIndicator === 1 && !isWellFormedUtf8(packet.payload)) {
+      if (packet.qos === 0) return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.PayloadFormatInvalid });
+      refusal = ReasonCode.PayloadFormatInvalid;
+    }
+    // `$` topics ($SYS) are the broker's: clients may not publish to them (3.1.1: acknowledged and dropped).
+    if (topic.startsWith('$')) refusal ??= ReasonCode.NotAuthorized;
+
+    const now = Date.now();
     const message: RoutedMessage = {
-      topic: packet.topic,
+      topic,
       payload: packet.payload,
       qos: packet.qos,
       retain: packet.retain,
       origin: sessionName(connection.tenant, connection.clientId),
     };
-    if (packet.properties) message.properties = forwardableProperties(packet.properties);
-    const packetId = packet.packetId ?? 0;
+    const properties = packet.properties ? forwardableProperties(packet.properties) : undefined;
+    if (properties) message.properties = properties;
+    const expiresAt = messageExpiresAt(now, packet.properties?.messageExpiryInterval);
+    if (expiresAt !== undefined) message.expiresAt = expiresAt;
+    // Routing starts only where the packet is accepted (never for a QoS 2 duplicate).
+    const route = () => (refusal === undefined ? this.routesFor(connection.tenant).publish(message) : Promise.resolve());
+    const reason = refusal !== undefined && v5 ? { reasonCode: refusal } : {};
 
     switch (packet.qos) {
       case 0:
-        return routable ? this.routeLogged(connection.tenant, message) : undefined;
+        return refusal === undefined ? route().catch((error: unknown) => console.error('routing failed', { topic, error: String(error) })) : undefined;
       case 1:
         // [MQTT-4.3.2-2] PUBACK only once the message is stored at every subscriber.
-        return this.acknowledgeInOrder(ws, connection, routable ? this.routesFor(connection.tenant).publish(message) : Promise.resolve(), {
-          type: 'puback',
-          packetId,
-        });
+        return this.acknowledgeInOrder(ws, connection, route(), { type: 'puback', packetId, ...reason });
       case 2: {
         // [MQTT-4.3.3-2] method B: route on first receipt, remember the id until PUBREL, never route it twice.
         if (session.inboundQos2.has(packetId)) {
           return this.acknowledgeInOrder(ws, connection, Promise.resolve(), { type: 'pubrec', packetId });
         }
+        if (refusal !== undefined && v5) {
+          // A refused QoS 2 ends at PUBREC with an error code: no PUBREL follows [MQTT-4.3.3-? v5].
+          return this.acknowledgeInOrder(ws, connection, Promise.resolve(), { type: 'pubrec', packetId, ...reason });
+        }
         session.inboundQos2.add(packetId);
-        const routed = (routable ? this.routesFor(connection.tenant).publish(message) : Promise.resolve()).then(
+        const stored = route().then(
           () => this.store.addInboundQos2(packetId),
           (error: unknown) => {
             session.inboundQos2.delete(packetId);
             throw error;
           },
         );
-        return this.acknowledgeInOrder(ws, connection, routed, { type: 'pubrec', packetId });
+        return this.acknowledgeInOrder(ws, connection, stored, { type: 'pubrec', packetId });
       }
       default:
         return assertNever(packet.qos);
@@ -355,7 +438,7 @@ export class SessionDO extends CountedObject {
     const session = this.load();
     const known = session.inboundQos2.delete(packetId);
     if (known) this.store.deleteInboundQos2(packetId);
-    // [MQTT-4.3.3-? v5] an unknown id is answered with 0x92 in 5.0; 3.1.1 answers PUBCOMP regardless.
+    // 5.0 answers an unknown id with 0x92 [MQTT-3.7.2-? v5]; 3.1.1 answers PUBCOMP regardless.
     const reasonCode = known || connection.protocolVersion !== 5 ? undefined : ReasonCode.PacketIdentifierNotFound;
     return this.acknowledgeInOrder(ws, connection, Promise.resolve(), {
       type: 'pubcomp',
@@ -366,12 +449,16 @@ export class SessionDO extends CountedObject {
 
   /** Sends `ack` after `routed` settles and after every earlier acknowledgement. */
   private acknowledgeInOrder(ws: WebSocket, connection: SocketAttachment, routed: Promise<unknown>, ack: Packet): Promise<unknown> {
+    const counted = ack.type === 'puback' || ack.type === 'pubrec';
+    if (counted) this.inboundUnacknowledged++;
     const previous = this.ackChain;
     const done = Promise.all([previous, routed]).then(
       () => {
+        if (counted) this.inboundUnacknowledged--;
         if (connection.state === 'connected') this.send(ws, connection, ack);
       },
       async (error: unknown) => {
+        if (counted) this.inboundUnacknowledged--;
         // Not acknowledged: the client will resend after it reconnects. Closing is the honest answer.
         console.error('routing failed; closing without acknowledgement', { clientId: connection.clientId, error: String(error) });
         await this.enqueue(() => this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }));
@@ -383,24 +470,39 @@ export class SessionDO extends CountedObject {
 
   private async handleSubscribe(ws: WebSocket, connection: SocketAttachment, packet: SubscribePacket): Promise<void> {
     const session = this.load();
+    const v5 = connection.protocolVersion === 5;
+    const subscriptionIdentifier = v5 ? packet.properties?.subscriptionIdentifiers?.[0] : undefined;
+    // [MQTT-3.8.3-4 v5] No Local on a shared subscription is a protocol error.
+    if (v5 && packet.subscriptions.some((s) => s.noLocal && parseSharedSubscription(s.topicFilter))) {
+      return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError });
+    }
     const decisions = decideSubscriptions(packet, connection.protocolVersion);
     const granted = decisions.flatMap((decision) => (decision.ok ? [decision] : []));
+    const forShards: ShardSubscription[] = [];
     for (const { subscription } of granted) {
-      this.store.putSubscription(subscription.topicFilter, subscription.qos);
-      session.subscriptions.set(subscription.topicFilter, subscription.qos);
+      const stored: StoredSubscription = { qos: subscription.qos };
+      if (subscription.noLocal) stored.noLocal = true;
+      if (subscription.retainAsPublished) stored.retainAsPublished = true;
+      if (subscriptionIdentifier !== undefined) stored.subscriptionIdentifier = subscriptionIdentifier;
+      this.store.putSubscription(subscription.topicFilter, stored);
+      session.subscriptions.set(subscription.topicFilter, stored);
+      forShards.push({ filter: subscription.topicFilter, ...stored });
     }
     const name = sessionName(connection.tenant, connection.clientId);
-    const results = await this.routesFor(connection.tenant).subscribe(
-      name,
-      granted.map(({ subscription }) => ({ filter: subscription.topicFilter, qos: subscription.qos })),
-    );
+    const results = await this.routesFor(connection.tenant).subscribe(name, forShards);
     // [MQTT-3.8.4-1] SUBACK with one code per filter, in order [MQTT-3.8.4-5].
     this.send(ws, connection, { type: 'suback', packetId: packet.packetId, reasonCodes: subackCodes(decisions) });
 
-    // [MQTT-3.8.4-3] retained messages matching each filter follow, RETAIN=1 [MQTT-3.3.1-8], also on re-subscribe.
+    // [MQTT-3.8.4-3] retained messages follow, RETAIN=1 [MQTT-3.3.1-8]; 5.0 Retain Handling decides
+    // whether: 0 always, 1 only for a new subscription, 2 never [MQTT-3.3.1-9 v5] [MQTT-3.3.1-10 v5].
+    const now = Date.now();
     const retained: Delivery[] = [];
     for (const { subscription } of granted) {
-      for (const message of results.get(subscription.topicFilter)?.retained ?? []) {
+      const result = results.get(subscription.topicFilter);
+      const handling = v5 ? (subscription.retainHandling ?? 0) : 0;
+      if (!result || handling === 2 || (handling === 1 && !result.isNew)) continue;
+      for (const message of result.retained) {
+        if (message.expiresAt !== undefined && message.expiresAt <= now) continue;
         retained.push({
           topic: message.topic,
           payload: message.payload,
@@ -408,6 +510,8 @@ export class SessionDO extends CountedObject {
           retain: true,
           filters: [subscription.topicFilter],
           ...(message.properties ? { properties: message.properties } : {}),
+          ...(message.expiresAt !== undefined ? { expiresAt: message.expiresAt } : {}),
+          ...(subscriptionIdentifier !== undefined ? { subscriptionIdentifiers: [subscriptionIdentifier] } : {}),
         });
       }
     }
@@ -430,6 +534,15 @@ export class SessionDO extends CountedObject {
   }
 
   private async handleDisconnect(ws: WebSocket, connection: SocketAttachment, packet: DisconnectPacket): Promise<void> {
+    const record = this.load().record;
+    const newExpiry = packet.properties?.sessionExpiryInterval;
+    if (newExpiry !== undefined && record && record.connectionId === connection.connectionId) {
+      // [MQTT-3.14.2-2 v5] a session that was to end with its connection cannot be extended at DISCONNECT.
+      if (record.sessionExpiryInterval === 0 && newExpiry !== 0) {
+        return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError });
+      }
+      record.sessionExpiryInterval = newExpiry;
+    }
     // [MQTT-3.14.4-3] a DISCONNECT discards the will; 5.0 reason 0x04 asks for it to be published.
     const publishWill = packet.reasonCode === ReasonCode.DisconnectWithWill;
     await this.endConnection(ws, connection, { publishWill });
@@ -447,26 +560,31 @@ export class SessionDO extends CountedObject {
   /**
    * Sends or stores deliveries: QoS 0 goes out only while connected and never touches SQLite; QoS 1/2 is
    * written before it is sent and queued (bounded) while offline or while the inflight window is full.
+   * Expired messages are dropped [MQTT-3.3.2-5 v5]; one larger than the client accepts is discarded
+   * [MQTT-3.1.2-25 v5].
    */
   private sendDeliveries(ws: WebSocket | undefined, deliveries: readonly Delivery[]): void {
     const session = this.load();
     const connection = ws ? attachmentOf(ws) : undefined;
+    const now = Date.now();
     const frames: Uint8Array[] = [];
     let queuedNow = 0;
     for (const delivery of deliveries) {
+      if (delivery.expiresAt !== undefined && delivery.expiresAt <= now) continue;
+      const message = outboundFields(delivery);
       if (delivery.qos === 0) {
-        if (ws && connection) frames.push(this.encodePublish(connection, delivery, undefined, false));
+        if (ws && connection) this.pushPublish(frames, connection, message, undefined, false, now);
         continue;
       }
-      const canSend = ws && connection && session.queued === 0 && session.inflight.size < this.config.maximumInflight;
+      const canSend = ws && connection && session.queued === 0 && session.inflight.size < this.window(connection);
       if (canSend) {
         const packetId = this.allocatePacketId();
-        const stored = { packetId, state: OutboundState.Published, ...messageFields(delivery) };
+        if (!this.pushPublish(frames, connection, message, packetId, false, now)) continue;
+        const stored = { packetId, state: OutboundState.Published, ...message };
         const seq = this.store.insertOutbound(stored);
         session.inflight.set(packetId, { seq, ...stored });
-        frames.push(this.encodePublish(connection, delivery, packetId, false));
       } else {
-        this.store.insertOutbound({ packetId: null, state: OutboundState.Queued, ...messageFields(delivery) });
+        this.store.insertOutbound({ packetId: null, state: OutboundState.Queued, ...message });
         session.queued++;
         queuedNow++;
       }
@@ -487,19 +605,25 @@ export class SessionDO extends CountedObject {
   /** Moves queued messages into the inflight window, oldest first, and sends them. */
   private drainQueue(ws: WebSocket, connection: SocketAttachment): void {
     const session = this.load();
+    const window = this.window(connection);
+    const now = Date.now();
     const frames: Uint8Array[] = [];
-    while (session.queued > 0 && session.inflight.size < this.config.maximumInflight) {
-      const batch = this.store.readQueued(this.config.maximumInflight - session.inflight.size);
+    while (session.queued > 0 && session.inflight.size < window) {
+      const batch = this.store.readQueued(window - session.inflight.size);
       if (batch.length === 0) {
         session.queued = 0;
         break;
       }
       for (const message of batch) {
-        const packetId = this.allocatePacketId();
+        session.queued--;
+        const expired = message.expiresAt !== undefined && message.expiresAt <= now;
+        const packetId = expired ? undefined : this.allocatePacketId();
+        if (packetId === undefined || !this.pushPublish(frames, connection, message, packetId, false, now)) {
+          this.store.deleteOutbound(message.seq);
+          continue;
+        }
         this.store.markSent(message.seq, packetId);
         session.inflight.set(packetId, { ...message, packetId, state: OutboundState.Published });
-        frames.push(this.encodePublish(connection, message, packetId, false));
-        session.queued--;
       }
     }
     if (frames.length > 0) this.sendFrames(ws, frames);
@@ -508,24 +632,33 @@ export class SessionDO extends CountedObject {
   /** On resume: PUBLISH again with DUP=1, or PUBREL again, in the original order [MQTT-4.4.0-1]. */
   private resendInflight(ws: WebSocket, connection: SocketAttachment): void {
     const session = this.load();
+    const now = Date.now();
     const frames: Uint8Array[] = [];
     for (const message of [...session.inflight.values()].sort((a, b) => a.seq - b.seq)) {
       const packetId = message.packetId!;
       if (message.state === OutboundState.Released) frames.push(encodePacket({ type: 'pubrel', packetId }, connection.protocolVersion));
-      else frames.push(this.encodePublish(connection, message, packetId, true));
+      else this.pushPublish(frames, connection, message, packetId, true, now);
     }
     if (frames.length > 0) this.sendFrames(ws, frames);
   }
 
-  private handlePubrec(ws: WebSocket, connection: SocketAttachment, packetId: number): void {
-    const message = this.load().inflight.get(packetId);
+  private handlePubrec(ws: WebSocket, connection: SocketAttachment, packetId: number, reasonCode: number | undefined): void {
+    const session = this.load();
+    const message = session.inflight.get(packetId);
+    if (message && (reasonCode ?? 0) >= 0x80) {
+      // [MQTT-4.3.3-? v5] a PUBREC with an error ends the exchange: no PUBREL, the message is done.
+      this.store.deleteOutbound(message.seq);
+      session.inflight.delete(packetId);
+      this.drainQueue(ws, connection);
+      return;
+    }
     if (message && message.qos === 2 && message.state === OutboundState.Published) {
       // [MQTT-4.3.3-1] after PUBREC the message is released: PUBREL, and the publish is never resent.
       this.store.markReleased(message.seq);
       message.state = OutboundState.Released;
     }
-    const reasonCode = message || connection.protocolVersion !== 5 ? undefined : ReasonCode.PacketIdentifierNotFound;
-    this.send(ws, connection, { type: 'pubrel', packetId, ...(reasonCode === undefined ? {} : { reasonCode }) });
+    const notFound = message || connection.protocolVersion !== 5 ? undefined : ReasonCode.PacketIdentifierNotFound;
+    this.send(ws, connection, { type: 'pubrel', packetId, ...(notFound === undefined ? {} : { reasonCode: notFound }) });
   }
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2) ends an outbound message and frees its slot in the window. */
@@ -539,19 +672,64 @@ export class SessionDO extends CountedObject {
     this.drainQueue(ws, connection);
   }
 
-  private encodePublish(connection: SocketAttachment, message: Omit<Delivery, 'filters'>, packetId: number | undefined, dup: boolean): Uint8Array {
-    this.invocations.messagesOut++;
+  /** The outbound window: our MAX_INFLIGHT, or less if the client's Receive Maximum is lower [MQTT-3.3.4-9 v5]. */
+  private window(connection: SocketAttachment): number {
+    return Math.min(this.config.maximumInflight, connection.receiveMaximum);
+  }
+
+  /**
+   * Encodes a PUBLISH for this connection (remaining expiry, topic alias) and appends it to `frames`.
+   * Returns false when it cannot be sent: expired, or over the client's Maximum Packet Size.
+   */
+  private pushPublish(
+    frames: Uint8Array[],
+    connection: SocketAttachment,
+    message: Omit<OutboundMessage, 'seq' | 'packetId' | 'state'>,
+    packetId: number | undefined,
+    dup: boolean,
+    now: number,
+  ): boolean {
+    let properties = message.properties;
+    if (message.expiresAt !== undefined) {
+      const remaining = remainingExpirySeconds(message.expiresAt, now);
+      if (remaining === undefined && !dup) return false;
+      // [MQTT-3.3.2-6 v5] forward the time that is left.
+      properties = { ...properties, messageExpiryInterval: remaining ?? 1 };
+    }
+    let topic = message.topic;
+    if (connection.protocolVersion === 5 && connection.topicAliasMaximum > 0 && !dup) {
+      const alias = this.aliasesFor(connection).aliasFor(topic);
+      if (alias) {
+        properties = { ...properties, topicAlias: alias.alias };
+        if (!alias.sendTopic) topic = '';
+      }
+    }
     const packet: PublishPacket = {
       type: 'publish',
-      topic: message.topic,
+      topic,
       payload: message.payload,
       qos: message.qos,
       retain: message.retain,
       dup,
       ...(packetId === undefined ? {} : { packetId }),
-      ...(message.properties ? { properties: message.properties } : {}),
+      ...(properties ? { properties } : {}),
     };
-    return encodePacket(packet, connection.protocolVersion);
+    const bytes = encodePacket(packet, connection.protocolVersion);
+    if (connection.maximumPacketSize !== undefined && bytes.length > connection.maximumPacketSize) {
+      // [MQTT-3.1.2-25 v5] discard, as if delivered; counted.
+      this.store.addCounter('oversize_dropped', 1);
+      return false;
+    }
+    this.invocations.messagesOut++;
+    frames.push(bytes);
+    return true;
+  }
+
+  private aliasesFor(connection: SocketAttachment): OutboundTopicAliases {
+    if (this.outboundAliases?.connectionId !== connection.connectionId) {
+      this.outboundAliases = { connectionId: connection.connectionId, aliases: new OutboundTopicAliases(connection.topicAliasMaximum) };
+    }
+    return this.outboundAliases.aliases;
   }
 
   private allocatePacketId(): number {
@@ -565,8 +743,8 @@ export class SessionDO extends CountedObject {
   // ── Connection end and session lifetime ──────────────────────────────────────────────────────────
 
   /**
-   * Ends a connection once: tells a 5.0 client why, closes the socket, publishes the will unless the
-   * client said DISCONNECT [MQTT-3.1.2-8] [MQTT-3.14.4-3], and ends a clean session [MQTT-3.1.2-6].
+   * Ends a connection once: tells a 5.0 client why, closes the socket, then releases the session
+   * (will, expiry) if this connection still owned it.
    */
   private async endConnection(ws: WebSocket, connection: SocketAttachment, ending: Ending): Promise<void> {
     if (connection.state === 'closed') return;
@@ -575,6 +753,7 @@ export class SessionDO extends CountedObject {
     try {
       ws.serializeAttachment(connection);
       if (wasConnected && connection.protocolVersion === 5 && ending.reasonCode !== undefined) {
+        // [MQTT-4.13.2-1 v5] the server says why before it closes.
         this.send(ws, connection, { type: 'disconnect', reasonCode: ending.reasonCode });
       }
       ws.close(1000, 'session ended');
@@ -587,32 +766,84 @@ export class SessionDO extends CountedObject {
   }
 
   /**
-   * The connection that owned the session is gone: forget it, end a clean session [MQTT-3.1.2-6], and
-   * publish the will if asked. Does nothing if another connection already took the session over.
+   * The connection that owned the session is gone. The will is published now, later (5.0 Will Delay
+   * Interval) or not at all (DISCONNECT) [MQTT-3.1.2-8] [MQTT-3.14.4-3]; the session ends now (expiry 0)
+   * [MQTT-3.1.2-6] or when its Session Expiry Interval runs out. Nothing happens if another connection
+   * already took the session over.
    */
   private async releaseSession(connectionId: string, publishWill: boolean): Promise<void> {
     const record = this.load().record;
     if (!record || record.connectionId !== connectionId) return;
-    const { will, tenant, clientId } = record;
+    const now = Date.now();
+    const will = publishWill ? record.will : null;
+    const willDelay = will?.properties?.willDelayInterval ?? 0;
     record.connectionId = null;
     record.will = null;
-    if (record.cleanSession) await this.discardState();
-    else this.store.writeSession(record);
-    if (publishWill && will) {
-      await this.routeLogged(tenant, {
-        topic: will.topic,
-        payload: will.payload,
-        qos: will.qos,
-        retain: will.retain,
-        origin: sessionName(tenant, clientId),
-        ...(will.properties ? { properties: forwardableProperties(will.properties) } : {}),
-      });
+    if (record.sessionExpiryInterval === 0) {
+      const { tenant, clientId } = record;
+      await this.discardState();
+      if (will) await this.publishWill(tenant, clientId, will);
+      return;
     }
+    record.expiresAt = sessionExpiresAt(now, record.sessionExpiryInterval);
+    if (will && willDelay > 0) {
+      // Kept until the delay passes; a reconnect in time cancels it [MQTT-3.1.3-9 v5].
+      record.will = will;
+      record.willAt = willPublishAt(now, willDelay, record.sessionExpiryInterval);
+    }
+    this.store.writeSession(record);
+    await this.scheduleAlarm(record);
+    if (will && willDelay === 0) await this.publishWill(record.tenant, record.clientId, will);
+  }
+
+  /** Fires the session's due timers: a delayed will, then the session's expiry. */
+  private async runTimers(now: number): Promise<void> {
+    const record = this.load().record;
+    if (!record || record.connectionId) return;
+    if (record.will && record.willAt !== null && record.willAt <= now) {
+      const will = record.will;
+      record.will = null;
+      record.willAt = null;
+      this.store.writeSession(record);
+      await this.publishWill(record.tenant, record.clientId, will);
+    }
+    if (record.expiresAt !== null && record.expiresAt <= now) {
+      // [MQTT-4.1.0-2 v5] the session state is discarded when the Session Expiry Interval has passed.
+      const { tenant, clientId, will } = record;
+      await this.discardState();
+      if (will) await this.publishWill(tenant, clientId, will);
+      return;
+    }
+    await this.scheduleAlarm(record);
+  }
+
+  /** One alarm per object: the earliest of the delayed will and the session expiry. */
+  private async scheduleAlarm(record: SessionRecord): Promise<void> {
+    const times = [record.willAt, record.expiresAt].filter((t): t is number => t !== null);
+    if (times.length === 0) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Math.min(...times));
+  }
+
+  private async publishWill(tenant: string, clientId: string, will: NonNullable<SessionRecord['will']>): Promise<void> {
+    const message: RoutedMessage = {
+      topic: will.topic,
+      payload: will.payload,
+      qos: will.qos,
+      retain: will.retain,
+      origin: sessionName(tenant, clientId),
+    };
+    const properties = will.properties ? forwardableProperties(will.properties) : undefined;
+    if (properties) message.properties = properties;
+    const expiresAt = messageExpiresAt(Date.now(), will.properties?.messageExpiryInterval);
+    if (expiresAt !== undefined) message.expiresAt = expiresAt;
+    await this.routesFor(tenant)
+      .publish(message)
+      .catch((error: unknown) => console.error('will routing failed', { topic: will.topic, error: String(error) }));
   }
 
   /**
    * A reset drops every socket and may skip webSocketClose (DESIGN §3). If the stored owner of the session
-   * has no socket any more, treat it as lost now: will published, clean session ended. Checked lazily when
+   * has no socket any more, treat it as lost now: will published, session released. Checked lazily when
    * the object wakes, so idle sessions cost nothing.
    */
   private async recoverLostConnection(): Promise<void> {
@@ -625,17 +856,17 @@ export class SessionDO extends CountedObject {
     if (alive) return;
     console.warn('session owner lost without close; releasing', { connectionId });
     await this.releaseSession(connectionId, true);
-    const record = this.load().record;
-    if (record) this.ctx.waitUntil(this.reportPresence(false));
+    this.ctx.waitUntil(this.reportPresence(false));
   }
 
-  /** Forgets subscriptions (here and in the shards), inflight, queued and inbound state. */
+  /** Forgets subscriptions (here and in the shards), outbound, inbound and alias state, and the alarm. */
   private async discardState(): Promise<void> {
     const session = this.load();
     const record = session.record;
     const filters = [...session.subscriptions.keys()];
     this.store.deleteAll();
     this.session = emptySession();
+    await this.ctx.storage.deleteAlarm();
     if (record && filters.length > 0) {
       await this.routesFor(record.tenant)
         .unsubscribe(sessionName(record.tenant, record.clientId), filters)
@@ -674,6 +905,7 @@ export class SessionDO extends CountedObject {
             subscriptions: this.store.readSubscriptions(),
             inflight,
             inboundQos2: this.store.readInboundQos2(),
+            inboundAliases: this.store.readInboundAliases(),
             queued: this.store.countQueued(),
             lastPacketId,
           }
@@ -697,12 +929,6 @@ export class SessionDO extends CountedObject {
     return this.router;
   }
 
-  private routeLogged(tenant: string, message: RoutedMessage): Promise<void> {
-    return this.routesFor(tenant)
-      .publish(message)
-      .catch((error: unknown) => console.error('routing failed', { topic: message.topic, error: String(error) }));
-  }
-
   private send(ws: WebSocket, connection: SocketAttachment, packet: Packet): void {
     this.sendFrames(ws, [encodePacket(packet, connection.protocolVersion)]);
   }
@@ -722,27 +948,46 @@ function attachmentOf(ws: WebSocket): SocketAttachment {
 }
 
 function emptySession(): LoadedSession {
-  return { record: undefined, subscriptions: new Map(), inflight: new Map(), inboundQos2: new Set(), queued: 0, lastPacketId: 0 };
-}
-
-function messageFields(message: Omit<Delivery, 'filters'>) {
   return {
-    topic: message.topic,
-    payload: message.payload,
-    qos: message.qos,
-    retain: message.retain,
-    ...(message.properties ? { properties: message.properties } : {}),
+    record: undefined,
+    subscriptions: new Map(),
+    inflight: new Map(),
+    inboundQos2: new Set(),
+    inboundAliases: new Map(),
+    queued: 0,
+    lastPacketId: 0,
   };
 }
 
-/** 5.0 properties that travel with an application message to its subscribers [MQTT-3.3.2-? v5]. */
+/** What an outbound row stores of a delivery: subscription identifiers travel inside its properties. */
+function outboundFields(delivery: Delivery): Omit<OutboundMessage, 'seq' | 'packetId' | 'state'> {
+  let properties = delivery.properties;
+  if (delivery.subscriptionIdentifiers && delivery.subscriptionIdentifiers.length > 0) {
+    // [MQTT-3.3.4-3 v5] the identifiers of every matching subscription go with the message.
+    properties = { ...properties, subscriptionIdentifiers: delivery.subscriptionIdentifiers };
+  }
+  return {
+    topic: delivery.topic,
+    payload: delivery.payload,
+    qos: delivery.qos,
+    retain: delivery.retain,
+    ...(properties ? { properties } : {}),
+    ...(delivery.expiresAt !== undefined ? { expiresAt: delivery.expiresAt } : {}),
+  };
+}
+
+/**
+ * 5.0 properties that travel with an application message to its subscribers unchanged [MQTT-3.3.2-? v5]:
+ * payload format, content type, response topic, correlation data, user properties. The expiry travels as
+ * an absolute time and is re-computed per delivery; topic aliases are per connection.
+ */
 function forwardableProperties(properties: Properties): Properties | undefined {
   const forwarded: Properties = {};
   if (properties.payloadFormatIndicator !== undefined) forwarded.payloadFormatIndicator = properties.payloadFormatIndicator;
-  if (properties.messageExpiryInterval !== undefined) forwarded.messageExpiryInterval = properties.messageExpiryInterval;
   if (properties.contentType !== undefined) forwarded.contentType = properties.contentType;
   if (properties.responseTopic !== undefined) forwarded.responseTopic = properties.responseTopic;
   if (properties.correlationData !== undefined) forwarded.correlationData = properties.correlationData;
   if (properties.userProperties !== undefined) forwarded.userProperties = properties.userProperties;
   return Object.keys(forwarded).length > 0 ? forwarded : undefined;
 }
+

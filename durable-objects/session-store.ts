@@ -8,10 +8,23 @@ export interface SessionRecord {
   tenant: string;
   clientId: string;
   protocolVersion: number;
-  cleanSession: boolean;
+  /** Seconds the session outlives its connection: 0 ends it with the connection, NEVER_EXPIRES keeps it. */
+  sessionExpiryInterval: number;
   /** Id of the WebSocket that owns the session, null while offline. */
   connectionId: string | null;
   will: Will | null;
+  /** While offline: when the session expires (ms since the epoch); null = never or online. */
+  expiresAt: number | null;
+  /** A delayed will waiting to be published at this time (5.0 Will Delay Interval); null = none. */
+  willAt: number | null;
+}
+
+/** A subscription as the session keeps it (the shard keeps its own copy for matching). */
+export interface StoredSubscription {
+  qos: QoS;
+  noLocal?: boolean;
+  retainAsPublished?: boolean;
+  subscriptionIdentifier?: number;
 }
 
 /** An outbound QoS 1/2 message: queued (not yet sent), sent awaiting PUBACK/PUBREC, or awaiting PUBCOMP. */
@@ -24,6 +37,8 @@ export interface OutboundMessage {
   qos: QoS;
   retain: boolean;
   properties?: Properties;
+  /** Absolute expiry (5.0 Message Expiry Interval), ms since the epoch. */
+  expiresAt?: number;
 }
 
 /** Queued (not yet sent), Published (awaiting PUBACK/PUBREC), Released (PUBREL sent, awaiting PUBCOMP). */
@@ -36,9 +51,11 @@ CREATE TABLE IF NOT EXISTS session (
   tenant TEXT NOT NULL,
   client_id TEXT NOT NULL,
   protocol_version INTEGER NOT NULL,
-  clean_session INTEGER NOT NULL,
+  session_expiry INTEGER NOT NULL,
   connection_id TEXT,
-  will TEXT
+  will TEXT,
+  expires_at INTEGER,
+  will_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
   filter TEXT PRIMARY KEY,
@@ -55,10 +72,15 @@ CREATE TABLE IF NOT EXISTS outbound (
   payload BLOB NOT NULL,
   qos INTEGER NOT NULL,
   retain INTEGER NOT NULL,
-  properties TEXT
+  properties TEXT,
+  expires_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS inbound_qos2 (
   packet_id INTEGER PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS inbound_aliases (
+  alias INTEGER PRIMARY KEY,
+  topic TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
@@ -81,41 +103,55 @@ export class SessionStore {
       tenant: row.tenant as string,
       clientId: row.client_id as string,
       protocolVersion: row.protocol_version as number,
-      cleanSession: row.clean_session === 1,
+      sessionExpiryInterval: row.session_expiry as number,
       connectionId: (row.connection_id as string | null) ?? null,
       will: row.will ? fromJson<Will>(row.will as string) : null,
+      expiresAt: (row.expires_at as number | null) ?? null,
+      willAt: (row.will_at as number | null) ?? null,
     };
   }
 
   writeSession(record: SessionRecord): void {
     this.sql.run(
-      `INSERT INTO session (id, tenant, client_id, protocol_version, clean_session, connection_id, will)
-       VALUES (1, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO session (id, tenant, client_id, protocol_version, session_expiry, connection_id, will, expires_at, will_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, client_id = excluded.client_id,
-         protocol_version = excluded.protocol_version, clean_session = excluded.clean_session,
-         connection_id = excluded.connection_id, will = excluded.will`,
+         protocol_version = excluded.protocol_version, session_expiry = excluded.session_expiry,
+         connection_id = excluded.connection_id, will = excluded.will, expires_at = excluded.expires_at,
+         will_at = excluded.will_at`,
       record.tenant,
       record.clientId,
       record.protocolVersion,
-      record.cleanSession ? 1 : 0,
+      record.sessionExpiryInterval,
       record.connectionId,
       record.will ? toJson(record.will) : null,
+      record.expiresAt,
+      record.willAt,
     );
   }
 
   /** Forget everything: a clean session ends with its connection [MQTT-3.1.2-6]. */
   deleteAll(): void {
-    this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2;');
+    this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases;');
   }
 
-  readSubscriptions(): Map<string, QoS> {
-    const map = new Map<string, QoS>();
-    for (const row of this.sql.all<Row>('SELECT filter, qos FROM subscriptions')) map.set(row.filter as string, row.qos as QoS);
+  readSubscriptions(): Map<string, StoredSubscription> {
+    const map = new Map<string, StoredSubscription>();
+    for (const row of this.sql.all<Row>('SELECT filter, qos, options FROM subscriptions')) {
+      const options = row.options ? (JSON.parse(row.options as string) as Omit<StoredSubscription, 'qos'>) : {};
+      map.set(row.filter as string, { ...options, qos: row.qos as QoS });
+    }
     return map;
   }
 
-  putSubscription(filter: string, qos: QoS): void {
-    this.sql.run('INSERT INTO subscriptions (filter, qos) VALUES (?, ?) ON CONFLICT (filter) DO UPDATE SET qos = excluded.qos', filter, qos);
+  putSubscription(filter: string, subscription: StoredSubscription): void {
+    const { qos, ...options } = subscription;
+    this.sql.run(
+      'INSERT INTO subscriptions (filter, qos, options) VALUES (?, ?, ?) ON CONFLICT (filter) DO UPDATE SET qos = excluded.qos, options = excluded.options',
+      filter,
+      qos,
+      Object.keys(options).length > 0 ? JSON.stringify(options) : null,
+    );
   }
 
   deleteSubscription(filter: string): void {
@@ -139,7 +175,7 @@ export class SessionStore {
   /** Store an outbound message; returns its sequence number. */
   insertOutbound(message: Omit<OutboundMessage, 'seq'>): number {
     const row = this.sql.one<Row>(
-        'INSERT INTO outbound (packet_id, state, topic, payload, qos, retain, properties) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq',
+        'INSERT INTO outbound (packet_id, state, topic, payload, qos, retain, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq',
         message.packetId,
         message.state,
         message.topic,
@@ -147,6 +183,7 @@ export class SessionStore {
         message.qos,
         message.retain ? 1 : 0,
         message.properties ? toJson(message.properties) : null,
+        message.expiresAt ?? null,
       );
     return row!.seq as number;
   }
@@ -182,6 +219,21 @@ export class SessionStore {
     this.sql.run('DELETE FROM inbound_qos2 WHERE packet_id = ?', packetId);
   }
 
+  readInboundAliases(): Map<number, string> {
+    const aliases = new Map<number, string>();
+    for (const row of this.sql.all<Row>('SELECT alias, topic FROM inbound_aliases')) aliases.set(row.alias as number, row.topic as string);
+    return aliases;
+  }
+
+  putInboundAlias(alias: number, topic: string): void {
+    this.sql.run('INSERT INTO inbound_aliases (alias, topic) VALUES (?, ?) ON CONFLICT (alias) DO UPDATE SET topic = excluded.topic', alias, topic);
+  }
+
+  /** Topic aliases live as long as their connection [MQTT-3.3.2-7 v5]. */
+  clearInboundAliases(): void {
+    this.sql.run('DELETE FROM inbound_aliases');
+  }
+
   addCounter(name: string, delta: number): void {
     this.sql.run('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value', name, delta);
   }
@@ -198,5 +250,6 @@ function toOutbound(row: Row): OutboundMessage {
     retain: row.retain === 1,
   };
   if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
+  if (row.expires_at !== null && row.expires_at !== undefined) message.expiresAt = row.expires_at as number;
   return message;
 }

@@ -7,6 +7,8 @@ export interface BrokerConfig {
   connectTimeoutMs: number;
   maximumPacketSize: number;
   maximumInflight: number;
+  /** 5.0 Receive Maximum we announce and enforce for a client's unacknowledged QoS 1/2 publishes. */
+  receiveMaximum: number;
   maximumQueued: number;
   allowAnonymous: boolean;
 }
@@ -29,6 +31,7 @@ export function brokerConfig(env: Env): BrokerConfig {
       // 268,435,455 is the largest remaining length MQTT can express; WebSocket messages stop at 32 MiB.
       maximumPacketSize: positiveInt(env.MAX_PACKET_SIZE, 1_048_576, 32 * 1024 * 1024),
       maximumInflight: positiveInt(env.MAX_INFLIGHT, 100, 65535),
+      receiveMaximum: positiveInt(env.RECEIVE_MAXIMUM, 1024, 65535),
       maximumQueued: positiveInt(env.MAX_QUEUED, 1000),
       allowAnonymous: env.ALLOW_ANONYMOUS === 'true',
     };

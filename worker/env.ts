@@ -14,6 +14,7 @@ export interface Env {
   MAX_PACKET_SIZE?: string;
   MAX_INFLIGHT?: string;
   MAX_QUEUED?: string;
+  RECEIVE_MAXIMUM?: string;
   ALLOW_ANONYMOUS?: string;
   ADMIN_TOKEN?: string;
   /** Seconds between $SYS updates while someone receives them. */

@@ -144,3 +144,13 @@ function fromCharCodes(codes: Uint8Array | Uint16Array, start: number, end: numb
 function invalid(detail: string): MqttError {
   return new MqttError(ReasonCode.MalformedPacket, `invalid UTF-8 string: ${detail}`);
 }
+
+/** True when `bytes` is well-formed UTF-8 with no U+0000 (a Payload Format Indicator 1 payload) [MQTT-3.3.2-4 v5]. */
+export function isWellFormedUtf8(bytes: Uint8Array): boolean {
+  try {
+    decodeUtf8(bytes, 0, bytes.length);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -62,7 +62,12 @@ export function decideConnect(
     };
   }
 
-  // Step 3: keepalive. 3.1.1 cannot be told another value, so it is enforced as asked;
+  // Step 3: enhanced authentication is not offered: a method we do not support gets 0x8C [MQTT-4.12.0-1 v5].
+  if (v5 && packet.properties?.authenticationMethod !== undefined) {
+    return { ok: false, reasonCode: ReasonCode.BadAuthenticationMethod, reason: 'authentication method not supported' };
+  }
+
+  // Step 4: keepalive. 3.1.1 cannot be told another value, so it is enforced as asked;
   // 5.0 is told Server Keep Alive when it asked for none or more than the ceiling [MQTT-3.2.2-21 v5].
   let keepAlive = packet.keepAlive;
   let serverKeepAlive: number | undefined;
