@@ -1,0 +1,99 @@
+// ACL evaluation (flespi-style): a token's entries are topic filters with rights; %c and %u expand to the
+// connection's client id and username before matching.
+//
+//   entries: [{ filter: 'devices/%c/#', rights: ['pub', 'sub'] }, { filter: 'alerts/+', rights: ['sub'] }]
+//   client 'd42' may publish 'devices/d42/temp', subscribe 'alerts/+', not publish 'alerts/x'.
+//
+// A SUBSCRIBE is allowed when some entry with `sub` covers the whole requested filter (every topic the
+// filter can match is matched by the entry), so `devices/#` is refused under an entry `devices/%c/#`.
+import { topicMatchesFilter } from '../topic/match.js';
+import { isValidTopicFilter, parseSharedSubscription } from '../topic/validate.js';
+
+export type Right = 'pub' | 'sub';
+
+export interface AclEntry {
+  /** Topic filter; may contain %c (client id) and %u (username). */
+  filter: string;
+  rights: Right[];
+}
+
+export interface AclIdentity {
+  clientId: string;
+  username: string;
+}
+
+/** Expands %c and %u. A placeholder whose value holds `+`, `#` or `/` cannot widen the filter: no match. */
+export function expandFilter(filter: string, identity: AclIdentity): string | undefined {
+  if (!filter.includes('%')) return filter;
+  for (const value of [identity.clientId, identity.username]) {
+    if (/[+#/]/.test(value) && filter.includes(value === identity.clientId ? '%c' : '%u')) return undefined;
+  }
+  return filter.replaceAll('%c', identity.clientId).replaceAll('%u', identity.username);
+}
+
+/** May this identity publish to `topic`? `$SYS` is never writable by clients. */
+export function mayPublish(entries: readonly AclEntry[], identity: AclIdentity, topic: string): boolean {
+  if (topic.startsWith('$')) return false;
+  return entries.some((entry) => {
+    if (!entry.rights.includes('pub')) return false;
+    const filter = expandFilter(entry.filter, identity);
+    return filter !== undefined && topicMatchesFilter(filter, topic);
+  });
+}
+
+/**
+ * May this identity subscribe to `requested`? `$SYS/...` is always readable. A shared subscription is
+ * judged by its inner filter.
+ */
+export function maySubscribe(entries: readonly AclEntry[], identity: AclIdentity, requested: string): boolean {
+  const inner = parseSharedSubscription(requested)?.filter ?? requested;
+  if (inner === '$SYS' || inner.startsWith('$SYS/')) return true;
+  return entries.some((entry) => {
+    if (!entry.rights.includes('sub')) return false;
+    const filter = expandFilter(entry.filter, identity);
+    return filter !== undefined && filterCovers(filter, inner);
+  });
+}
+
+/**
+ * True when every topic `inner` can match is matched by `outer`: compare level by level, where `#` in
+ * `outer` covers the rest, `+` in `outer` covers any single level (including `+` in `inner`), and a
+ * wildcard in `inner` is only covered by a wildcard in `outer`.
+ *   covers('a/#', 'a/+/c') → true     covers('a/+', 'a/#') → false     covers('a/b', 'a/+') → false
+ */
+export function filterCovers(outer: string, inner: string): boolean {
+  const outerLevels = outer.split('/');
+  const innerLevels = inner.split('/');
+  for (let i = 0; i < outerLevels.length; i++) {
+    const o = outerLevels[i]!;
+    if (o === '#') {
+      // [MQTT-4.7.2-1] a leading wildcard does not reach $ topics.
+      return !(i === 0 && inner.startsWith('$'));
+    }
+    const n = innerLevels[i];
+    if (n === undefined) return false;
+    if (n === '#') return false;
+    if (o === '+') {
+      if (i === 0 && n.startsWith('$')) return false;
+      continue;
+    }
+    if (n === '+' || n !== o) return false;
+  }
+  return outerLevels.length === innerLevels.length;
+}
+
+/** Validates ACL entries as an API would receive them; returns a message saying what is wrong, or undefined. */
+export function aclProblem(entries: unknown): string | undefined {
+  if (!Array.isArray(entries)) return 'acl must be an array of { filter, rights }';
+  for (const [index, entry] of entries.entries()) {
+    if (typeof entry !== 'object' || entry === null) return `acl[${index}] must be an object`;
+    const { filter, rights } = entry as { filter?: unknown; rights?: unknown };
+    if (typeof filter !== 'string' || !isValidTopicFilter(filter.replaceAll('%c', 'c').replaceAll('%u', 'u'))) {
+      return `acl[${index}].filter must be a valid MQTT topic filter (with optional %c / %u)`;
+    }
+    if (!Array.isArray(rights) || rights.length === 0 || rights.some((r) => r !== 'pub' && r !== 'sub')) {
+      return `acl[${index}].rights must be a non-empty array of "pub" and/or "sub"`;
+    }
+  }
+  return undefined;
+}
