@@ -11,6 +11,8 @@ export const RelayHeader = {
   keepAlive: 'X-Mqtt-Keep-Alive',
   /** Present when the server overrides the client's keepalive (5.0 Server Keep Alive). */
   serverKeepAlive: 'X-Mqtt-Server-Keep-Alive',
+  /** URI-encoded JSON { id, acl, limits } of the token the client authenticated with; absent = anonymous. */
+  token: 'X-Mqtt-Token',
 } as const;
 
 /** Worker → session control messages, sent as text frames. */

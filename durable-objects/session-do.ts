@@ -12,6 +12,9 @@ import type {
 } from '../core/codec/packets.js';
 import { assertNever } from '../core/codec/packets.js';
 import { isWellFormedUtf8 } from '../core/codec/utf8.js';
+import { mayPublish, maySubscribe, type AclIdentity } from '../core/acl/acl.js';
+import { RateBucket } from '../core/tenancy/limits.js';
+import type { ConnectionToken } from '../worker/authenticate.js';
 import { MqttError } from '../core/errors.js';
 import { ReasonCode } from '../core/reason-codes.js';
 import { gateClientPacket, type ConnectionState } from '../core/session/connection-state.js';
@@ -59,6 +62,8 @@ interface SocketAttachment {
   maximumPacketSize?: number;
   /** The client's Topic Alias Maximum for packets we send it. */
   topicAliasMaximum: number;
+  /** The token this connection authenticated with (ACL, limits); absent = anonymous, full access. */
+  token?: ConnectionToken;
 }
 
 /** Session state loaded lazily on wake: small and bounded (the offline queue stays in SQLite). */
@@ -94,6 +99,8 @@ export class SessionDO extends CountedObject {
   private inboundUnacknowledged = 0;
   /** Our aliases towards the current connection; lost on hibernation, which is safe (see core). */
   private outboundAliases: { connectionId: string; aliases: OutboundTopicAliases } | undefined;
+  /** The token's publish rate limit for the current connection (in memory: a wake starts a full bucket). */
+  private publishBucket: { connectionId: string; bucket: RateBucket } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -112,6 +119,7 @@ export class SessionDO extends CountedObject {
     const server = pair[1];
     this.ctx.acceptWebSocket(server);
     const serverKeepAlive = request.headers.get(RelayHeader.serverKeepAlive);
+    const token = request.headers.get(RelayHeader.token);
     const attachment: SocketAttachment = {
       v: 1,
       connectionId: crypto.randomUUID(),
@@ -123,6 +131,7 @@ export class SessionDO extends CountedObject {
       receiveMaximum: UNLIMITED_RECEIVE,
       topicAliasMaximum: 0,
       ...(serverKeepAlive ? { serverKeepAlive: Number(serverKeepAlive) } : {}),
+      ...(token ? { token: JSON.parse(decodeURIComponent(token)) as ConnectionToken } : {}),
     };
     server.serializeAttachment(attachment);
     return new Response(null, { status: 101, webSocket: client });
@@ -182,6 +191,32 @@ export class SessionDO extends CountedObject {
     }
     if (wanted.length > 0) this.sendDeliveries(socket, wanted);
     return { stale: [...stale], online: socket !== undefined };
+  }
+
+  /**
+   * The tenant changed or removed a token: its connections are closed (5.0: DISCONNECT 0x98 Administrative
+   * action) when it is gone, disabled or expired; otherwise they get the new ACL and limits, and
+   * subscriptions the new ACL no longer allows are removed.
+   */
+  async tokenChanged(tokenId: string, token: { acl: ConnectionToken['acl']; limits: ConnectionToken['limits']; enabled: boolean; expiresAt: number | null } | null): Promise<void> {
+    this.invocations.rpc++;
+    await this.enqueue(async () => {
+      for (const ws of this.ctx.getWebSockets()) {
+        const connection = attachmentOf(ws);
+        if (connection.token?.id !== tokenId || connection.state !== 'connected') continue;
+        const revoked = !token || !token.enabled || (token.expiresAt !== null && token.expiresAt <= Date.now());
+        if (revoked) {
+          await this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.AdministrativeAction });
+          continue;
+        }
+        connection.token = { id: tokenId, acl: token.acl, limits: token.limits };
+        ws.serializeAttachment(connection);
+        this.publishBucket = undefined;
+        const identity = identityOf(connection);
+        const lost = [...this.load().subscriptions.keys()].filter((filter) => !maySubscribe(token.acl, identity, filter));
+        if (lost.length > 0) await this.removeSubscriptions(connection, lost);
+      }
+    });
   }
 
   // ── Inbound packets ──────────────────────────────────────────────────────────────────────────────
@@ -345,7 +380,7 @@ export class SessionDO extends CountedObject {
     this.resendInflight(ws, connection);
     this.drainQueue(ws, connection);
 
-    this.ctx.waitUntil(this.reportPresence(true));
+    this.ctx.waitUntil(this.reportPresence(true, connection));
   }
 
   /** Closes every other connection of this session; the one that owned it publishes its will. */
@@ -385,8 +420,20 @@ export class SessionDO extends CountedObject {
       if (packet.qos === 0) return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.PayloadFormatInvalid });
       refusal = ReasonCode.PayloadFormatInvalid;
     }
-    // `$` topics ($SYS) are the broker's: clients may not publish to them (3.1.1: acknowledged and dropped).
+    // `$` topics ($SYS) are the broker's: clients may not publish to them (3.1.1: acknowledged and dropped);
+    // neither may a token publish outside its ACL [DESIGN §5].
     if (topic.startsWith('$')) refusal ??= ReasonCode.NotAuthorized;
+    const token = connection.token;
+    if (token && !mayPublish(token.acl, identityOf(connection), topic)) refusal ??= ReasonCode.NotAuthorized;
+    if (token?.limits.maxMessageSize !== undefined && packet.payload.length > token.limits.maxMessageSize) {
+      this.store.addCounter('limit_message_size', 1);
+      refusal ??= ReasonCode.QuotaExceeded;
+    }
+    if (token?.limits.publishRate !== undefined && !this.publishAllowed(connection, token.limits.publishRate)) {
+      // [MQTT-3.3.4-? v5 0x96] past the token's rate: the connection ends (3.1.1 has no other answer).
+      this.store.addCounter('limit_publish_rate', 1);
+      return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.MessageRateTooHigh });
+    }
 
     const now = Date.now();
     const message: RoutedMessage = {
@@ -476,7 +523,21 @@ export class SessionDO extends CountedObject {
     if (v5 && packet.subscriptions.some((s) => s.noLocal && parseSharedSubscription(s.topicFilter))) {
       return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError });
     }
-    const decisions = decideSubscriptions(packet, connection.protocolVersion);
+    const token = connection.token;
+    const identity = identityOf(connection);
+    const decisions = decideSubscriptions(packet, connection.protocolVersion, (filter) => !token || maySubscribe(token.acl, identity, filter));
+    const maxSubscriptions = token?.limits.maxSubscriptions;
+    if (maxSubscriptions !== undefined) {
+      // New filters past the token's limit are refused: 0x97 Quota exceeded (5.0) / 0x80.
+      let held = session.subscriptions.size;
+      decisions.forEach((decision, index) => {
+        if (!decision.ok || session.subscriptions.has(decision.subscription.topicFilter)) return;
+        if (held >= maxSubscriptions) {
+          this.store.addCounter('limit_subscriptions', 1);
+          decisions[index] = { ok: false, topicFilter: decision.subscription.topicFilter, reasonCode: v5 ? ReasonCode.QuotaExceeded : 0x80 };
+        } else held++;
+      });
+    }
     const granted = decisions.flatMap((decision) => (decision.ok ? [decision] : []));
     const forShards: ShardSubscription[] = [];
     for (const { subscription } of granted) {
@@ -522,15 +583,26 @@ export class SessionDO extends CountedObject {
   }
 
   private async handleUnsubscribe(ws: WebSocket, connection: SocketAttachment, packet: UnsubscribePacket): Promise<void> {
-    const session = this.load();
-    const reasonCodes = packet.topicFilters.map((filter) => {
-      const existed = session.subscriptions.delete(filter);
-      if (existed) this.store.deleteSubscription(filter);
-      return existed ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted;
-    });
-    await this.routesFor(connection.tenant).unsubscribe(sessionName(connection.tenant, connection.clientId), packet.topicFilters);
+    const held = this.load().subscriptions;
+    const reasonCodes = packet.topicFilters.map((filter) => (held.has(filter) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted));
+    await this.removeSubscriptions(connection, packet.topicFilters);
     // [MQTT-3.10.4-4] UNSUBACK, even when nothing matched [MQTT-3.10.4-5].
     this.send(ws, connection, { type: 'unsuback', packetId: packet.packetId, reasonCodes });
+  }
+
+  /** Forgets filters here and in their shards. */
+  private async removeSubscriptions(connection: SocketAttachment, filters: readonly string[]): Promise<void> {
+    const session = this.load();
+    for (const filter of filters) if (session.subscriptions.delete(filter)) this.store.deleteSubscription(filter);
+    await this.routesFor(connection.tenant).unsubscribe(sessionName(connection.tenant, connection.clientId), filters);
+  }
+
+  private publishAllowed(connection: SocketAttachment, rate: number): boolean {
+    const now = Date.now();
+    if (this.publishBucket?.connectionId !== connection.connectionId) {
+      this.publishBucket = { connectionId: connection.connectionId, bucket: new RateBucket(rate, now) };
+    }
+    return this.publishBucket.bucket.take(now);
   }
 
   private async handleDisconnect(ws: WebSocket, connection: SocketAttachment, packet: DisconnectPacket): Promise<void> {
@@ -880,7 +952,7 @@ export class SessionDO extends CountedObject {
     const clientId = connection?.clientId ?? record?.clientId;
     if (!tenant || clientId === undefined) return;
     try {
-      await tenantStub(this.env, tenant).sessionPresence(tenant, clientId, connected);
+      await tenantStub(this.env, tenant).sessionPresence(tenant, clientId, connected, connection?.token?.id);
     } catch (error) {
       console.error('presence report failed', String(error));
     }
@@ -941,6 +1013,11 @@ export class SessionDO extends CountedObject {
       console.warn('send to relay failed', String(error));
     }
   }
+}
+
+/** %c is the client id; %u the token id (the username's public part: the secret never reaches a topic). */
+function identityOf(connection: SocketAttachment): AclIdentity {
+  return { clientId: connection.clientId, username: connection.token?.id ?? '' };
 }
 
 function attachmentOf(ws: WebSocket): SocketAttachment {

@@ -1,35 +1,149 @@
-// TenantDO: per-tenant facts no single session or shard owns: live sessions and the $SYS statistics.
+// TenantDO: per-tenant facts no single session or shard owns: tokens and ACLs, live sessions, $SYS.
 import { brokerConfig } from '../worker/config.js';
 import type { Env } from '../worker/env.js';
 import { BROKER_VERSION } from '../worker/version.js';
-import { shardStub } from './addresses.js';
+import { checkTokenInput, type TokenInput } from '../core/tenancy/token-input.js';
+import { constantTimeEqual } from '../core/tenancy/token.js';
+import { sessionName, sessionStub, shardStub } from './addresses.js';
+import { hashSecret, newSecret, newTokenId } from './secrets.js';
+import { TOKEN_SCHEMA, TokenStore, type TokenInfo } from './token-store.js';
 import { ShardRouter } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS live_sessions (client_id TEXT PRIMARY KEY, connected_at INTEGER NOT NULL);
-`;
+CREATE TABLE IF NOT EXISTS live_sessions (client_id TEXT PRIMARY KEY, connected_at INTEGER NOT NULL, token_id TEXT);
+CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
+${TOKEN_SCHEMA}`;
 /** How often $SYS topics are republished while anyone receives them (mosquitto's sys_interval is 10 s). */
 const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
 type Row = Record<string, SqlStorageValue>;
 
+export type AuthenticateResult =
+  | { ok: true; token: TokenInfo }
+  | { ok: false; reason: 'unknown' | 'disabled' | 'expired' | 'connection-limit' };
+
 export class TenantDO extends CountedObject {
+  private readonly tokens: TokenStore;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
+    this.tokens = new TokenStore(this.sql);
   }
 
-  /** A session reports its connection opening or closing (feeds clients/connected). */
-  async sessionPresence(tenant: string, clientId: string, connected: boolean): Promise<void> {
+  // ── Tokens ───────────────────────────────────────────────────────────────────────────────────────
+
+  /** Creates the tenant (idempotent) and, when it has no tokens yet, its first master token. */
+  async provision(tenant: string): Promise<{ created: boolean; masterToken?: string }> {
+    this.invocations.rpc++;
+    this.remember(tenant);
+    if (this.tokens.count() > 0) return { created: false };
+    const { token } = await this.createTokenNow(tenant, { name: 'master', acl: [{ filter: '#', rights: ['pub', 'sub'] }] }, true);
+    return { created: true, masterToken: token };
+  }
+
+  /** Creates a token; the returned string holds the secret and is shown this once. */
+  async createToken(tenant: string, input: TokenInput): Promise<{ token: string; info: TokenInfo }> {
+    this.invocations.rpc++;
+    return this.createTokenNow(tenant, input, false);
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    this.invocations.rpc++;
+    return this.tokens.list();
+  }
+
+  async getToken(id: string): Promise<TokenInfo | undefined> {
+    this.invocations.rpc++;
+    return this.tokens.get(id)?.info;
+  }
+
+  /** Changes a token; live connections see the change at once (closed, or subscriptions re-checked). */
+  async updateToken(id: string, input: TokenInput): Promise<TokenInfo | undefined> {
+    this.invocations.rpc++;
+    const current = this.tokens.get(id)?.info;
+    if (!current) return undefined;
+    const updated = { ...current, ...validatedInput(input) };
+    this.tokens.update(updated);
+    await this.notifySessions(updated.id, updated);
+    await this.scheduleAlarm();
+    return updated;
+  }
+
+  /** Deletes a token and closes its live connections. */
+  async deleteToken(id: string): Promise<boolean> {
+    this.invocations.rpc++;
+    const deleted = this.tokens.delete(id);
+    if (deleted) await this.notifySessions(id, null);
+    return deleted;
+  }
+
+  /** Checks a token presented as an MQTT username or API bearer; the secret is compared by hash. */
+  async authenticate(tokenId: string, secret: string, forMqtt = true): Promise<AuthenticateResult> {
+    this.invocations.rpc++;
+    const stored = this.tokens.get(tokenId);
+    const presented = await hashSecret(secret);
+    // Compared in constant time; an unknown id still costs the hash so timing says nothing.
+    if (!stored || !constantTimeEqual(presented, stored.secretHash)) return { ok: false, reason: 'unknown' };
+    const token = stored.info;
+    if (!token.enabled) return { ok: false, reason: 'disabled' };
+    if (token.expiresAt !== null && token.expiresAt <= Date.now()) return { ok: false, reason: 'expired' };
+    if (forMqtt && token.limits.maxConnections !== undefined) {
+      const live = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM live_sessions WHERE token_id = ?', tokenId)?.n as number) ?? 0;
+      if (live >= token.limits.maxConnections) return { ok: false, reason: 'connection-limit' };
+    }
+    return { ok: true, token };
+  }
+
+  private async createTokenNow(tenant: string, input: TokenInput, master: boolean): Promise<{ token: string; info: TokenInfo }> {
+    this.remember(tenant);
+    const fields = validatedInput(input);
+    const info: TokenInfo = {
+      id: newTokenId(),
+      name: fields.name ?? 'token',
+      acl: fields.acl ?? [],
+      limits: fields.limits ?? {},
+      expiresAt: fields.expiresAt ?? null,
+      enabled: fields.enabled ?? true,
+      master,
+      createdAt: Date.now(),
+    };
+    const secret = newSecret();
+    this.tokens.insert(info, await hashSecret(secret));
+    await this.scheduleAlarm();
+    return { token: `${tenant}.${info.id}.${secret}`, info };
+  }
+
+  /** Tells every live session of a token what changed (null: the token is gone). */
+  private async notifySessions(tokenId: string, token: TokenInfo | null): Promise<void> {
+    const tenant = this.tenantRow()?.name;
+    if (!tenant) return;
+    const live = this.sql.all<Row>('SELECT client_id FROM live_sessions WHERE token_id = ?', tokenId);
+    await Promise.all(
+      live.map(async (row) => {
+        try {
+          await sessionStub(this.env, sessionName(tenant, row.client_id as string)).tokenChanged(tokenId, token);
+        } catch (error) {
+          console.error('token change notification failed', { tenant, clientId: row.client_id, error: String(error) });
+        }
+      }),
+    );
+  }
+
+  // ── Sessions and $SYS ────────────────────────────────────────────────────────────────────────────
+
+  /** A session reports its connection opening or closing (feeds clients/connected and token limits). */
+  async sessionPresence(tenant: string, clientId: string, connected: boolean, tokenId?: string): Promise<void> {
     this.invocations.rpc++;
     this.remember(tenant);
     if (connected) {
       this.sql.run(
-        'INSERT INTO live_sessions (client_id, connected_at) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET connected_at = excluded.connected_at',
+        'INSERT INTO live_sessions (client_id, connected_at, token_id) VALUES (?, ?, ?) ON CONFLICT (client_id) DO UPDATE SET connected_at = excluded.connected_at, token_id = excluded.token_id',
         clientId,
         Date.now(),
+        tokenId ?? null,
       );
     } else {
       this.sql.run('DELETE FROM live_sessions WHERE client_id = ?', clientId);
@@ -40,8 +154,10 @@ export class TenantDO extends CountedObject {
   async wantSys(tenant: string): Promise<void> {
     this.invocations.rpc++;
     this.remember(tenant);
-    const next = await this.ctx.storage.getAlarm();
-    if (next === null) await this.ctx.storage.setAlarm(Date.now());
+    if (this.timer('sys') === undefined) {
+      this.setTimer('sys', Date.now());
+      await this.scheduleAlarm();
+    }
   }
 
   async statistics(): Promise<BrokerStatistics> {
@@ -71,9 +187,35 @@ export class TenantDO extends CountedObject {
     return stats;
   }
 
-  /** One alarm drives $SYS: publish, and stop once a round reaches nobody. */
+  /** One alarm multiplexes the tenant's timers: token expiries and the $SYS round. */
   override async alarm(): Promise<void> {
     this.invocations.alarm++;
+    const now = Date.now();
+    const checkedAt = this.timer('expiry-checked') ?? 0;
+    for (const token of this.tokens.expiredBetween(checkedAt, now)) await this.notifySessions(token.id, token);
+    this.setTimer('expiry-checked', now);
+    const sysAt = this.timer('sys');
+    if (sysAt !== undefined && sysAt <= now) await this.publishSys();
+    await this.scheduleAlarm();
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const times = [this.timer('sys'), this.tokens.nextExpiry(Date.now())].filter((t): t is number => t !== undefined);
+    if (times.length === 0) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(Math.min(...times));
+  }
+
+  private timer(name: string): number | undefined {
+    return (this.sql.one<Row>('SELECT at FROM timers WHERE name = ?', name)?.at as number | undefined) ?? undefined;
+  }
+
+  private setTimer(name: string, at: number | undefined): void {
+    if (at === undefined) this.sql.run('DELETE FROM timers WHERE name = ?', name);
+    else this.sql.run('INSERT INTO timers (name, at) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET at = excluded.at', name, at);
+  }
+
+  /** Publishes the $SYS topics (retained); keeps the round going only while it reaches someone. */
+  private async publishSys(): Promise<void> {
     const tenant = this.tenantRow();
     if (!tenant) return;
     const stats = await this.statistics();
@@ -82,9 +224,7 @@ export class TenantDO extends CountedObject {
     const reached = await Promise.all(
       sysMessages(stats).map(([topic, value]) => router.publishCounted({ topic, payload: encoder.encode(value), qos: 0, retain: true })),
     );
-    if (reached.some((count) => count > 0)) {
-      await this.ctx.storage.setAlarm(Date.now() + sysIntervalMs(this.env));
-    }
+    this.setTimer('sys', reached.some((count) => count > 0) ? Date.now() + sysIntervalMs(this.env) : undefined);
   }
 
   private remember(tenant: string): void {
@@ -100,4 +240,12 @@ export class TenantDO extends CountedObject {
 function sysIntervalMs(env: Env): number {
   const seconds = Number(env.SYS_INTERVAL);
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_SYS_INTERVAL_MS;
+}
+
+
+/** The API validated already; a caller that did not gets an error rather than bad rows. */
+function validatedInput(input: TokenInput): TokenInput {
+  const checked = checkTokenInput(input);
+  if (!checked.ok) throw new Error(`invalid token input: ${checked.error}`);
+  return checked.value;
 }

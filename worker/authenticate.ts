@@ -1,18 +1,57 @@
-// Who may connect, decided in the Worker before any session object wakes. Tokens and ACLs plug in here.
+// Who may connect, decided in the Worker before any session object wakes: a token is the MQTT username.
 import type { ConnectPacket } from '../core/codec/packets.js';
 import { ReasonCode } from '../core/reason-codes.js';
+import type { TokenLimits } from '../core/tenancy/limits.js';
+import type { AclEntry } from '../core/acl/acl.js';
+import { parseToken } from '../core/tenancy/token.js';
+import { tenantStub } from '../durable-objects/addresses.js';
 import type { BrokerConfig } from './config.js';
+import type { Env } from './env.js';
 
 /** The tenant anonymous clients land in when the deployment allows them (local development does). */
 export const DEFAULT_TENANT = 'default';
 
-export type AuthResult = { ok: true; tenant: string } | { ok: false; reasonCode: number; reason: string };
+/** What a session needs to know of the token its connection used. */
+export interface ConnectionToken {
+  id: string;
+  acl: AclEntry[];
+  limits: TokenLimits;
+}
+
+export type AuthResult =
+  | { ok: true; tenant: string; token?: ConnectionToken }
+  | { ok: false; reasonCode: number; reason: string };
 
 /**
- * Until tokens exist every client is anonymous: it joins the default tenant when ALLOW_ANONYMOUS is "true"
- * and is refused with CONNACK 0x05 (3.1.1) / 0x87 (5.0) otherwise. A password is ignored, as flespi does.
+ * A client without username joins the default tenant when ALLOW_ANONYMOUS is "true". Otherwise the
+ * username must be a valid, enabled, unexpired token (its tenant is in the token, so no global lookup);
+ * the password is ignored, as flespi does. Refusals: 3.1.1 CONNACK 0x05; 5.0 0x86 for an unknown or
+ * wrong token, 0x87 for a disabled or expired one, 0x97 when the token's connection limit is reached.
  */
-export function authenticate(_packet: ConnectPacket, config: BrokerConfig): AuthResult {
-  if (config.allowAnonymous) return { ok: true, tenant: DEFAULT_TENANT };
-  return { ok: false, reasonCode: ReasonCode.NotAuthorized, reason: 'anonymous clients are not allowed' };
+export async function authenticate(packet: ConnectPacket, config: BrokerConfig, env: Env): Promise<AuthResult> {
+  const v5 = packet.protocolVersion === 5;
+  const refuse = (reasonCode: number, reason: string): AuthResult => ({
+    ok: false,
+    reasonCode: v5 ? reasonCode : reasonCode === ReasonCode.QuotaExceeded ? ReasonCode.ServerUnavailable : ReasonCode.NotAuthorized,
+    reason,
+  });
+  if (packet.username === undefined || packet.username === '') {
+    return config.allowAnonymous ? { ok: true, tenant: DEFAULT_TENANT } : refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
+  }
+  const parsed = parseToken(packet.username);
+  if (!parsed) return refuse(ReasonCode.BadUserNameOrPassword, 'username is not a token');
+  const result = await tenantStub(env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret);
+  if (!result.ok) {
+    switch (result.reason) {
+      case 'unknown':
+        return refuse(ReasonCode.BadUserNameOrPassword, 'unknown token');
+      case 'disabled':
+      case 'expired':
+        return refuse(ReasonCode.NotAuthorized, `token ${result.reason}`);
+      case 'connection-limit':
+        return refuse(ReasonCode.QuotaExceeded, 'token connection limit reached');
+    }
+  }
+  const token = result.token;
+  return { ok: true, tenant: parsed.tenant, token: { id: token.id, acl: token.acl as AclEntry[], limits: token.limits } };
 }

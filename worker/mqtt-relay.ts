@@ -111,9 +111,17 @@ export class MqttRelay {
     const decision = decideConnect(packet, { maximumKeepAlive: this.config.maximumKeepAlive }, () => crypto.randomUUID());
     if (!decision.ok) return this.refuse(packet.protocolVersion, decision.reasonCode, decision.reason);
 
-    // Authenticate before any session object wakes (tokens and ACLs plug in here).
-    const auth = authenticate(packet, this.config);
+    // Authenticate before any session object wakes: one call to the token's tenant.
+    let auth: Awaited<ReturnType<typeof authenticate>>;
+    try {
+      auth = await authenticate(packet, this.config, this.env);
+    } catch (error) {
+      console.error('authentication failed', String(error));
+      return this.refuse(packet.protocolVersion, ReasonCode.ServerUnavailable, 'authentication unavailable');
+    }
     if (!auth.ok) return this.refuse(packet.protocolVersion, auth.reasonCode, auth.reason);
+    // The client may have gone while we awaited the tenant.
+    if ((this.state as RelayState) === 'closed') return;
 
     this.keepAliveMs = keepAliveDeadlineMs(decision.keepAlive);
     const headers: Record<string, string> = {
@@ -124,6 +132,7 @@ export class MqttRelay {
       [RelayHeader.keepAlive]: String(decision.keepAlive),
     };
     if (decision.serverKeepAlive !== undefined) headers[RelayHeader.serverKeepAlive] = String(decision.serverKeepAlive);
+    if (auth.token) headers[RelayHeader.token] = encodeURIComponent(JSON.stringify(auth.token));
 
     let socket: WebSocket | null;
     try {

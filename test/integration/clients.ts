@@ -58,10 +58,20 @@ export function recorder(client: MqttClient) {
   };
 }
 
+/**
+ * Subscribes and resolves with one { topic, qos } per filter, where qos is the SUBACK code (a refusal such
+ * as 0x80 or 0x87 included: mqtt.js reports those as an error carrying the SUBACK packet).
+ */
 export function subscribe(client: MqttClient, topic: string | string[] | Record<string, { qos: 0 | 1 | 2 }>, qos: 0 | 1 | 2 = 0) {
+  const filters = typeof topic === 'string' ? [topic] : Array.isArray(topic) ? topic : Object.keys(topic);
   return new Promise<Array<{ topic: string; qos: number }>>((resolve, reject) => {
-    const options = { qos };
-    client.subscribe(topic as string, options, (error, granted) => (error ? reject(error) : resolve((granted ?? []) as Array<{ topic: string; qos: number }>)));
+    client.subscribe(topic as string, { qos }, (error, granted) => {
+      const codes = (error as { packet?: { granted?: number[]; reasonCodes?: number[] } } | null)?.packet;
+      const refused = codes?.granted ?? codes?.reasonCodes;
+      if (error && refused) resolve(refused.map((code, i) => ({ topic: filters[i] ?? '', qos: code })));
+      else if (error) reject(error);
+      else resolve((granted ?? []) as Array<{ topic: string; qos: number }>);
+    });
   });
 }
 

@@ -1,16 +1,82 @@
-// The admin REST API under /api/v1 (JSON). Statistics for now; tenants, tokens and ACLs plug in here.
+// The admin REST API under /api/v1 (JSON): tenants (admin only), tokens (admin or the tenant's master
+// token), statistics. Bad input gets a 4xx with a JSON error saying what is wrong.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { checkTokenInput } from '../../core/tenancy/token-input.js';
+import { TENANT_NAME } from '../../core/tenancy/token.js';
+import { tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
 import { relayCounters } from '../mqtt-relay.js';
-import { requireAdmin } from './admin-auth.js';
+import { isAdmin, jsonError, requireTenantAccess, type ApiVariables } from './tenant-auth.js';
 
-export const api = new Hono<{ Bindings: Env }>();
+export const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
 
-api.use('*', requireAdmin);
+async function jsonBody(request: Request): Promise<unknown> {
+  try {
+    return await request.json();
+  } catch {
+    throw jsonError(400, 'body must be valid JSON');
+  }
+}
+
+function requireAdminHeader(env: Env, header: string | undefined): void {
+  if (!env.ADMIN_TOKEN) throw jsonError(503, 'ADMIN_TOKEN is not configured (wrangler secret put ADMIN_TOKEN)');
+  if (!isAdmin(env, header)) throw jsonError(401, 'missing or invalid bearer token');
+}
 
 /** Relay counters of the answering Worker isolate (frames relayed, PINGREQs answered, connections). */
-api.get('/stats', (c) => c.json({ relay: { ...relayCounters } }));
+api.get('/stats', (c) => {
+  requireAdminHeader(c.env, c.req.header('Authorization'));
+  return c.json({ relay: { ...relayCounters } });
+});
+
+/** Creates a tenant and answers with its first master token (shown this once). */
+api.post('/tenants', async (c) => {
+  requireAdminHeader(c.env, c.req.header('Authorization'));
+  const body = (await jsonBody(c.req.raw)) as { name?: unknown };
+  if (typeof body !== 'object' || body === null || typeof body.name !== 'string' || !TENANT_NAME.test(body.name)) {
+    throw jsonError(400, 'name must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit');
+  }
+  const result = await tenantStub(c.env, body.name).provision(body.name);
+  if (!result.created) throw jsonError(409, `tenant "${body.name}" already exists`);
+  return c.json({ tenant: body.name, masterToken: result.masterToken }, 201);
+});
+
+const tenantRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
+tenantRoutes.use('*', requireTenantAccess);
+
+tenantRoutes.get('/tokens', async (c) => c.json({ tokens: await tenantStub(c.env, c.get('tenant')).listTokens() }));
+
+tenantRoutes.post('/tokens', async (c) => {
+  const checked = checkTokenInput(await jsonBody(c.req.raw));
+  if (!checked.ok) throw jsonError(400, checked.error);
+  const created = await tenantStub(c.env, c.get('tenant')).createToken(c.get('tenant'), checked.value);
+  return c.json({ token: created.token, info: created.info }, 201);
+});
+
+tenantRoutes.get('/tokens/:id', async (c) => {
+  const token = await tenantStub(c.env, c.get('tenant')).getToken(c.req.param('id'));
+  if (!token) throw jsonError(404, `no token "${c.req.param('id')}" in this tenant`);
+  return c.json(token);
+});
+
+tenantRoutes.patch('/tokens/:id', async (c) => {
+  const checked = checkTokenInput(await jsonBody(c.req.raw));
+  if (!checked.ok) throw jsonError(400, checked.error);
+  const token = await tenantStub(c.env, c.get('tenant')).updateToken(c.req.param('id'), checked.value);
+  if (!token) throw jsonError(404, `no token "${c.req.param('id')}" in this tenant`);
+  return c.json(token);
+});
+
+tenantRoutes.delete('/tokens/:id', async (c) => {
+  const deleted = await tenantStub(c.env, c.get('tenant')).deleteToken(c.req.param('id'));
+  if (!deleted) throw jsonError(404, `no token "${c.req.param('id')}" in this tenant`);
+  return c.body(null, 204);
+});
+
+tenantRoutes.get('/stats', async (c) => c.json(await tenantStub(c.env, c.get('tenant')).statistics()));
+
+api.route('/tenants/:tenant', tenantRoutes);
 
 api.notFound((c) => c.json({ error: `no route ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 

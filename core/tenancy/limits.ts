@@ -1,0 +1,52 @@
+// Per-token limits (flespi-style). Absent fields mean "no limit beyond the deployment's own".
+
+export interface TokenLimits {
+  /** Concurrent MQTT connections using this token. */
+  maxConnections?: number;
+  /** PUBLISH packets per second per connection (a token bucket with one second of burst). */
+  publishRate?: number;
+  /** Largest application payload, bytes. */
+  maxMessageSize?: number;
+  /** Subscriptions one session may hold. */
+  maxSubscriptions?: number;
+  /** Messages queued for one offline session. */
+  maxQueued?: number;
+}
+
+const FIELDS = ['maxConnections', 'publishRate', 'maxMessageSize', 'maxSubscriptions', 'maxQueued'] as const;
+
+/** Validates limits from an API body; returns a message saying what is wrong, or undefined. */
+export function limitsProblem(limits: unknown): string | undefined {
+  if (limits === undefined) return undefined;
+  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) return 'limits must be an object';
+  for (const [key, value] of Object.entries(limits)) {
+    if (!(FIELDS as readonly string[]).includes(key)) return `limits.${key} is not a known limit (${FIELDS.join(', ')})`;
+    if (!Number.isInteger(value) || (value as number) < 1) return `limits.${key} must be a positive integer`;
+  }
+  return undefined;
+}
+
+/**
+ * A token bucket for publish rate: `rate` tokens per second, holding at most `rate`.
+ *   rate 2: t=0 take, take → ok, ok; take → refused; t=0.5 s take → ok (one token refilled)
+ */
+export class RateBucket {
+  private tokens: number;
+  private updatedAt: number;
+
+  constructor(
+    private readonly rate: number,
+    now: number,
+  ) {
+    this.tokens = rate;
+    this.updatedAt = now;
+  }
+
+  take(now: number): boolean {
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.updatedAt) / 1000) * this.rate);
+    this.updatedAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

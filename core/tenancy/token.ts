@@ -1,0 +1,36 @@
+// Token strings: the MQTT username is `<tenant>.<tokenId>.<secret>`, so the Worker can route to the tenant
+// without a global lookup; only a hash of the secret is ever stored.
+//
+//   acme.k3v9x2m4p8q1.Qm9vZ...   tenant "acme", token id "k3v9x2m4p8q1", secret after the second dot
+
+/** Tenant names: lower-case letters, digits and dashes, 1–32 characters, starting with a letter or digit. */
+export const TENANT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const TOKEN_ID = /^[a-z0-9]{12}$/;
+const SECRET = /^[A-Za-z0-9_-]{32,64}$/;
+
+export interface ParsedToken {
+  tenant: string;
+  tokenId: string;
+  secret: string;
+}
+
+/** Splits a token string; undefined when it is not shaped like one of ours. */
+export function parseToken(token: string): ParsedToken | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  const [tenant, tokenId, secret] = parts as [string, string, string];
+  if (!TENANT_NAME.test(tenant) || !TOKEN_ID.test(tokenId) || !SECRET.test(secret)) return undefined;
+  return { tenant, tokenId, secret };
+}
+
+export function formatToken(token: ParsedToken): string {
+  return `${token.tenant}.${token.tokenId}.${token.secret}`;
+}
+
+/** Length-independent comparison of two hex digests (or any equal-length strings). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  let difference = a.length ^ b.length;
+  const length = Math.max(a.length, b.length);
+  for (let i = 0; i < length; i++) difference |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  return difference === 0;
+}

@@ -1,0 +1,108 @@
+// SQLite schema and queries of a tenant's tokens. Secrets are stored only as SHA-256 hashes.
+import type { AclEntry } from '../core/acl/acl.js';
+import type { TokenLimits } from '../core/tenancy/limits.js';
+import type { CountedSql } from './invocation-counters.js';
+
+export const TOKEN_SCHEMA = `
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  acl TEXT NOT NULL,
+  limits TEXT NOT NULL,
+  expires_at INTEGER,
+  enabled INTEGER NOT NULL,
+  master INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+/** A token as the API shows it: never its secret or hash. */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  acl: AclEntry[];
+  limits: TokenLimits;
+  /** ms since the epoch, or null for no expiry. */
+  expiresAt: number | null;
+  enabled: boolean;
+  /** A master token administers its tenant through the API (and has full MQTT access). */
+  master: boolean;
+  createdAt: number;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+function toInfo(row: Row): TokenInfo {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    acl: JSON.parse(row.acl as string) as AclEntry[],
+    limits: JSON.parse(row.limits as string) as TokenLimits,
+    expiresAt: (row.expires_at as number | null) ?? null,
+    enabled: row.enabled === 1,
+    master: row.master === 1,
+    createdAt: row.created_at as number,
+  };
+}
+
+export class TokenStore {
+  constructor(private readonly sql: CountedSql) {}
+
+  insert(token: TokenInfo, secretHash: string): void {
+    this.sql.run(
+      'INSERT INTO tokens (id, name, secret_hash, acl, limits, expires_at, enabled, master, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      token.id,
+      token.name,
+      secretHash,
+      JSON.stringify(token.acl),
+      JSON.stringify(token.limits),
+      token.expiresAt,
+      token.enabled ? 1 : 0,
+      token.master ? 1 : 0,
+      token.createdAt,
+    );
+  }
+
+  update(token: TokenInfo): void {
+    this.sql.run(
+      'UPDATE tokens SET name = ?, acl = ?, limits = ?, expires_at = ?, enabled = ? WHERE id = ?',
+      token.name,
+      JSON.stringify(token.acl),
+      JSON.stringify(token.limits),
+      token.expiresAt,
+      token.enabled ? 1 : 0,
+      token.id,
+    );
+  }
+
+  get(id: string): { info: TokenInfo; secretHash: string } | undefined {
+    const row = this.sql.one<Row>('SELECT * FROM tokens WHERE id = ?', id);
+    return row ? { info: toInfo(row), secretHash: row.secret_hash as string } : undefined;
+  }
+
+  list(): TokenInfo[] {
+    return this.sql.all<Row>('SELECT * FROM tokens ORDER BY created_at').map(toInfo);
+  }
+
+  delete(id: string): boolean {
+    const before = this.count();
+    this.sql.run('DELETE FROM tokens WHERE id = ?', id);
+    return this.count() < before;
+  }
+
+  count(): number {
+    return (this.sql.one<Row>('SELECT COUNT(*) AS n FROM tokens')?.n as number) ?? 0;
+  }
+
+  /** The earliest expiry still in the future among enabled tokens (drives the tenant's alarm). */
+  nextExpiry(now: number): number | undefined {
+    const row = this.sql.one<Row>('SELECT MIN(expires_at) AS t FROM tokens WHERE enabled = 1 AND expires_at > ?', now);
+    return (row?.t as number | null) ?? undefined;
+  }
+
+  /** Enabled tokens whose expiry passed after `since` and by `now`. */
+  expiredBetween(since: number, now: number): TokenInfo[] {
+    return this.sql.all<Row>('SELECT * FROM tokens WHERE expires_at > ? AND expires_at <= ?', since, now).map(toInfo);
+  }
+}

@@ -1,0 +1,224 @@
+// Tenants, tokens and ACLs end to end: admin API over HTTP, real mqtt.js clients over WebSocket.
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, type RunningBroker } from './broker.js';
+import { connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+
+const ADMIN = 'tenancy-admin-secret';
+let broker: RunningBroker;
+
+beforeAll(async () => {
+  broker = await startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } });
+});
+afterAll(async () => {
+  await broker?.stop();
+});
+
+async function api(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${broker.httpUrl}/api/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+}
+
+async function newTenant(name: string): Promise<string> {
+  const created = await api('POST', '/tenants', ADMIN, { name });
+  expect(created.status).toBe(201);
+  return created.json.masterToken as string;
+}
+
+async function newToken(tenant: string, bearer: string, input: Record<string, unknown>): Promise<{ token: string; id: string }> {
+  const created = await api('POST', `/tenants/${tenant}/tokens`, bearer, input);
+  expect(created.status, JSON.stringify(created.json)).toBe(201);
+  return { token: created.json.token, id: created.json.info.id };
+}
+
+/** Resolves with the CONNACK return code of a refused connection. */
+function refusedCode(url: string, options: Record<string, unknown>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    connectClient(url, options).then(
+      (client) => {
+        void end(client, true);
+        reject(new Error('connection was accepted'));
+      },
+      (error: { code?: number }) => resolve(error.code ?? -1),
+    );
+  });
+}
+
+function closed(client: MqttClient): Promise<number> {
+  const started = Date.now();
+  return new Promise((resolve) => client.once('close', () => resolve(Date.now() - started)));
+}
+
+describe('tokens', () => {
+  let master: string;
+  let device: { token: string; id: string };
+
+  beforeAll(async () => {
+    master = await newTenant('acme');
+    device = await newToken('acme', master, {
+      name: 'devices',
+      acl: [
+        { filter: 'devices/%c/#', rights: ['pub', 'sub'] },
+        { filter: 'alerts/+', rights: ['sub'] },
+      ],
+    });
+  });
+
+  it('the token connects as username (password ignored); the secret is never listed', async () => {
+    const client = await connectClient(broker.mqttUrl, { clientId: 'd1', username: device.token, password: 'ignored' });
+    await end(client);
+    const listed = await api('GET', '/tenants/acme/tokens', master);
+    expect(listed.status).toBe(200);
+    expect(JSON.stringify(listed.json)).not.toContain(device.token.split('.')[2]);
+    expect(listed.json.tokens.map((t: { name: string }) => t.name).sort()).toEqual(['devices', 'master']);
+  });
+
+  it('[MQTT-3.2.2-3] an unknown or wrong token gets CONNACK 0x05 (3.1.1) / 0x86 (5.0), anonymous 0x05', async () => {
+    const wrong = device.token.slice(0, -4) + 'AAAA';
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'x1', username: wrong })).toBe(5);
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'x2', username: 'not-a-token' })).toBe(5);
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'x3', username: wrong, protocolVersion: 5 })).toBe(0x86);
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'x4' })).toBe(5);
+  });
+
+  it('[DESIGN §5] a publish outside the ACL is dropped (3.1.1) and refused with 0x87 (5.0)', async () => {
+    const watcher = await connectClient(broker.mqttUrl, { clientId: 'watch', username: master });
+    const got = recorder(watcher);
+    await subscribe(watcher, '#', 0);
+    const v3 = await connectClient(broker.mqttUrl, { clientId: 'd2', username: device.token });
+    await publish(v3, 'devices/d2/temp', 'allowed', { qos: 1 });
+    await publish(v3, 'devices/other/temp', 'forbidden', { qos: 1 });
+    const v5 = await connectClient(broker.mqttUrl, { clientId: 'd3', username: device.token, protocolVersion: 5 });
+    const refusal = await publish(v5, 'alerts/fire', 'forbidden', { qos: 1 }).then(
+      () => 0,
+      (error: { code?: number }) => error.code,
+    );
+    expect(refusal).toBe(0x87);
+    await got.waitFor(1);
+    await sleep(300);
+    expect(got.messages.map((m) => m.payload)).toEqual(['allowed']);
+    await Promise.all([end(watcher), end(v3), end(v5)]);
+  });
+
+  it('[DESIGN §5] a subscribe outside the ACL gets 0x80 (3.1.1) / 0x87 (5.0); $SYS is readable', async () => {
+    const v3 = await connectClient(broker.mqttUrl, { clientId: 'd4', username: device.token });
+    const granted = await subscribe(v3, { 'devices/d4/#': { qos: 1 }, 'devices/#': { qos: 1 }, 'alerts/+': { qos: 0 }, '$SYS/broker/#': { qos: 0 } });
+    expect(granted.map((g) => g.qos)).toEqual([1, 0x80, 0, 0]);
+    const v5 = await connectClient(broker.mqttUrl, { clientId: 'd5', username: device.token, protocolVersion: 5 });
+    const granted5 = await subscribe(v5, 'devices/#', 1);
+    expect(granted5.map((g) => g.qos)).toEqual([0x87]);
+    await Promise.all([end(v3), end(v5)]);
+  });
+
+  it('[DESIGN §3] disabling a token closes its live connections within about a second (5.0: DISCONNECT 0x98)', async () => {
+    const victim = await newToken('acme', master, { name: 'victim', acl: [{ filter: '#', rights: ['pub', 'sub'] }] });
+    const v3 = await connectClient(broker.mqttUrl, { clientId: 'v1', username: victim.token });
+    const v5 = await connectClient(broker.mqttUrl, { clientId: 'v2', username: victim.token, protocolVersion: 5 });
+    const reason = new Promise<number | undefined>((resolve) => v5.once('disconnect', (packet) => resolve(packet.reasonCode)));
+    const v3Closed = closed(v3);
+    const patched = await api('PATCH', `/tenants/acme/tokens/${victim.id}`, master, { enabled: false });
+    expect(patched.status).toBe(200);
+    expect(patched.json.enabled).toBe(false);
+    const latency = await v3Closed;
+    expect(await reason).toBe(0x98);
+    expect(latency).toBeLessThan(1000);
+    console.log(`revocation latency (disable → socket closed): ${latency} ms`);
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'v3', username: victim.token })).toBe(5);
+    await end(v3, true);
+    await end(v5, true);
+  });
+
+  it('[DESIGN §3] deleting a token closes its connections; changing its ACL removes lost subscriptions', async () => {
+    const tok = await newToken('acme', master, { name: 'changing', acl: [{ filter: 'news/#', rights: ['sub'] }] });
+    const reader = await connectClient(broker.mqttUrl, { clientId: 'r1', username: tok.token });
+    const got = recorder(reader);
+    await subscribe(reader, 'news/#', 0);
+    const publisher = await connectClient(broker.mqttUrl, { clientId: 'p1', username: master });
+    await publish(publisher, 'news/a', 'first', { qos: 1 });
+    await got.waitFor(1);
+    expect((await api('PATCH', `/tenants/acme/tokens/${tok.id}`, master, { acl: [{ filter: 'sport/#', rights: ['sub'] }] })).status).toBe(200);
+    await publish(publisher, 'news/a', 'second', { qos: 1 });
+    await sleep(400);
+    expect(got.messages.map((m) => m.payload)).toEqual(['first']);
+    expect(reader.connected).toBe(true);
+    const readerClosed = closed(reader);
+    expect((await api('DELETE', `/tenants/acme/tokens/${tok.id}`, master)).status).toBe(204);
+    expect(await readerClosed).toBeLessThan(1000);
+    await end(publisher);
+    await end(reader, true);
+  });
+
+  it('[DESIGN §5] an expired token is refused, and a live connection is closed when it expires', async () => {
+    const soon = await newToken('acme', master, { name: 'soon', acl: [{ filter: '#', rights: ['pub', 'sub'] }], expiresAt: Date.now() + 1500 });
+    const client = await connectClient(broker.mqttUrl, { clientId: 'e1', username: soon.token });
+    const closedAfter = await closed(client);
+    expect(closedAfter).toBeGreaterThan(800);
+    expect(closedAfter).toBeLessThan(4000);
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'e2', username: soon.token })).toBe(5);
+    await end(client, true);
+  });
+
+  it('limits: concurrent connections (0x97 / 0x03), subscriptions (0x97 / 0x80) and message size', async () => {
+    const limited = await newToken('acme', master, {
+      name: 'limited',
+      acl: [{ filter: '#', rights: ['pub', 'sub'] }],
+      limits: { maxConnections: 1, maxSubscriptions: 2, maxMessageSize: 10 },
+    });
+    const first = await connectClient(broker.mqttUrl, { clientId: 'l1', username: limited.token, protocolVersion: 5 });
+    await sleep(200); // presence reaches the tenant object
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'l2', username: limited.token, protocolVersion: 5 })).toBe(0x97);
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'l3', username: limited.token })).toBe(3);
+    const granted = await subscribe(first, { a: { qos: 0 }, b: { qos: 0 }, c: { qos: 0 } });
+    expect(granted.map((g) => g.qos)).toEqual([0, 0, 0x97]);
+    const big = await publish(first, 'a', 'x'.repeat(11), { qos: 1 }).then(
+      () => 0,
+      (error: { code?: number }) => error.code,
+    );
+    expect(big).toBe(0x97);
+    await end(first);
+  });
+});
+
+describe('tenants', () => {
+  it('[DESIGN §5] the same client id in two tenants is two sessions, and messages never cross tenants', async () => {
+    const red = await newTenant('red');
+    const blue = await newTenant('blue');
+    const inRed = await connectClient(broker.mqttUrl, { clientId: 'same', username: red });
+    const inBlue = await connectClient(broker.mqttUrl, { clientId: 'same', username: blue });
+    await sleep(200);
+    expect(inRed.connected && inBlue.connected).toBe(true); // no take-over across tenants
+    const redGot = recorder(inRed);
+    const blueGot = recorder(inBlue);
+    await subscribe(inRed, 'shared/topic', 0);
+    await subscribe(inBlue, 'shared/topic', 0);
+    await publish(inRed, 'shared/topic', 'red only', { qos: 1 });
+    await redGot.waitFor(1);
+    await sleep(300);
+    expect(blueGot.messages).toHaveLength(0);
+    await Promise.all([end(inRed), end(inBlue)]);
+  });
+
+  it('API errors are 4xx with a JSON error saying what is wrong; no route leaks another tenant', async () => {
+    const green = await newTenant('green');
+    const other = await newTenant('other');
+    expect(await api('POST', '/tenants', ADMIN, { name: 'green' })).toEqual({ status: 409, json: { error: 'tenant "green" already exists' } });
+    expect((await api('POST', '/tenants', ADMIN, { name: 'Bad Name' })).status).toBe(400);
+    expect((await api('POST', '/tenants', 'wrong', { name: 'x' })).status).toBe(401);
+    expect((await api('POST', '/tenants', green, { name: 'x' })).status).toBe(401);
+    expect((await api('GET', '/tenants/green/tokens', other)).status).toBe(403);
+    expect((await api('GET', '/tenants/green/tokens', 'garbage')).status).toBe(401);
+    const badAcl = await api('POST', '/tenants/green/tokens', green, { acl: [{ filter: 'a/#/b', rights: ['pub'] }] });
+    expect(badAcl.status).toBe(400);
+    expect(badAcl.json.error).toMatch(/acl\[0\]\.filter/);
+    expect((await api('POST', '/tenants/green/tokens', green, '{not json')).json).toEqual({ error: 'body must be valid JSON' });
+    expect((await api('POST', '/tenants/green/tokens', green, { nmae: 'typo' })).json).toEqual({ error: 'unknown field "nmae"' });
+    expect((await api('GET', '/tenants/green/tokens/doesnotexist', green)).status).toBe(404);
+    const nonMaster = await newToken('green', green, { name: 'plain', acl: [] });
+    expect((await api('GET', '/tenants/green/tokens', nonMaster.token)).status).toBe(403);
+  });
+});

@@ -1,0 +1,43 @@
+// Who may use a tenant's API routes: the deployment admin, or a master token of that very tenant.
+import type { MiddlewareHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { TENANT_NAME, constantTimeEqual, parseToken } from '../../core/tenancy/token.js';
+import { tenantStub } from '../../durable-objects/addresses.js';
+import type { Env } from '../env.js';
+
+export type ApiVariables = { tenant: string; caller: 'admin' | 'master' };
+
+export function jsonError(status: 400 | 401 | 403 | 404 | 409 | 503, error: string): HTTPException {
+  return new HTTPException(status, { res: Response.json({ error }, { status }) });
+}
+
+function bearerOf(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+}
+
+/** True when the bearer is the deployment's admin secret (compared in constant time). */
+export function isAdmin(env: Env, header: string | undefined): boolean {
+  const bearer = bearerOf(header);
+  return bearer !== undefined && env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN !== '' && constantTimeEqual(bearer, env.ADMIN_TOKEN);
+}
+
+/** Admits the admin or a master token of the `:tenant` in the path; other tenants' tokens get 403. */
+export const requireTenantAccess: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
+  const tenant = c.req.param('tenant') ?? '';
+  if (!TENANT_NAME.test(tenant)) throw jsonError(400, 'tenant must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit');
+  c.set('tenant', tenant);
+  const header = c.req.header('Authorization');
+  if (isAdmin(c.env, header)) {
+    c.set('caller', 'admin');
+    return next();
+  }
+  const bearer = bearerOf(header);
+  const parsed = bearer ? parseToken(bearer) : undefined;
+  if (!parsed) throw jsonError(401, 'missing or invalid bearer token');
+  if (parsed.tenant !== tenant) throw jsonError(403, 'this token belongs to another tenant');
+  const result = await tenantStub(c.env, tenant).authenticate(parsed.tokenId, parsed.secret, false);
+  if (!result.ok) throw jsonError(401, `token ${result.reason}`);
+  if (!result.token.master) throw jsonError(403, 'only a master token may use the admin API');
+  c.set('caller', 'master');
+  return next();
+};
