@@ -40,6 +40,7 @@ import type { DeliverResult, Delivery, RoutedMessage, ShardSubscription } from '
 import { ShardRouter } from './shard-router.js';
 import { OutboundState, SessionStore, type OutboundMessage, type SessionRecord, type StoredSubscription } from './session-store.js';
 import { isSysFilter } from './sys-topics.js';
+import type { SessionState } from './tenant-do.js';
 
 /** Topic aliases a client may define towards us (announced in CONNACK). */
 const TOPIC_ALIAS_MAXIMUM = 32;
@@ -219,6 +220,30 @@ export class SessionDO extends CountedObject {
     });
   }
 
+  /** What the sessions API shows: subscriptions, queue depth, inflight count, whether connected. */
+  async describe(): Promise<{ connected: boolean; subscriptions: Array<{ filter: string; qos: number }>; queued: number; inflight: number } | undefined> {
+    this.invocations.rpc++;
+    const session = this.load();
+    if (!session.record) return undefined;
+    return {
+      connected: this.liveSocket() !== undefined,
+      subscriptions: [...session.subscriptions].map(([filter, subscription]) => ({ filter, qos: subscription.qos })),
+      queued: session.queued,
+      inflight: session.inflight.size,
+    };
+  }
+
+  /** An administrator disconnects this session's client (5.0: DISCONNECT 0x98); the will is published. */
+  async kick(): Promise<boolean> {
+    this.invocations.rpc++;
+    return this.enqueue(async () => {
+      const ws = this.liveSocket();
+      if (!ws) return false;
+      await this.endConnection(ws, attachmentOf(ws), { publishWill: true, reasonCode: ReasonCode.AdministrativeAction });
+      return true;
+    });
+  }
+
   // ── Inbound packets ──────────────────────────────────────────────────────────────────────────────
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -380,7 +405,7 @@ export class SessionDO extends CountedObject {
     this.resendInflight(ws, connection);
     this.drainQueue(ws, connection);
 
-    this.ctx.waitUntil(this.reportPresence(true, connection));
+    this.ctx.waitUntil(this.reportPresence('connected', connection));
   }
 
   /** Closes every other connection of this session; the one that owned it publishes its will. */
@@ -834,7 +859,7 @@ export class SessionDO extends CountedObject {
     }
     if (!wasConnected) return;
     await this.releaseSession(connection.connectionId, ending.publishWill);
-    this.ctx.waitUntil(this.reportPresence(false, connection));
+    this.ctx.waitUntil(this.reportPresence(this.load().record ? 'offline' : 'ended', connection));
   }
 
   /**
@@ -884,6 +909,7 @@ export class SessionDO extends CountedObject {
       const { tenant, clientId, will } = record;
       await this.discardState();
       if (will) await this.publishWill(tenant, clientId, will);
+      this.ctx.waitUntil(this.reportPresence('ended', undefined, { tenant, clientId }));
       return;
     }
     await this.scheduleAlarm(record);
@@ -927,8 +953,9 @@ export class SessionDO extends CountedObject {
     });
     if (alive) return;
     console.warn('session owner lost without close; releasing', { connectionId });
+    const { tenant, clientId } = this.load().record!;
     await this.releaseSession(connectionId, true);
-    this.ctx.waitUntil(this.reportPresence(false));
+    this.ctx.waitUntil(this.reportPresence(this.load().record ? 'offline' : 'ended', undefined, { tenant, clientId }));
   }
 
   /** Forgets subscriptions (here and in the shards), outbound, inbound and alias state, and the alarm. */
@@ -946,13 +973,13 @@ export class SessionDO extends CountedObject {
     }
   }
 
-  private async reportPresence(connected: boolean, connection?: SocketAttachment): Promise<void> {
-    const record = this.session?.record;
-    const tenant = connection?.tenant ?? record?.tenant;
-    const clientId = connection?.clientId ?? record?.clientId;
+  /** Tells the tenant object this session's state (its sessions list, connection counts, revocation). */
+  private async reportPresence(state: SessionState, connection?: SocketAttachment, who?: { tenant: string; clientId: string }): Promise<void> {
+    const tenant = connection?.tenant ?? who?.tenant;
+    const clientId = connection?.clientId ?? who?.clientId;
     if (!tenant || clientId === undefined) return;
     try {
-      await tenantStub(this.env, tenant).sessionPresence(tenant, clientId, connected, connection?.token?.id);
+      await tenantStub(this.env, tenant).sessionPresence(tenant, clientId, state, connection?.token?.id);
     } catch (error) {
       console.error('presence report failed', String(error));
     }

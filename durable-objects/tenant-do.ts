@@ -13,13 +13,15 @@ import { CountedObject } from './counted-object.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS live_sessions (client_id TEXT PRIMARY KEY, connected_at INTEGER NOT NULL, token_id TEXT);
+CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 ${TOKEN_SCHEMA}`;
 /** How often $SYS topics are republished while anyone receives them (mosquitto's sys_interval is 10 s). */
 const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
 type Row = Record<string, SqlStorageValue>;
+
+export type SessionState = 'connected' | 'offline' | 'ended';
 
 export type AuthenticateResult =
   | { ok: true; token: TokenInfo }
@@ -91,7 +93,7 @@ export class TenantDO extends CountedObject {
     if (!token.enabled) return { ok: false, reason: 'disabled' };
     if (token.expiresAt !== null && token.expiresAt <= Date.now()) return { ok: false, reason: 'expired' };
     if (forMqtt && token.limits.maxConnections !== undefined) {
-      const live = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM live_sessions WHERE token_id = ?', tokenId)?.n as number) ?? 0;
+      const live = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1 AND token_id = ?', tokenId)?.n as number) ?? 0;
       if (live >= token.limits.maxConnections) return { ok: false, reason: 'connection-limit' };
     }
     return { ok: true, token };
@@ -120,7 +122,7 @@ export class TenantDO extends CountedObject {
   private async notifySessions(tokenId: string, token: TokenInfo | null): Promise<void> {
     const tenant = this.tenantRow()?.name;
     if (!tenant) return;
-    const live = this.sql.all<Row>('SELECT client_id FROM live_sessions WHERE token_id = ?', tokenId);
+    const live = this.sql.all<Row>('SELECT client_id FROM sessions WHERE connected = 1 AND token_id = ?', tokenId);
     await Promise.all(
       live.map(async (row) => {
         try {
@@ -134,20 +136,41 @@ export class TenantDO extends CountedObject {
 
   // ── Sessions and $SYS ────────────────────────────────────────────────────────────────────────────
 
-  /** A session reports its connection opening or closing (feeds clients/connected and token limits). */
-  async sessionPresence(tenant: string, clientId: string, connected: boolean, tokenId?: string): Promise<void> {
+  /**
+   * A session reports its state: connected, offline (a persistent session kept for its client) or ended.
+   * Feeds clients/connected, token connection limits, revocation and the sessions API.
+   */
+  async sessionPresence(tenant: string, clientId: string, state: SessionState, tokenId?: string): Promise<void> {
     this.invocations.rpc++;
     this.remember(tenant);
-    if (connected) {
-      this.sql.run(
-        'INSERT INTO live_sessions (client_id, connected_at, token_id) VALUES (?, ?, ?) ON CONFLICT (client_id) DO UPDATE SET connected_at = excluded.connected_at, token_id = excluded.token_id',
-        clientId,
-        Date.now(),
-        tokenId ?? null,
-      );
-    } else {
-      this.sql.run('DELETE FROM live_sessions WHERE client_id = ?', clientId);
+    if (state === 'ended') {
+      this.sql.run('DELETE FROM sessions WHERE client_id = ?', clientId);
+      return;
     }
+    const connected = state === 'connected' ? 1 : 0;
+    this.sql.run(
+      `INSERT INTO sessions (client_id, connected, connected_at, token_id) VALUES (?, ?, ?, ?)
+       ON CONFLICT (client_id) DO UPDATE SET connected = excluded.connected,
+         connected_at = CASE WHEN excluded.connected = 1 THEN excluded.connected_at ELSE sessions.connected_at END,
+         token_id = COALESCE(excluded.token_id, sessions.token_id)`,
+      clientId,
+      connected,
+      Date.now(),
+      tokenId ?? null,
+    );
+  }
+
+  /** The tenant's sessions (connected and offline persistent ones), most recently connected first. */
+  async listSessions(limit = 500): Promise<Array<{ clientId: string; connected: boolean; connectedAt: number; tokenId: string | null }>> {
+    this.invocations.rpc++;
+    return this.sql
+      .all<Row>('SELECT * FROM sessions ORDER BY connected_at DESC LIMIT ?', limit)
+      .map((row) => ({
+        clientId: row.client_id as string,
+        connected: row.connected === 1,
+        connectedAt: row.connected_at as number,
+        tokenId: (row.token_id as string | null) ?? null,
+      }));
   }
 
   /** Someone subscribed to $SYS: publish now and keep publishing while anyone receives them. */
@@ -162,7 +185,7 @@ export class TenantDO extends CountedObject {
 
   async statistics(): Promise<BrokerStatistics> {
     const tenant = this.tenantRow();
-    const clientsConnected = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM live_sessions')?.n as number) ?? 0;
+    const clientsConnected = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1')?.n as number) ?? 0;
     const stats: BrokerStatistics = {
       version: BROKER_VERSION,
       uptimeSeconds: tenant ? Math.floor((Date.now() - tenant.createdAt) / 1000) : 0,

@@ -222,3 +222,30 @@ describe('tenants', () => {
     expect((await api('GET', '/tenants/green/tokens', nonMaster.token)).status).toBe(403);
   });
 });
+
+describe('sessions API', () => {
+  it('lists connected and offline sessions with subscriptions and queue depth, and kicks one (0x98)', async () => {
+    const master = await newTenant('sess');
+    const live = await connectClient(broker.mqttUrl, { clientId: 'live-1', username: master, protocolVersion: 5 });
+    await subscribe(live, 'x/#', 1);
+    const away = await connectClient(broker.mqttUrl, { clientId: 'away-1', username: master, clean: false });
+    await subscribe(away, 'y/+', 1);
+    await end(away);
+    const pub = await connectClient(broker.mqttUrl, { clientId: 'pub-1', username: master });
+    await publish(pub, 'y/1', 'queued', { qos: 1 });
+    await end(pub);
+    await sleep(200);
+    const listed = await api('GET', '/tenants/sess/sessions', master);
+    expect(listed.status).toBe(200);
+    const byId = Object.fromEntries(listed.json.sessions.map((s: { clientId: string }) => [s.clientId, s]));
+    expect(byId['live-1']).toMatchObject({ connected: true, subscriptions: [{ filter: 'x/#', qos: 1 }], queued: 0 });
+    expect(byId['away-1']).toMatchObject({ connected: false, subscriptions: [{ filter: 'y/+', qos: 1 }], queued: 1 });
+    expect(byId['pub-1']).toBeUndefined(); // a clean session ends with its connection
+
+    const reason = new Promise<number | undefined>((resolve) => live.once('disconnect', (packet) => resolve(packet.reasonCode)));
+    expect((await api('DELETE', '/tenants/sess/sessions/live-1', master)).status).toBe(204);
+    expect(await reason).toBe(0x98);
+    expect((await api('DELETE', '/tenants/sess/sessions/live-1', master)).status).toBe(404);
+    await end(live, true);
+  });
+});

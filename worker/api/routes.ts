@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { checkTokenInput } from '../../core/tenancy/token-input.js';
 import { TENANT_NAME } from '../../core/tenancy/token.js';
-import { tenantStub } from '../../durable-objects/addresses.js';
+import { sessionName, sessionStub, tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { isAdmin, jsonError, requireTenantAccess, type ApiVariables } from './tenant-auth.js';
@@ -75,6 +75,26 @@ tenantRoutes.delete('/tokens/:id', async (c) => {
 });
 
 tenantRoutes.get('/stats', async (c) => c.json(await tenantStub(c.env, c.get('tenant')).statistics()));
+
+/** Sessions, connected and offline, with their subscriptions and queue depth. */
+tenantRoutes.get('/sessions', async (c) => {
+  const tenant = c.get('tenant');
+  const listed = await tenantStub(c.env, tenant).listSessions();
+  const sessions = await Promise.all(
+    listed.map(async (entry) => {
+      const details = await sessionStub(c.env, sessionName(tenant, entry.clientId)).describe();
+      return { ...entry, connected: details?.connected ?? false, subscriptions: details?.subscriptions ?? [], queued: details?.queued ?? 0, inflight: details?.inflight ?? 0 };
+    }),
+  );
+  return c.json({ sessions });
+});
+
+/** Disconnects a session's client (5.0: DISCONNECT 0x98 Administrative action). */
+tenantRoutes.delete('/sessions/:clientId', async (c) => {
+  const kicked = await sessionStub(c.env, sessionName(c.get('tenant'), c.req.param('clientId'))).kick();
+  if (!kicked) throw jsonError(404, `client "${c.req.param('clientId')}" is not connected`);
+  return c.body(null, 204);
+});
 
 api.route('/tenants/:tenant', tenantRoutes);
 
