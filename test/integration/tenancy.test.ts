@@ -249,3 +249,29 @@ describe('sessions API', () => {
     await end(live, true);
   });
 });
+
+describe('HTTP publish', () => {
+  it('publishes with a token, obeying its ACL, QoS 0/1 and retain', async () => {
+    const master = await newTenant('http');
+    const sensor = await newToken('http', master, { name: 'sensor', acl: [{ filter: 'sensors/#', rights: ['pub'] }] });
+    const reader = await connectClient(broker.mqttUrl, { clientId: 'reader', username: master });
+    const got = recorder(reader);
+    await subscribe(reader, 'sensors/#', 1);
+    const sent = await api('POST', '/tenants/http/publish', sensor.token, { topic: 'sensors/t1', payload: '21.5', qos: 1, retain: true });
+    expect(sent).toEqual({ status: 200, json: { delivered: 1 } });
+    await got.waitFor(1);
+    expect([got.messages[0]!.topic, got.messages[0]!.payload, got.messages[0]!.packet.qos]).toEqual(['sensors/t1', '21.5', 1]);
+    const late = await connectClient(broker.mqttUrl, { clientId: 'late', username: master });
+    const lateGot = recorder(late);
+    await subscribe(late, 'sensors/t1', 0);
+    await lateGot.waitFor(1);
+    expect(lateGot.messages[0]!.packet.retain).toBe(true);
+    const forbidden = await api('POST', '/tenants/http/publish', sensor.token, { topic: 'other/t', payload: 'x' });
+    expect(forbidden).toEqual({ status: 403, json: { error: 'this token may not publish to "other/t"' } });
+    expect((await api('POST', '/tenants/http/publish', sensor.token, { topic: 'sensors/+', payload: 'x' })).status).toBe(400);
+    expect((await api('POST', '/tenants/http/publish', sensor.token, { topic: 'sensors/a', qos: 2 })).json).toEqual({ error: 'qos must be 0 or 1' });
+    // A plain token publishes but cannot manage the tenant.
+    expect((await api('GET', '/tenants/http/tokens', sensor.token)).status).toBe(403);
+    await Promise.all([end(reader), end(late)]);
+  });
+});

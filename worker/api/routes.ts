@@ -7,7 +7,12 @@ import { TENANT_NAME } from '../../core/tenancy/token.js';
 import { sessionName, sessionStub, tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
 import { relayCounters } from '../mqtt-relay.js';
-import { isAdmin, jsonError, requireTenantAccess, type ApiVariables } from './tenant-auth.js';
+import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './tenant-auth.js';
+import { mayPublish } from '../../core/acl/acl.js';
+import { isValidTopicName } from '../../core/topic/validate.js';
+import { ShardRouter } from '../../durable-objects/shard-router.js';
+import { brokerConfig } from '../config.js';
+import type { MiddlewareHandler } from 'hono';
 
 export const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
 
@@ -43,7 +48,49 @@ api.post('/tenants', async (c) => {
 });
 
 const tenantRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
-tenantRoutes.use('*', requireTenantAccess);
+// Every tenant route needs a valid token of that tenant (or the admin secret); all but publish need a
+// master token.
+tenantRoutes.use('*', requireTenantToken);
+const masterOnly: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
+  if (c.get('caller') === 'token') throw jsonError(403, 'only a master token may use the admin API');
+  await next();
+};
+for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats', '/retained', '/retained/*']) tenantRoutes.use(path, masterOnly);
+
+/**
+ * HTTP publish with any token of the tenant, obeying its ACL. Body: { topic, payload, encoding?: "utf8" |
+ * "base64", qos?: 0 | 1, retain?: boolean }. Answers once the message reached its shard and, for QoS 1,
+ * every subscriber stored it.
+ */
+tenantRoutes.post('/publish', async (c) => {
+  const body = (await jsonBody(c.req.raw)) as Record<string, unknown>;
+  if (typeof body !== 'object' || body === null) throw jsonError(400, 'body must be a JSON object');
+  const { topic, payload = '', encoding = 'utf8', qos = 0, retain = false } = body;
+  if (typeof topic !== 'string' || !isValidTopicName(topic) || topic.startsWith('$')) {
+    throw jsonError(400, 'topic must be a valid MQTT topic name without wildcards, not starting with $');
+  }
+  if (typeof payload !== 'string') throw jsonError(400, 'payload must be a string (utf8 text, or base64 with encoding "base64")');
+  if (encoding !== 'utf8' && encoding !== 'base64') throw jsonError(400, 'encoding must be "utf8" or "base64"');
+  if (qos !== 0 && qos !== 1) throw jsonError(400, 'qos must be 0 or 1');
+  if (typeof retain !== 'boolean') throw jsonError(400, 'retain must be true or false');
+  const token = c.get('token');
+  if (token && !mayPublish(token.acl, { clientId: 'http', username: token.id }, topic)) {
+    throw jsonError(403, `this token may not publish to "${topic}"`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = encoding === 'base64' ? Uint8Array.from(atob(payload), (ch) => ch.charCodeAt(0)) : new TextEncoder().encode(payload);
+  } catch {
+    throw jsonError(400, 'payload is not valid base64');
+  }
+  if (token?.limits.maxMessageSize !== undefined && bytes.length > token.limits.maxMessageSize) {
+    throw jsonError(400, `payload is larger than this token's limit of ${token.limits.maxMessageSize} bytes`);
+  }
+  const tenant = c.get('tenant');
+  const router = new ShardRouter(c.env, tenant, brokerConfig(c.env).shardCount);
+  const delivered = await router.publishCounted({ topic, payload: bytes, qos, retain, origin: `${tenant}\u0000http` });
+  return c.json({ delivered });
+});
 
 tenantRoutes.get('/tokens', async (c) => c.json({ tokens: await tenantStub(c.env, c.get('tenant')).listTokens() }));
 

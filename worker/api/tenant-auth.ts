@@ -4,8 +4,9 @@ import { HTTPException } from 'hono/http-exception';
 import { TENANT_NAME, constantTimeEqual, parseToken } from '../../core/tenancy/token.js';
 import { tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
+import type { TokenInfo } from '../../durable-objects/token-store.js';
 
-export type ApiVariables = { tenant: string; caller: 'admin' | 'master' };
+export type ApiVariables = { tenant: string; caller: 'admin' | 'master' | 'token'; token?: TokenInfo };
 
 export function jsonError(status: 400 | 401 | 403 | 404 | 409 | 503, error: string): HTTPException {
   return new HTTPException(status, { res: Response.json({ error }, { status }) });
@@ -21,8 +22,11 @@ export function isAdmin(env: Env, header: string | undefined): boolean {
   return bearer !== undefined && env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN !== '' && constantTimeEqual(bearer, env.ADMIN_TOKEN);
 }
 
-/** Admits the admin or a master token of the `:tenant` in the path; other tenants' tokens get 403. */
-export const requireTenantAccess: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
+/**
+ * Admits the admin or any valid token of the `:tenant` in the path (other tenants' tokens get 403) and
+ * records who called: routes other than publish then require a master token.
+ */
+export const requireTenantToken: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
   const tenant = c.req.param('tenant') ?? '';
   if (!TENANT_NAME.test(tenant)) throw jsonError(400, 'tenant must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit');
   c.set('tenant', tenant);
@@ -37,7 +41,7 @@ export const requireTenantAccess: MiddlewareHandler<{ Bindings: Env; Variables: 
   if (parsed.tenant !== tenant) throw jsonError(403, 'this token belongs to another tenant');
   const result = await tenantStub(c.env, tenant).authenticate(parsed.tokenId, parsed.secret, false);
   if (!result.ok) throw jsonError(401, `token ${result.reason}`);
-  if (!result.token.master) throw jsonError(403, 'only a master token may use the admin API');
-  c.set('caller', 'master');
+  c.set('caller', result.token.master ? 'master' : 'token');
+  c.set('token', result.token as TokenInfo);
   return next();
 };
