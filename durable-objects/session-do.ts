@@ -96,8 +96,13 @@ export class SessionDO extends CountedObject {
   private serial: Promise<unknown> = Promise.resolve();
   /** Acknowledgements leave in the order their PUBLISH packets arrived [MQTT-4.6.0-2]. */
   private ackChain: Promise<unknown> = Promise.resolve();
-  /** Inbound QoS 1/2 publishes not yet acknowledged (5.0 Receive Maximum, our side). */
+  /**
+   * Inbound QoS 1/2 publishes of the current connection not yet acknowledged (5.0 Receive Maximum, our
+   * side): QoS 1 until PUBACK, QoS 2 until PUBCOMP or an error PUBREC [MQTT-3.3.4-7 v5] (§4.9).
+   */
   private inboundUnacknowledged = 0;
+  /** QoS 2 packet ids counted in `inboundUnacknowledged` on this connection (released at PUBCOMP). */
+  private countedQos2 = new Set<number>();
   /** Our aliases towards the current connection; lost on hibernation, which is safe (see core). */
   private outboundAliases: { connectionId: string; aliases: OutboundTopicAliases } | undefined;
   /** The token's publish rate limit for the current connection (in memory: a wake starts a full bucket). */
@@ -378,6 +383,7 @@ export class SessionDO extends CountedObject {
     session.record = record;
     session.inboundAliases.clear();
     this.inboundUnacknowledged = 0;
+    this.countedQos2.clear();
     connection.state = 'connected';
     ws.serializeAttachment(connection);
     await this.ctx.storage.deleteAlarm();
@@ -436,8 +442,13 @@ export class SessionDO extends CountedObject {
       return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.TopicNameInvalid });
     }
     // [MQTT-3.3.4-7 v5] more unacknowledged QoS 1/2 publishes than our Receive Maximum.
-    if (v5 && packet.qos > 0 && !session.inboundQos2.has(packetId) && this.inboundUnacknowledged >= this.config.receiveMaximum) {
+    const isNew = packet.qos > 0 && !session.inboundQos2.has(packetId);
+    if (v5 && isNew && this.inboundUnacknowledged >= this.config.receiveMaximum) {
       return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.ReceiveMaximumExceeded });
+    }
+    if (isNew) {
+      this.inboundUnacknowledged++;
+      if (packet.qos === 2) this.countedQos2.add(packetId);
     }
     // [MQTT-3.3.2-4 v5] a payload declared UTF-8 must be UTF-8: refused with 0x99.
     let refusal: number | undefined;
@@ -519,18 +530,26 @@ export class SessionDO extends CountedObject {
     });
   }
 
+  /** A counted inbound publish is acknowledged for good: its slot under Receive Maximum frees. */
+  private releaseInbound(ack: Packet): void {
+    const { packetId = 0, reasonCode = 0 } = ack as { packetId?: number; reasonCode?: number };
+    const errorCode = reasonCode >= 0x80;
+    const ends = ack.type === 'puback' || ack.type === 'pubcomp' || (ack.type === 'pubrec' && errorCode);
+    if (!ends) return;
+    if (ack.type !== 'puback' && !this.countedQos2.delete(packetId)) return; // counted on an earlier connection
+    this.inboundUnacknowledged = Math.max(0, this.inboundUnacknowledged - 1);
+  }
+
   /** Sends `ack` after `routed` settles and after every earlier acknowledgement. */
   private acknowledgeInOrder(ws: WebSocket, connection: SocketAttachment, routed: Promise<unknown>, ack: Packet): Promise<unknown> {
-    const counted = ack.type === 'puback' || ack.type === 'pubrec';
-    if (counted) this.inboundUnacknowledged++;
     const previous = this.ackChain;
     const done = Promise.all([previous, routed]).then(
       () => {
-        if (counted) this.inboundUnacknowledged--;
+        this.releaseInbound(ack);
         if (connection.state === 'connected') this.send(ws, connection, ack);
       },
       async (error: unknown) => {
-        if (counted) this.inboundUnacknowledged--;
+        this.releaseInbound(ack);
         // Not acknowledged: the client will resend after it reconnects. Closing is the honest answer.
         console.error('routing failed; closing without acknowledgement', { clientId: connection.clientId, error: String(error) });
         await this.enqueue(() => this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }));

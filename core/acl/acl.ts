@@ -7,7 +7,7 @@
 // A SUBSCRIBE is allowed when some entry with `sub` covers the whole requested filter (every topic the
 // filter can match is matched by the entry), so `devices/#` is refused under an entry `devices/%c/#`.
 import { topicMatchesFilter } from '../topic/match.js';
-import { isValidTopicFilter, parseSharedSubscription } from '../topic/validate.js';
+import { parseSharedSubscription } from '../topic/validate.js';
 
 export type Right = 'pub' | 'sub';
 
@@ -80,20 +80,4 @@ export function filterCovers(outer: string, inner: string): boolean {
     if (n === '+' || n !== o) return false;
   }
   return outerLevels.length === innerLevels.length;
-}
-
-/** Validates ACL entries as an API would receive them; returns a message saying what is wrong, or undefined. */
-export function aclProblem(entries: unknown): string | undefined {
-  if (!Array.isArray(entries)) return 'acl must be an array of { filter, rights }';
-  for (const [index, entry] of entries.entries()) {
-    if (typeof entry !== 'object' || entry === null) return `acl[${index}] must be an object`;
-    const { filter, rights } = entry as { filter?: unknown; rights?: unknown };
-    if (typeof filter !== 'string' || !isValidTopicFilter(filter.replaceAll('%c', 'c').replaceAll('%u', 'u'))) {
-      return `acl[${index}].filter must be a valid MQTT topic filter (with optional %c / %u)`;
-    }
-    if (!Array.isArray(rights) || rights.length === 0 || rights.some((r) => r !== 'pub' && r !== 'sub')) {
-      return `acl[${index}].rights must be a non-empty array of "pub" and/or "sub"`;
-    }
-  }
-  return undefined;
 }

@@ -13,19 +13,6 @@ export interface TokenLimits {
   maxQueued?: number;
 }
 
-const FIELDS = ['maxConnections', 'publishRate', 'maxMessageSize', 'maxSubscriptions', 'maxQueued'] as const;
-
-/** Validates limits from an API body; returns a message saying what is wrong, or undefined. */
-export function limitsProblem(limits: unknown): string | undefined {
-  if (limits === undefined) return undefined;
-  if (typeof limits !== 'object' || limits === null || Array.isArray(limits)) return 'limits must be an object';
-  for (const [key, value] of Object.entries(limits)) {
-    if (!(FIELDS as readonly string[]).includes(key)) return `limits.${key} is not a known limit (${FIELDS.join(', ')})`;
-    if (!Number.isInteger(value) || (value as number) < 1) return `limits.${key} must be a positive integer`;
-  }
-  return undefined;
-}
-
 /**
  * A token bucket for publish rate: `rate` tokens per second, holding at most `rate`.
  *   rate 2: t=0 take, take → ok, ok; take → refused; t=0.5 s take → ok (one token refilled)

@@ -1,6 +1,8 @@
-// What a token may be created or updated with through the API, validated in one place.
-import { aclProblem, type AclEntry } from '../acl/acl.js';
-import { limitsProblem, type TokenLimits } from './limits.js';
+// What a token may be created or updated with through the API: one schema validates it and documents it.
+import type { AclEntry } from '../acl/acl.js';
+import { validate, type Schema } from '../schema/schema.js';
+import { isValidTopicFilter } from '../topic/validate.js';
+import type { TokenLimits } from './limits.js';
 
 export interface TokenInput {
   name?: string;
@@ -11,39 +13,55 @@ export interface TokenInput {
   enabled?: boolean;
 }
 
+const positive = (description: string): Schema => ({ type: 'integer', minimum: 1, description });
+
+export const aclEntrySchema: Schema = {
+  type: 'object',
+  required: ['filter', 'rights'],
+  description: 'A topic filter (with %c = client id and %u = token id placeholders) and the rights it grants.',
+  properties: {
+    filter: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 65535,
+      description: 'MQTT topic filter, e.g. devices/%c/#',
+      check: (filter: string) =>
+        isValidTopicFilter(filter.replaceAll('%c', 'c').replaceAll('%u', 'u')) ? undefined : 'must be a valid MQTT topic filter (with optional %c / %u)',
+    },
+    rights: { type: 'array', minItems: 1, maxItems: 2, items: { type: 'string', enum: ['pub', 'sub'] }, description: 'pub, sub or both' },
+  },
+};
+
+export const tokenLimitsSchema: Schema = {
+  type: 'object',
+  description: 'Per-token limits; absent = only the deployment limits apply.',
+  properties: {
+    maxConnections: positive('concurrent MQTT connections with this token'),
+    publishRate: positive('PUBLISH packets per second per connection'),
+    maxMessageSize: positive('largest payload in bytes'),
+    maxSubscriptions: positive('subscriptions per session'),
+    maxQueued: positive('messages queued per offline session'),
+  },
+};
+
+export const tokenInputSchema: Schema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 100 },
+    acl: { type: 'array', items: aclEntrySchema, maxItems: 200 },
+    limits: tokenLimitsSchema,
+    expiresAt: { type: 'integer', minimum: 0, nullable: true, description: 'expiry in ms since the epoch; null = never' },
+    enabled: { type: 'boolean' },
+  },
+};
+
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
-/** Checks and normalises token input (unknown fields are refused, so typos do not pass silently). */
+/** Checks token input against the schema and normalises it (duplicate rights folded). */
 export function checkTokenInput(input: unknown): Checked<TokenInput> {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, error: 'body must be a JSON object' };
-  const fields = input as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!['name', 'acl', 'limits', 'expiresAt', 'enabled'].includes(key)) return { ok: false, error: `unknown field "${key}"` };
-  }
-  const out: TokenInput = {};
-  if (fields.name !== undefined) {
-    if (typeof fields.name !== 'string' || fields.name.length === 0 || fields.name.length > 100) return { ok: false, error: 'name must be a string of 1 to 100 characters' };
-    out.name = fields.name;
-  }
-  if (fields.acl !== undefined) {
-    const problem = aclProblem(fields.acl);
-    if (problem) return { ok: false, error: problem };
-    out.acl = (fields.acl as AclEntry[]).map((entry) => ({ filter: entry.filter, rights: [...new Set(entry.rights)] }));
-  }
-  if (fields.limits !== undefined) {
-    const problem = limitsProblem(fields.limits);
-    if (problem) return { ok: false, error: problem };
-    out.limits = fields.limits as TokenLimits;
-  }
-  if (fields.expiresAt !== undefined) {
-    if (fields.expiresAt !== null && (!Number.isInteger(fields.expiresAt) || (fields.expiresAt as number) < 0)) {
-      return { ok: false, error: 'expiresAt must be null or a time in ms since the epoch' };
-    }
-    out.expiresAt = fields.expiresAt as number | null;
-  }
-  if (fields.enabled !== undefined) {
-    if (typeof fields.enabled !== 'boolean') return { ok: false, error: 'enabled must be true or false' };
-    out.enabled = fields.enabled;
-  }
-  return { ok: true, value: out };
+  const problem = validate(tokenInputSchema, input);
+  if (problem) return { ok: false, error: problem };
+  const value = { ...(input as TokenInput) };
+  if (value.acl) value.acl = value.acl.map((entry) => ({ filter: entry.filter, rights: [...new Set(entry.rights)] }));
+  return { ok: true, value };
 }

@@ -55,7 +55,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     // Module names are relative to this root; the bundle lives in a temp directory.
     modulesRoot: dirname(scriptPath),
     modulesRules: undefined,
-    bindings: { ...workerOptions.bindings, ALLOW_ANONYMOUS: 'true', ...options.vars },
+    // wrangler.toml [vars] only: a developer's local .dev.vars must not change what the tests see.
+    bindings: { ...withoutDevVars(workerOptions.bindings), ALLOW_ANONYMOUS: 'true', ...options.vars },
     host: '127.0.0.1',
     port: 0,
     durableObjectsPersist: options.persistDir ?? false,
@@ -70,6 +71,11 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     miniflare,
     stop: () => miniflare.dispose(),
   };
+}
+
+function withoutDevVars(bindings: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { ADMIN_TOKEN: _admin, ...rest } = bindings ?? {};
+  return rest;
 }
 
 /** A fresh directory for persisted Durable Object storage. */

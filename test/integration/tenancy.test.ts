@@ -216,8 +216,12 @@ describe('tenants', () => {
     expect(badAcl.status).toBe(400);
     expect(badAcl.json.error).toMatch(/acl\[0\]\.filter/);
     expect((await api('POST', '/tenants/green/tokens', green, '{not json')).json).toEqual({ error: 'body must be valid JSON' });
-    expect((await api('POST', '/tenants/green/tokens', green, { nmae: 'typo' })).json).toEqual({ error: 'unknown field "nmae"' });
+    expect((await api('POST', '/tenants/green/tokens', green, { nmae: 'typo' })).json).toEqual({ error: 'body has an unknown field "nmae"' });
     expect((await api('GET', '/tenants/green/tokens/doesnotexist', green)).status).toBe(404);
+    const openapi = await fetch(`${broker.httpUrl}/api/v1/openapi.json`).then((r) => r.json() as Promise<any>);
+    expect(openapi.openapi).toBe('3.1.0');
+    expect(openapi.components.schemas.TokenInput.properties.acl.items.required).toEqual(['filter', 'rights']);
+    expect(openapi.components.schemas.PublishInput.properties.qos.enum).toEqual([0, 1]);
     const nonMaster = await newToken('green', green, { name: 'plain', acl: [] });
     expect((await api('GET', '/tenants/green/tokens', nonMaster.token)).status).toBe(403);
   });
@@ -269,7 +273,7 @@ describe('HTTP publish', () => {
     const forbidden = await api('POST', '/tenants/http/publish', sensor.token, { topic: 'other/t', payload: 'x' });
     expect(forbidden).toEqual({ status: 403, json: { error: 'this token may not publish to "other/t"' } });
     expect((await api('POST', '/tenants/http/publish', sensor.token, { topic: 'sensors/+', payload: 'x' })).status).toBe(400);
-    expect((await api('POST', '/tenants/http/publish', sensor.token, { topic: 'sensors/a', qos: 2 })).json).toEqual({ error: 'qos must be 0 or 1' });
+    expect((await api('POST', '/tenants/http/publish', sensor.token, { topic: 'sensors/a', qos: 2 })).json).toEqual({ error: 'body.qos must be one of 0, 1' });
     // A plain token publishes but cannot manage the tenant.
     expect((await api('GET', '/tenants/http/tokens', sensor.token)).status).toBe(403);
     await Promise.all([end(reader), end(late)]);

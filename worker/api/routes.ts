@@ -3,13 +3,14 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { checkTokenInput } from '../../core/tenancy/token-input.js';
-import { TENANT_NAME } from '../../core/tenancy/token.js';
 import { sessionName, sessionStub, tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './tenant-auth.js';
 import { mayPublish } from '../../core/acl/acl.js';
-import { isValidTopicName } from '../../core/topic/validate.js';
+import { validate } from '../../core/schema/schema.js';
+import { openApiDocument } from './openapi.js';
+import { publishBodySchema, tenantBodySchema } from './schemas.js';
 import { ShardRouter } from '../../durable-objects/shard-router.js';
 import { brokerConfig } from '../config.js';
 import type { MiddlewareHandler } from 'hono';
@@ -29,6 +30,9 @@ function requireAdminHeader(env: Env, header: string | undefined): void {
   if (!isAdmin(env, header)) throw jsonError(401, 'missing or invalid bearer token');
 }
 
+/** The OpenAPI document, generated from the schemas below (public: it holds no data). */
+api.get('/openapi.json', (c) => c.json(openApiDocument()));
+
 /** Relay counters of the answering Worker isolate (frames relayed, PINGREQs answered, connections). */
 api.get('/stats', (c) => {
   requireAdminHeader(c.env, c.req.header('Authorization'));
@@ -38,10 +42,9 @@ api.get('/stats', (c) => {
 /** Creates a tenant and answers with its first master token (shown this once). */
 api.post('/tenants', async (c) => {
   requireAdminHeader(c.env, c.req.header('Authorization'));
-  const body = (await jsonBody(c.req.raw)) as { name?: unknown };
-  if (typeof body !== 'object' || body === null || typeof body.name !== 'string' || !TENANT_NAME.test(body.name)) {
-    throw jsonError(400, 'name must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit');
-  }
+  const body = (await jsonBody(c.req.raw)) as { name: string };
+  const problem = validate(tenantBodySchema, body);
+  if (problem) throw jsonError(400, problem);
   const result = await tenantStub(c.env, body.name).provision(body.name);
   if (!result.created) throw jsonError(409, `tenant "${body.name}" already exists`);
   return c.json({ tenant: body.name, masterToken: result.masterToken }, 201);
@@ -63,16 +66,16 @@ for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats'
  * every subscriber stored it.
  */
 tenantRoutes.post('/publish', async (c) => {
-  const body = (await jsonBody(c.req.raw)) as Record<string, unknown>;
-  if (typeof body !== 'object' || body === null) throw jsonError(400, 'body must be a JSON object');
-  const { topic, payload = '', encoding = 'utf8', qos = 0, retain = false } = body;
-  if (typeof topic !== 'string' || !isValidTopicName(topic) || topic.startsWith('$')) {
-    throw jsonError(400, 'topic must be a valid MQTT topic name without wildcards, not starting with $');
-  }
-  if (typeof payload !== 'string') throw jsonError(400, 'payload must be a string (utf8 text, or base64 with encoding "base64")');
-  if (encoding !== 'utf8' && encoding !== 'base64') throw jsonError(400, 'encoding must be "utf8" or "base64"');
-  if (qos !== 0 && qos !== 1) throw jsonError(400, 'qos must be 0 or 1');
-  if (typeof retain !== 'boolean') throw jsonError(400, 'retain must be true or false');
+  const body = await jsonBody(c.req.raw);
+  const problem = validate(publishBodySchema, body);
+  if (problem) throw jsonError(400, problem);
+  const { topic, payload = '', encoding = 'utf8', qos = 0, retain = false } = body as {
+    topic: string;
+    payload?: string;
+    encoding?: 'utf8' | 'base64';
+    qos?: 0 | 1;
+    retain?: boolean;
+  };
   const token = c.get('token');
   if (token && !mayPublish(token.acl, { clientId: 'http', username: token.id }, topic)) {
     throw jsonError(403, `this token may not publish to "${topic}"`);

@@ -1,0 +1,46 @@
+// The OpenAPI 3.1 document of /api/v1, built from the same schemas that validate requests.
+import { toJsonSchema } from '../../core/schema/schema.js';
+import { tokenInputSchema } from '../../core/tenancy/token-input.js';
+import { BROKER_VERSION } from '../version.js';
+import { publishBodySchema, tenantBodySchema } from './schemas.js';
+
+const error = { description: 'bad input or access', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
+
+export function openApiDocument(): Record<string, unknown> {
+  const tenant = [{ name: 'tenant', in: 'path', required: true, schema: { type: 'string' } }];
+  return {
+    openapi: '3.1.0',
+    info: { title: 'edge-mqtt-broker admin API', version: BROKER_VERSION },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, or a token of the tenant in the path' } },
+      schemas: {
+        Error: { type: 'object', properties: { error: { type: 'string' } }, required: ['error'] },
+        TenantInput: toJsonSchema(tenantBodySchema),
+        TokenInput: toJsonSchema(tokenInputSchema),
+        PublishInput: toJsonSchema(publishBodySchema),
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/v1/tenants': { post: { summary: 'Create a tenant (admin); answers its first master token once', requestBody: { content: json('TenantInput') }, responses: { 201: { description: 'created' }, 400: error, 401: error, 409: error } } },
+      '/api/v1/tenants/{tenant}/tokens': {
+        parameters: tenant,
+        get: { summary: 'List tokens (never their secrets)', responses: { 200: { description: 'tokens' }, 401: error, 403: error } },
+        post: { summary: 'Create a token; the token string is answered once', requestBody: { content: json('TokenInput') }, responses: { 201: { description: 'created' }, 400: error } },
+      },
+      '/api/v1/tenants/{tenant}/tokens/{id}': {
+        parameters: [...tenant, idParam('id')],
+        get: { summary: 'Read a token', responses: { 200: { description: 'token' }, 404: error } },
+        patch: { summary: 'Change ACL, limits, expiry or enabled; live connections follow at once', requestBody: { content: json('TokenInput') }, responses: { 200: { description: 'token' }, 400: error, 404: error } },
+        delete: { summary: 'Delete a token and close its connections', responses: { 204: { description: 'deleted' }, 404: error } },
+      },
+      '/api/v1/tenants/{tenant}/sessions': { parameters: tenant, get: { summary: 'Sessions with subscriptions and queue depth', responses: { 200: { description: 'sessions' } } } },
+      '/api/v1/tenants/{tenant}/sessions/{clientId}': { parameters: [...tenant, idParam('clientId')], delete: { summary: 'Disconnect a client (5.0: 0x98)', responses: { 204: { description: 'disconnected' }, 404: error } } },
+      '/api/v1/tenants/{tenant}/stats': { parameters: tenant, get: { summary: 'Tenant statistics ($SYS figures)', responses: { 200: { description: 'statistics' } } } },
+      '/api/v1/tenants/{tenant}/publish': { parameters: tenant, post: { summary: 'Publish over HTTP with any token of the tenant, obeying its ACL', requestBody: { content: json('PublishInput') }, responses: { 200: { description: 'delivered count' }, 400: error, 403: error } } },
+      '/api/v1/stats': { get: { summary: 'Relay counters of the answering Worker isolate (admin)', responses: { 200: { description: 'counters' }, 401: error } } },
+    },
+  };
+}

@@ -1,0 +1,29 @@
+// Request bodies of the admin API: each schema validates requests and is published in openapi.json.
+import type { Schema } from '../../core/schema/schema.js';
+import { TENANT_NAME } from '../../core/tenancy/token.js';
+import { isValidTopicName } from '../../core/topic/validate.js';
+
+export const tenantBodySchema: Schema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: { type: 'string', pattern: TENANT_NAME.source, description: '1-32 characters of a-z, 0-9 and -, starting with a letter or digit' },
+  },
+};
+
+export const publishBodySchema: Schema = {
+  type: 'object',
+  required: ['topic'],
+  properties: {
+    topic: {
+      type: 'string',
+      minLength: 1,
+      description: 'MQTT topic name (no wildcards, not starting with $)',
+      check: (topic: string) => (isValidTopicName(topic) && !topic.startsWith('$') ? undefined : 'must be a valid MQTT topic name without wildcards, not starting with $'),
+    },
+    payload: { type: 'string', description: 'utf8 text, or base64 when encoding is "base64"' },
+    encoding: { type: 'string', enum: ['utf8', 'base64'] },
+    qos: { type: 'integer', enum: [0, 1] },
+    retain: { type: 'boolean' },
+  },
+};
