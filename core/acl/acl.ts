@@ -22,11 +22,18 @@ export interface AclIdentity {
   username: string;
 }
 
-/** Expands %c and %u. A placeholder whose value holds `+`, `#` or `/` cannot widen the filter: no match. */
+/**
+ * Expands %c and %u. An entry whose placeholder value is empty (an HTTP publish has no client id) or holds
+ * `+`, `#` or `/` (which would widen the filter) does not apply: undefined.
+ */
 export function expandFilter(filter: string, identity: AclIdentity): string | undefined {
   if (!filter.includes('%')) return filter;
-  for (const value of [identity.clientId, identity.username]) {
-    if (/[+#/]/.test(value) && filter.includes(value === identity.clientId ? '%c' : '%u')) return undefined;
+  const placeholders: Array<[string, string]> = [
+    ['%c', identity.clientId],
+    ['%u', identity.username],
+  ];
+  for (const [placeholder, value] of placeholders) {
+    if (filter.includes(placeholder) && (value === '' || /[+#/]/.test(value))) return undefined;
   }
   return filter.replaceAll('%c', identity.clientId).replaceAll('%u', identity.username);
 }

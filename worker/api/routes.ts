@@ -77,7 +77,7 @@ tenantRoutes.post('/publish', async (c) => {
     retain?: boolean;
   };
   const token = c.get('token');
-  if (token && !mayPublish(token.acl, { clientId: 'http', username: token.id }, topic)) {
+  if (token && !mayPublish(token.acl, { clientId: '', username: token.id }, topic)) {
     throw jsonError(403, `this token may not publish to "${topic}"`);
   }
   let bytes: Uint8Array;

@@ -39,6 +39,11 @@ describe('ACL', () => {
     expect(maySubscribe(acl, me, filter)).toBe(allowed);
   });
 
+  it('an entry with %c does not apply without a client id (HTTP publish)', () => {
+    expect(mayPublish(acl, { clientId: '', username: 'fleet' }, 'devices//temp')).toBe(false);
+    expect(mayPublish(acl, { clientId: '', username: 'fleet' }, 'users/fleet/inbox')).toBe(true);
+  });
+
   it('a client id with wildcard characters cannot widen a %c entry', () => {
     expect(expandFilter('devices/%c/#', { clientId: '+', username: 'u' })).toBeUndefined();
     expect(mayPublish(acl, { clientId: 'a/b', username: 'u' }, 'devices/a/b/x')).toBe(false);
