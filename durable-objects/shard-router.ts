@@ -41,9 +41,12 @@ export class ShardRouter {
     return shardStub(this.env, this.tenant, shardOf(message.topic, this.shardCount)).publish([message]);
   }
 
-  /** Registers filters with their shards (a wildcard goes to every shard) and collects retained messages. */
+  /**
+   * Registers filters and their 5.0 options with their shards (a wildcard goes to every shard; a shared
+   * subscription where its inner filter goes) and collects retained messages, expiry included.
+   */
   async subscribe(session: string, subscriptions: readonly ShardSubscription[]): Promise<Map<string, MergedSubscribeResult>> {
-    const byShard = this.groupByShard(subscriptions, (s) => s.filter);
+    const byShard = this.groupByShard(subscriptions.map(shardSubscription), (s) => s.filter);
     const merged = new Map<string, MergedSubscribeResult>();
     for (const subscription of subscriptions) merged.set(subscription.filter, { isNew: false, retained: [] });
     const answers = await Promise.all(
@@ -78,4 +81,16 @@ export class ShardRouter {
     }
     return byShard;
   }
+}
+
+/** Exactly the fields a shard stores, so a caller's richer object (a decoded SUBSCRIBE entry) never rides along. */
+function shardSubscription(subscription: ShardSubscription): ShardSubscription {
+  const { filter, qos, noLocal, retainAsPublished, subscriptionIdentifier } = subscription;
+  return {
+    filter,
+    qos,
+    ...(noLocal ? { noLocal } : {}),
+    ...(retainAsPublished ? { retainAsPublished } : {}),
+    ...(subscriptionIdentifier !== undefined ? { subscriptionIdentifier } : {}),
+  };
 }

@@ -12,7 +12,8 @@ import { sysMessages, type BrokerStatistics } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
+CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 ${TOKEN_SCHEMA}`;
@@ -25,7 +26,13 @@ export type SessionState = 'connected' | 'offline' | 'ended';
 
 export type AuthenticateResult =
   | { ok: true; token: TokenInfo }
-  | { ok: false; reason: 'unknown' | 'disabled' | 'expired' | 'connection-limit' };
+  | { ok: false; reason: 'unknown' | 'disabled' | 'expired' | 'connection-limit' | 'session-limit' };
+
+/** Limits of a whole tenant; absent = none. */
+export interface TenantLimits {
+  maxTokens?: number;
+  maxSessions?: number;
+}
 
 export class TenantDO extends CountedObject {
   private readonly tokens: TokenStore;
@@ -38,18 +45,36 @@ export class TenantDO extends CountedObject {
   // ── Tokens ───────────────────────────────────────────────────────────────────────────────────────
 
   /** Creates the tenant (idempotent) and, when it has no tokens yet, its first master token. */
-  async provision(tenant: string): Promise<{ created: boolean; masterToken?: string }> {
+  async provision(tenant: string, limits: TenantLimits = {}): Promise<{ created: boolean; masterToken?: string }> {
     this.invocations.rpc++;
     this.remember(tenant);
     if (this.tokens.count() > 0) return { created: false };
+    this.setLimits(limits);
     const { token } = await this.createTokenNow(tenant, { name: 'master', acl: [{ filter: '#', rights: ['pub', 'sub'] }] }, true);
     return { created: true, masterToken: token };
   }
 
   /** Creates a token; the returned string holds the secret and is shown this once. */
-  async createToken(tenant: string, input: TokenInput): Promise<{ token: string; info: TokenInfo }> {
+  async createToken(tenant: string, input: TokenInput): Promise<{ ok: true; token: string; info: TokenInfo } | { ok: false; error: string }> {
     this.invocations.rpc++;
-    return this.createTokenNow(tenant, input, false);
+    const maxTokens = this.limits().maxTokens;
+    if (maxTokens !== undefined && this.tokens.count() >= maxTokens) {
+      this.countLimitHit('tokens');
+      return { ok: false, error: `the tenant's limit of ${maxTokens} tokens is reached` };
+    }
+    return { ok: true, ...(await this.createTokenNow(tenant, input, false)) };
+  }
+
+  /** The tenant's limits (tokens, sessions); the admin changes them. */
+  async getLimits(): Promise<TenantLimits> {
+    this.invocations.rpc++;
+    return this.limits();
+  }
+
+  async updateLimits(limits: TenantLimits): Promise<TenantLimits> {
+    this.invocations.rpc++;
+    this.setLimits(limits);
+    return limits;
   }
 
   async listTokens(): Promise<TokenInfo[]> {
@@ -83,7 +108,7 @@ export class TenantDO extends CountedObject {
   }
 
   /** Checks a token presented as an MQTT username or API bearer; the secret is compared by hash. */
-  async authenticate(tokenId: string, secret: string, forMqtt = true): Promise<AuthenticateResult> {
+  async authenticate(tokenId: string, secret: string, forMqtt = true, clientId?: string): Promise<AuthenticateResult> {
     this.invocations.rpc++;
     const stored = this.tokens.get(tokenId);
     const presented = await hashSecret(secret);
@@ -94,7 +119,19 @@ export class TenantDO extends CountedObject {
     if (token.expiresAt !== null && token.expiresAt <= Date.now()) return { ok: false, reason: 'expired' };
     if (forMqtt && token.limits.maxConnections !== undefined) {
       const live = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1 AND token_id = ?', tokenId)?.n as number) ?? 0;
-      if (live >= token.limits.maxConnections) return { ok: false, reason: 'connection-limit' };
+      if (live >= token.limits.maxConnections) {
+        this.countLimitHit('connections');
+        return { ok: false, reason: 'connection-limit' };
+      }
+    }
+    const maxSessions = this.limits().maxSessions;
+    if (forMqtt && maxSessions !== undefined && clientId !== undefined) {
+      const known = this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ?', clientId) !== undefined;
+      const count = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions')?.n as number) ?? 0;
+      if (!known && count >= maxSessions) {
+        this.countLimitHit('sessions');
+        return { ok: false, reason: 'session-limit' };
+      }
     }
     return { ok: true, token };
   }
@@ -183,10 +220,12 @@ export class TenantDO extends CountedObject {
     }
   }
 
-  async statistics(): Promise<BrokerStatistics> {
+  async statistics(): Promise<BrokerStatistics & { limitHits: Record<string, number> }> {
     const tenant = this.tenantRow();
     const clientsConnected = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1')?.n as number) ?? 0;
-    const stats: BrokerStatistics = {
+    const limitHits = Object.fromEntries(this.sql.all<Row>('SELECT name, count FROM limit_hits').map((row) => [row.name as string, row.count as number]));
+    const stats: BrokerStatistics & { limitHits: Record<string, number> } = {
+      limitHits,
       version: BROKER_VERSION,
       uptimeSeconds: tenant ? Math.floor((Date.now() - tenant.createdAt) / 1000) : 0,
       clientsConnected,
@@ -248,6 +287,20 @@ export class TenantDO extends CountedObject {
       sysMessages(stats).map(([topic, value]) => router.publishCounted({ topic, payload: encoder.encode(value), qos: 0, retain: true })),
     );
     this.setTimer('sys', reached.some((count) => count > 0) ? Date.now() + sysIntervalMs(this.env) : undefined);
+  }
+
+  private limits(): TenantLimits {
+    const row = this.sql.one<Row>('SELECT limits FROM tenant WHERE id = 1');
+    return row?.limits ? (JSON.parse(row.limits as string) as TenantLimits) : {};
+  }
+
+  private setLimits(limits: TenantLimits): void {
+    this.sql.run('UPDATE tenant SET limits = ? WHERE id = 1', JSON.stringify(limits));
+  }
+
+  /** Limits hit are counted (shown in the tenant's statistics). */
+  private countLimitHit(name: string): void {
+    this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET count = count + 1', name);
   }
 
   private remember(tenant: string): void {

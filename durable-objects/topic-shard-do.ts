@@ -1,9 +1,11 @@
 // TopicShardDO: one slice of a tenant's topic space: the subscription trie and the retained messages.
-import type { Properties, QoS } from '../core/codec/packets.js';
-import { deliveryQoS } from '../core/session/subscribe.js';
+import { assertNever, type Properties, type QoS } from '../core/codec/packets.js';
+import { hasExpired, planDeliveries, type PlannedDelivery, type SubscriptionOptions } from '../core/session/fan-out.js';
 import { SubscriptionTrie } from '../core/topic/trie.js';
-import { hasWildcard } from '../core/topic/validate.js';
+import { hasWildcard, parseSharedSubscription } from '../core/topic/validate.js';
 import { topicMatchesFilter } from '../core/topic/match.js';
+import { retainedLookup } from '../core/topic/retained-range.js';
+import { SharedSubscriptionBalancer } from '../core/topic/shared-subscriptions.js';
 import { CoalescingOutbox } from '../core/util/coalescing-outbox.js';
 import type { Env } from '../worker/env.js';
 import { sessionStub } from './addresses.js';
@@ -28,7 +30,21 @@ CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS schema_version (
+  version INTEGER NOT NULL
+);
 `;
+/**
+ * Changes since the first schema, each applied once, in order; `schema_version` holds how many ran. Tables
+ * created by an earlier release keep working (SQLite has no ADD COLUMN IF NOT EXISTS).
+ */
+const MIGRATIONS: readonly string[] = [
+  // 5.0 subscription options and message expiry.
+  `ALTER TABLE subscriptions ADD COLUMN no_local INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE subscriptions ADD COLUMN retain_as_published INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE subscriptions ADD COLUMN subscription_identifier INTEGER;
+   ALTER TABLE retained ADD COLUMN expires_at INTEGER;`,
+];
 /** Counters reach SQLite at most this often: no row write per message. */
 const COUNTER_FLUSH_MS = 10_000;
 
@@ -42,52 +58,49 @@ export interface ShardStatistics {
 
 type Row = Record<string, SqlStorageValue>;
 
+/** A delivery on its way to one session; a shared subscription's copy can go to another member instead. */
+interface Outgoing {
+  delivery: Delivery;
+  share?: { filter: string; message: RoutedMessage; tried: string[] };
+  /** Set when the picked member no longer held the shared subscription and the copy went elsewhere. */
+  redelivered?: Promise<void>;
+}
+
 export class TopicShardDO extends CountedObject {
-  private trie: SubscriptionTrie<QoS> | undefined;
+  private trie: SubscriptionTrie<SubscriptionOptions> | undefined;
   /** One delivery pipeline per subscribed session: in order, one call in flight, bursts batched. */
-  private readonly outboxes = new Map<string, CoalescingOutbox<Delivery>>();
+  private readonly outboxes = new Map<string, CoalescingOutbox<Outgoing>>();
+  /** Which member of each shared subscription gets the next message; memory only. */
+  private readonly balancer = new SharedSubscriptionBalancer();
   private counters: { received: number; sent: number } | undefined;
   /** Starts at construction so that the first publish after a wake writes nothing. */
   private countersFlushedAt = Date.now();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
+    this.migrate();
   }
 
   /**
-   * Stores retained messages and delivers each message once to every matching session, at the highest
-   * QoS among that session's matching subscriptions. Resolves when every delivery has been accepted.
+   * Stores retained messages and delivers each message once to every matching session, at the highest QoS
+   * among that session's matching subscriptions, and once per shared subscription to one of its members.
+   * Resolves when every delivery (and any redelivery of a shared copy) has been accepted.
    */
   async publish(messages: RoutedMessage[]): Promise<number> {
     this.invocations.rpc++;
     this.invocations.messagesIn += messages.length;
     const trie = this.loadTrie();
+    const now = Date.now();
+    const pick = (filter: string, members: readonly string[]) => this.balancer.pick(filter, members, now);
     const deliveries: Promise<void>[] = [];
     let received = 0;
     for (const message of messages) {
       if (!message.topic.startsWith('$')) received++;
+      // [MQTT-3.3.2-5 v5] an expired message is neither forwarded nor kept.
+      if (hasExpired(message, now)) continue;
       if (message.retain) this.storeRetained(message);
-      // One copy per session, at the maximum QoS of its overlapping subscriptions.
-      const perSession = new Map<string, { qos: QoS; filters: string[] }>();
-      for (const { filter, key, value } of trie.match(message.topic)) {
-        const entry = perSession.get(key);
-        if (!entry) perSession.set(key, { qos: value, filters: [filter] });
-        else {
-          entry.filters.push(filter);
-          if (value > entry.qos) entry.qos = value;
-        }
-      }
-      for (const [session, { qos, filters }] of perSession) {
-        const delivery: Delivery = {
-          topic: message.topic,
-          payload: message.payload,
-          qos: deliveryQoS(message.qos, qos),
-          // [MQTT-3.3.1-9] live forwarding clears RETAIN.
-          retain: false,
-          filters,
-          ...(message.properties ? { properties: message.properties } : {}),
-        };
-        deliveries.push(this.outboxFor(session).push(delivery));
+      for (const plan of planDeliveries(trie.match(message.topic), message, pick)) {
+        deliveries.push(this.send(plan, message, []));
       }
     }
     this.invocations.messagesOut += deliveries.length;
@@ -96,19 +109,32 @@ export class TopicShardDO extends CountedObject {
     return deliveries.length;
   }
 
-  /** Adds or replaces subscriptions; answers with the retained messages each filter matches here. */
+  /**
+   * Adds or replaces subscriptions with their options [MQTT-3.8.4-3]; answers with the unexpired retained
+   * messages each filter matches here (none for a shared subscription [MQTT 5.0 §4.8.2]).
+   */
   async subscribe(session: string, subscriptions: ShardSubscription[]): Promise<SubscribeResult[]> {
     this.invocations.rpc++;
     const trie = this.loadTrie();
-    return subscriptions.map(({ filter, qos }) => {
-      const isNew = trie.add(filter, session, qos);
+    const now = Date.now();
+    return subscriptions.map((subscription) => {
+      const { filter } = subscription;
+      const options = optionsOf(subscription);
+      const isNew = trie.add(filter, session, options);
       this.sql.run(
-        'INSERT INTO subscriptions (filter, session, qos) VALUES (?, ?, ?) ON CONFLICT (filter, session) DO UPDATE SET qos = excluded.qos',
+        `INSERT INTO subscriptions (filter, session, qos, no_local, retain_as_published, subscription_identifier)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (filter, session) DO UPDATE SET qos = excluded.qos, no_local = excluded.no_local,
+           retain_as_published = excluded.retain_as_published, subscription_identifier = excluded.subscription_identifier`,
         filter,
         session,
-        qos,
+        options.qos,
+        options.noLocal ? 1 : 0,
+        options.retainAsPublished ? 1 : 0,
+        options.subscriptionIdentifier ?? null,
       );
-      return { filter, isNew, retained: this.matchRetained(filter) };
+      const shared = parseSharedSubscription(filter) !== undefined;
+      return { filter, isNew, retained: shared ? [] : this.matchRetained(filter, now) };
     });
   }
 
@@ -133,7 +159,9 @@ export class TopicShardDO extends CountedObject {
     for (const entry of trie.entries()) if (hasWildcard(entry.filter)) wildcard++;
     this.flushCounters(Date.now());
     const counters = this.loadCounters();
-    const retained = (this.sql.one<Row>("SELECT COUNT(*) AS n FROM retained WHERE topic NOT LIKE '$%'")?.n as number) ?? 0;
+    const retained =
+      (this.sql.one<Row>("SELECT COUNT(*) AS n FROM retained WHERE topic NOT LIKE '$%' AND (expires_at IS NULL OR expires_at > ?)", Date.now())
+        ?.n as number) ?? 0;
     return {
       exactSubscriptions: trie.size - wildcard,
       wildcardSubscriptions: wildcard,
@@ -145,11 +173,30 @@ export class TopicShardDO extends CountedObject {
 
   // ── Internals ────────────────────────────────────────────────────────────────────────────────────
 
-  private loadTrie(): SubscriptionTrie<QoS> {
+  private migrate(): void {
+    const applied = (this.sql.one<Row>('SELECT version FROM schema_version')?.version as number | undefined) ?? 0;
+    if (applied >= MIGRATIONS.length) return;
+    this.ctx.storage.transactionSync(() => {
+      for (const migration of MIGRATIONS.slice(applied)) this.sql.run(migration);
+      this.sql.run('DELETE FROM schema_version');
+      this.sql.run('INSERT INTO schema_version (version) VALUES (?)', MIGRATIONS.length);
+    });
+  }
+
+  private loadTrie(): SubscriptionTrie<SubscriptionOptions> {
     if (!this.trie) {
-      const trie = new SubscriptionTrie<QoS>();
-      for (const row of this.sql.all<Row>('SELECT filter, session, qos FROM subscriptions')) {
-        trie.add(row.filter as string, row.session as string, row.qos as QoS);
+      const trie = new SubscriptionTrie<SubscriptionOptions>();
+      const rows = this.sql.all<Row>(
+        'SELECT filter, session, qos, no_local, retain_as_published, subscription_identifier FROM subscriptions',
+      );
+      for (const row of rows) {
+        const options: SubscriptionOptions = {
+          qos: row.qos as QoS,
+          noLocal: row.no_local === 1,
+          retainAsPublished: row.retain_as_published === 1,
+        };
+        if (row.subscription_identifier !== null) options.subscriptionIdentifier = row.subscription_identifier as number;
+        trie.add(row.filter as string, row.session as string, options);
       }
       this.trie = trie;
     }
@@ -158,7 +205,7 @@ export class TopicShardDO extends CountedObject {
 
   /**
    * [MQTT-3.3.1-5] a retained message replaces the topic's previous one; [MQTT-3.3.1-10] an empty payload
-   * deletes it (and is still forwarded to current subscribers [MQTT-3.3.1-12]).
+   * deletes it (and is still forwarded to current subscribers [MQTT-3.3.1-12]). Its expiry is kept with it.
    */
   private storeRetained(message: RoutedMessage): void {
     if (message.payload.length === 0) {
@@ -166,35 +213,96 @@ export class TopicShardDO extends CountedObject {
       return;
     }
     this.sql.run(
-      `INSERT INTO retained (topic, payload, qos, properties) VALUES (?, ?, ?, ?)
-       ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, properties = excluded.properties`,
+      `INSERT INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
+         properties = excluded.properties, expires_at = excluded.expires_at`,
       message.topic,
       message.payload,
       message.qos,
       message.properties ? toJson(message.properties) : null,
+      message.expiresAt ?? null,
     );
   }
 
-  /** Retained messages of this shard matching a filter: one index lookup for an exact filter. */
-  private matchRetained(filter: string): RetainedMessage[] {
-    const rows = hasWildcard(filter)
-      ? this.sql.all<Row>('SELECT * FROM retained').filter((row) => topicMatchesFilter(filter, row.topic as string))
-      : this.sql.all<Row>('SELECT * FROM retained WHERE topic = ?', filter);
-    return rows.map((row) => {
-      const message: RetainedMessage = {
-        topic: row.topic as string,
-        payload: new Uint8Array(row.payload as ArrayBuffer),
-        qos: row.qos as QoS,
-      };
+  /**
+   * Unexpired retained messages of this shard matching a (non-shared) filter: one index lookup for an exact
+   * filter, an index range from the literal prefix for a wildcard one. Expired rows met on the way are deleted.
+   */
+  private matchRetained(filter: string, now: number): RetainedMessage[] {
+    const columns = 'SELECT topic, payload, qos, properties, expires_at FROM retained';
+    const lookup = retainedLookup(filter);
+    let rows: Row[];
+    switch (lookup.kind) {
+      case 'exact':
+        rows = this.sql.all<Row>(`${columns} WHERE topic = ?`, lookup.topic);
+        break;
+      case 'range':
+        rows = this.sql.all<Row>(`${columns} WHERE (topic >= ? AND topic < ?) OR topic = ?`, lookup.from, lookup.to, lookup.parent ?? null);
+        break;
+      case 'all':
+        rows = this.sql.all<Row>(columns);
+        break;
+      default:
+        return assertNever(lookup);
+    }
+    const out: RetainedMessage[] = [];
+    for (const row of rows) {
+      const topic = row.topic as string;
+      if (lookup.kind !== 'exact' && !topicMatchesFilter(filter, topic)) continue;
+      const expiresAt = row.expires_at === null ? undefined : (row.expires_at as number);
+      if (hasExpired({ expiresAt }, now)) {
+        // [MQTT-3.3.2-5 v5] expired: never sent again; deleted now that it was seen.
+        this.sql.run('DELETE FROM retained WHERE topic = ? AND expires_at <= ?', topic, now);
+        continue;
+      }
+      const message: RetainedMessage = { topic, payload: new Uint8Array(row.payload as ArrayBuffer), qos: row.qos as QoS };
       if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
-      return message;
-    });
+      if (expiresAt !== undefined) message.expiresAt = expiresAt;
+      out.push(message);
+    }
+    return out;
   }
 
-  private outboxFor(session: string): CoalescingOutbox<Delivery> {
+  /** Queues one planned copy for its session; resolves once it (or a redelivery of it) has been accepted. */
+  private send(plan: PlannedDelivery, message: RoutedMessage, tried: readonly string[]): Promise<void> {
+    const delivery: Delivery = {
+      topic: message.topic,
+      payload: message.payload,
+      qos: plan.qos,
+      retain: plan.retain,
+      filters: plan.filters,
+      ...(message.properties ? { properties: message.properties } : {}),
+      ...(plan.subscriptionIdentifiers ? { subscriptionIdentifiers: plan.subscriptionIdentifiers } : {}),
+      ...(message.expiresAt !== undefined ? { expiresAt: message.expiresAt } : {}),
+    };
+    const outgoing: Outgoing = { delivery };
+    if (plan.shareFilter !== undefined) outgoing.share = { filter: plan.shareFilter, message, tried: [...tried, plan.session] };
+    return this.outboxFor(plan.session)
+      .push(outgoing)
+      .then(() => outgoing.redelivered);
+  }
+
+  /**
+   * The member picked for a shared subscription's copy no longer held it (a lost unsubscribe, a session that
+   * just ended): the copy goes to another member not yet tried, so the group still gets the message once.
+   */
+  private redeliverShared(share: NonNullable<Outgoing['share']>): Promise<void> | undefined {
+    const now = Date.now();
+    if (hasExpired(share.message, now)) return undefined;
+    const members = this.loadTrie()
+      .match(share.message.topic)
+      .filter((entry) => entry.filter === share.filter && !share.tried.includes(entry.key));
+    const [plan] = planDeliveries(members, share.message, (filter, keys) => this.balancer.pick(filter, keys, now));
+    if (!plan) return undefined;
+    this.invocations.messagesOut++;
+    this.count(0, 1);
+    return this.send(plan, share.message, share.tried);
+  }
+
+  private outboxFor(session: string): CoalescingOutbox<Outgoing> {
     let outbox = this.outboxes.get(session);
     if (!outbox) {
-      outbox = new CoalescingOutbox<Delivery>(
+      outbox = new CoalescingOutbox<Outgoing>(
         (batch) => this.deliverTo(session, batch),
         500,
         () => this.outboxes.delete(session),
@@ -204,11 +312,23 @@ export class TopicShardDO extends CountedObject {
     return outbox;
   }
 
-  /** One RPC per batch; a failure is logged with its context and the fan-out goes on (STYLE §10). */
-  private async deliverTo(session: string, batch: Delivery[]): Promise<void> {
+  /**
+   * One RPC per batch; a failure is logged with its context and the fan-out goes on (STYLE §10). The answer
+   * says whether the session is online (shared subscriptions prefer members that are) and which filters it
+   * no longer holds: those are forgotten, and a shared copy among them goes to another member. The
+   * redelivery is started here, not awaited: awaiting another session's outbox inside this one's send could
+   * deadlock two outboxes on each other.
+   */
+  private async deliverTo(session: string, batch: Outgoing[]): Promise<void> {
     try {
-      const { stale } = await sessionStub(this.env, session).deliver(batch);
-      if (stale.length > 0) this.forget(session, stale);
+      const { stale, online } = await sessionStub(this.env, session).deliver(batch.map((outgoing) => outgoing.delivery));
+      this.balancer.reportPresence(session, online !== false, Date.now());
+      if (stale.length > 0) {
+        this.forget(session, stale);
+        for (const outgoing of batch) {
+          if (outgoing.share && stale.includes(outgoing.share.filter)) outgoing.redelivered = this.redeliverShared(outgoing.share);
+        }
+      }
     } catch (error) {
       console.error('delivery failed', { session, messages: batch.length, error: String(error) });
     }
@@ -241,4 +361,15 @@ export class TopicShardDO extends CountedObject {
     this.sql.run(upsert, 'received', counters.received);
     this.sql.run(upsert, 'sent', counters.sent);
   }
+}
+
+/** The trie value of a subscription as the session sent it; options a 3.1.1 session leaves out are off. */
+function optionsOf(subscription: ShardSubscription): SubscriptionOptions {
+  const options: SubscriptionOptions = {
+    qos: subscription.qos,
+    noLocal: subscription.noLocal === true,
+    retainAsPublished: subscription.retainAsPublished === true,
+  };
+  if (subscription.subscriptionIdentifier !== undefined) options.subscriptionIdentifier = subscription.subscriptionIdentifier;
+  return options;
 }

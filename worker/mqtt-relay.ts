@@ -114,7 +114,7 @@ export class MqttRelay {
     // Authenticate before any session object wakes: one call to the token's tenant.
     let auth: Awaited<ReturnType<typeof authenticate>>;
     try {
-      auth = await authenticate(packet, this.config, this.env);
+      auth = await authenticate(packet, decision.clientId, this.config, this.env);
     } catch (error) {
       console.error('authentication failed', String(error));
       return this.refuse(packet.protocolVersion, ReasonCode.ServerUnavailable, 'authentication unavailable');

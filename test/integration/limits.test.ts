@@ -57,11 +57,11 @@ describe('admin statistics route', () => {
   });
 
   it('answers 401 with a JSON error without the admin token, and the relay counters with it', async () => {
-    const denied = await fetch(`${broker.httpUrl}/api/v1/stats`, { headers: { Authorization: 'Bearer wrong' } });
+    const denied = await broker.miniflare.dispatchFetch(`${broker.httpUrl}/api/v1/stats`, { headers: { Authorization: 'Bearer wrong' } });
     expect(denied.status).toBe(401);
     expect(await denied.json()).toEqual({ error: 'missing or invalid bearer token' });
     const client = await connectClient(broker.mqttUrl, { clientId: 'stats-client' });
-    const allowed = await fetch(`${broker.httpUrl}/api/v1/stats`, { headers: { Authorization: 'Bearer test-admin-secret' } });
+    const allowed = await broker.miniflare.dispatchFetch(`${broker.httpUrl}/api/v1/stats`, { headers: { Authorization: 'Bearer test-admin-secret' } });
     expect(allowed.status).toBe(200);
     const body = (await allowed.json()) as { relay: { connections: number; framesRelayed: number } };
     expect(body.relay.connections).toBeGreaterThanOrEqual(1);

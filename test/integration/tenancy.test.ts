@@ -15,7 +15,9 @@ afterAll(async () => {
 });
 
 async function api(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${broker.httpUrl}/api/v1${path}`, {
+  // Miniflare's dispatcher, not Node's global fetch: a pooled keep-alive socket closed by the runtime made
+  // Node's fetch fail now and then with ECONNRESET.
+  const response = await broker.miniflare.dispatchFetch(`${broker.httpUrl}/api/v1${path}`, {
     method,
     headers: { Authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
@@ -218,7 +220,7 @@ describe('tenants', () => {
     expect((await api('POST', '/tenants/green/tokens', green, '{not json')).json).toEqual({ error: 'body must be valid JSON' });
     expect((await api('POST', '/tenants/green/tokens', green, { nmae: 'typo' })).json).toEqual({ error: 'body has an unknown field "nmae"' });
     expect((await api('GET', '/tenants/green/tokens/doesnotexist', green)).status).toBe(404);
-    const openapi = await fetch(`${broker.httpUrl}/api/v1/openapi.json`).then((r) => r.json() as Promise<any>);
+    const openapi = (await api('GET', '/openapi.json', '')).json;
     expect(openapi.openapi).toBe('3.1.0');
     expect(openapi.components.schemas.TokenInput.properties.acl.items.required).toEqual(['filter', 'rights']);
     expect(openapi.components.schemas.PublishInput.properties.qos.enum).toEqual([0, 1]);
@@ -277,5 +279,28 @@ describe('HTTP publish', () => {
     // A plain token publishes but cannot manage the tenant.
     expect((await api('GET', '/tenants/http/tokens', sensor.token)).status).toBe(403);
     await Promise.all([end(reader), end(late)]);
+  });
+});
+
+describe('tenant limits', () => {
+  it('limits tokens and sessions per tenant, and counts what was refused', async () => {
+    const created = await api('POST', '/tenants', ADMIN, { name: 'small', limits: { maxTokens: 2, maxSessions: 1 } });
+    expect(created.status).toBe(201);
+    const master = created.json.masterToken as string;
+    await newToken('small', master, { name: 'second', acl: [] });
+    const third = await api('POST', '/tenants/small/tokens', master, { name: 'third' });
+    expect(third).toEqual({ status: 403, json: { error: "the tenant's limit of 2 tokens is reached" } });
+    const first = await connectClient(broker.mqttUrl, { clientId: 'only', username: master, protocolVersion: 5 });
+    await sleep(200);
+    expect(await refusedCode(broker.mqttUrl, { clientId: 'another', username: master, protocolVersion: 5 })).toBe(0x97);
+    // The same client id is not a new session: it takes the existing one over.
+    const again = await connectClient(broker.mqttUrl, { clientId: 'only', username: master, protocolVersion: 5 });
+    const stats = await api('GET', '/tenants/small/stats', master);
+    expect(stats.json.limitHits).toEqual({ tokens: 1, sessions: 1 });
+    expect((await api('PUT', '/tenants/small/limits', master, { maxSessions: 5 })).status).toBe(401);
+    expect((await api('PUT', '/tenants/small/limits', ADMIN, { maxSessions: 0 })).json).toEqual({ error: 'body.maxSessions must be at least 1' });
+    expect((await api('PUT', '/tenants/small/limits', ADMIN, { maxSessions: 5 })).status).toBe(200);
+    const now = await connectClient(broker.mqttUrl, { clientId: 'another', username: master });
+    await Promise.all([end(now), end(again), end(first, true)]);
   });
 });

@@ -2,7 +2,7 @@
 import { toJsonSchema } from '../../core/schema/schema.js';
 import { tokenInputSchema } from '../../core/tenancy/token-input.js';
 import { BROKER_VERSION } from '../version.js';
-import { publishBodySchema, tenantBodySchema } from './schemas.js';
+import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
 
 const error = { description: 'bad input or access', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
@@ -20,6 +20,7 @@ export function openApiDocument(): Record<string, unknown> {
         TenantInput: toJsonSchema(tenantBodySchema),
         TokenInput: toJsonSchema(tokenInputSchema),
         PublishInput: toJsonSchema(publishBodySchema),
+        TenantLimits: toJsonSchema(tenantLimitsSchema),
       },
     },
     security: [{ bearer: [] }],
@@ -40,6 +41,7 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/tenants/{tenant}/sessions/{clientId}': { parameters: [...tenant, idParam('clientId')], delete: { summary: 'Disconnect a client (5.0: 0x98)', responses: { 204: { description: 'disconnected' }, 404: error } } },
       '/api/v1/tenants/{tenant}/stats': { parameters: tenant, get: { summary: 'Tenant statistics ($SYS figures)', responses: { 200: { description: 'statistics' } } } },
       '/api/v1/tenants/{tenant}/publish': { parameters: tenant, post: { summary: 'Publish over HTTP with any token of the tenant, obeying its ACL', requestBody: { content: json('PublishInput') }, responses: { 200: { description: 'delivered count' }, 400: error, 403: error } } },
+      '/api/v1/tenants/{tenant}/limits': { parameters: tenant, put: { summary: 'Set the tenant limits (admin)', requestBody: { content: json('TenantLimits') }, responses: { 200: { description: 'limits' }, 400: error, 401: error } } },
       '/api/v1/stats': { get: { summary: 'Relay counters of the answering Worker isolate (admin)', responses: { 200: { description: 'counters' }, 401: error } } },
     },
   };

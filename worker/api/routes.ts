@@ -10,7 +10,8 @@ import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './ten
 import { mayPublish } from '../../core/acl/acl.js';
 import { validate } from '../../core/schema/schema.js';
 import { openApiDocument } from './openapi.js';
-import { publishBodySchema, tenantBodySchema } from './schemas.js';
+import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
+import type { TenantLimits } from '../../durable-objects/tenant-do.js';
 import { ShardRouter } from '../../durable-objects/shard-router.js';
 import { brokerConfig } from '../config.js';
 import type { MiddlewareHandler } from 'hono';
@@ -42,12 +43,21 @@ api.get('/stats', (c) => {
 /** Creates a tenant and answers with its first master token (shown this once). */
 api.post('/tenants', async (c) => {
   requireAdminHeader(c.env, c.req.header('Authorization'));
-  const body = (await jsonBody(c.req.raw)) as { name: string };
+  const body = (await jsonBody(c.req.raw)) as { name: string; limits?: TenantLimits };
   const problem = validate(tenantBodySchema, body);
   if (problem) throw jsonError(400, problem);
-  const result = await tenantStub(c.env, body.name).provision(body.name);
+  const result = await tenantStub(c.env, body.name).provision(body.name, body.limits ?? {});
   if (!result.created) throw jsonError(409, `tenant "${body.name}" already exists`);
   return c.json({ tenant: body.name, masterToken: result.masterToken }, 201);
+});
+
+/** Changes a tenant's limits (admin only). */
+api.put('/tenants/:tenant/limits', async (c) => {
+  requireAdminHeader(c.env, c.req.header('Authorization'));
+  const body = await jsonBody(c.req.raw);
+  const problem = validate(tenantLimitsSchema, body);
+  if (problem) throw jsonError(400, problem);
+  return c.json(await tenantStub(c.env, c.req.param('tenant')).updateLimits(body as TenantLimits));
 });
 
 const tenantRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
@@ -101,6 +111,7 @@ tenantRoutes.post('/tokens', async (c) => {
   const checked = checkTokenInput(await jsonBody(c.req.raw));
   if (!checked.ok) throw jsonError(400, checked.error);
   const created = await tenantStub(c.env, c.get('tenant')).createToken(c.get('tenant'), checked.value);
+  if (!created.ok) throw jsonError(403, created.error);
   return c.json({ token: created.token, info: created.info }, 201);
 });
 

@@ -3,11 +3,21 @@ import type { Schema } from '../../core/schema/schema.js';
 import { TENANT_NAME } from '../../core/tenancy/token.js';
 import { isValidTopicName } from '../../core/topic/validate.js';
 
+export const tenantLimitsSchema: Schema = {
+  type: 'object',
+  description: 'Limits of the whole tenant; absent = none.',
+  properties: {
+    maxTokens: { type: 'integer', minimum: 1, description: 'tokens the tenant may have' },
+    maxSessions: { type: 'integer', minimum: 1, description: 'sessions (connected or offline) the tenant may have' },
+  },
+};
+
 export const tenantBodySchema: Schema = {
   type: 'object',
   required: ['name'],
   properties: {
     name: { type: 'string', pattern: TENANT_NAME.source, description: '1-32 characters of a-z, 0-9 and -, starting with a letter or digit' },
+    limits: tenantLimitsSchema,
   },
 };
 
