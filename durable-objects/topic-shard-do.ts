@@ -152,6 +152,20 @@ export class TopicShardDO extends CountedObject {
     }
   }
 
+  /** Retained messages of this shard matching a filter, for the admin API (at most `limit`). */
+  async listRetained(filter: string, limit: number): Promise<RetainedMessage[]> {
+    this.invocations.rpc++;
+    return this.matchRetained(filter, Date.now()).slice(0, limit);
+  }
+
+  /** Deletes a topic's retained message (the admin API); true when there was one. */
+  async deleteRetained(topic: string): Promise<boolean> {
+    this.invocations.rpc++;
+    const existed = this.sql.one<Row>('SELECT 1 AS y FROM retained WHERE topic = ?', topic) !== undefined;
+    if (existed) this.sql.run('DELETE FROM retained WHERE topic = ?', topic);
+    return existed;
+  }
+
   async statistics(): Promise<ShardStatistics> {
     this.invocations.rpc++;
     const trie = this.loadTrie();

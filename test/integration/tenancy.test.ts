@@ -304,3 +304,24 @@ describe('tenant limits', () => {
     await Promise.all([end(now), end(again), end(first, true)]);
   });
 });
+
+describe('retained API', () => {
+  it('lists retained messages by filter (text or base64) and deletes one', async () => {
+    const master = await newTenant('ret');
+    const pub = await connectClient(broker.mqttUrl, { clientId: 'rp', username: master });
+    await publish(pub, 'plant/a/temp', '20', { qos: 1, retain: true });
+    await publish(pub, 'plant/b/temp', Buffer.from([0xff, 0x00, 0x01]), { qos: 1, retain: true });
+    await publish(pub, 'office/temp', '22', { qos: 0, retain: true });
+    await end(pub);
+    const listed = await api('GET', '/tenants/ret/retained?filter=' + encodeURIComponent('plant/#'), master);
+    expect(listed.json.messages).toEqual([
+      { topic: 'plant/a/temp', qos: 1, bytes: 2, payload: '20', encoding: 'utf8' },
+      { topic: 'plant/b/temp', qos: 1, bytes: 3, payload: Buffer.from([0xff, 0x00, 0x01]).toString('base64'), encoding: 'base64' },
+    ]);
+    expect((await api('GET', '/tenants/ret/retained', master)).json.messages).toHaveLength(3);
+    expect((await api('DELETE', '/tenants/ret/retained?topic=' + encodeURIComponent('office/temp'), master)).status).toBe(204);
+    expect((await api('DELETE', '/tenants/ret/retained?topic=' + encodeURIComponent('office/temp'), master)).status).toBe(404);
+    expect((await api('GET', '/tenants/ret/retained?filter=' + encodeURIComponent('a/#/b'), master)).status).toBe(400);
+    expect((await api('GET', '/tenants/ret/retained', master)).json.messages.map((m: { topic: string }) => m.topic)).toEqual(['plant/a/temp', 'plant/b/temp']);
+  });
+});

@@ -41,6 +41,11 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/tenants/{tenant}/sessions/{clientId}': { parameters: [...tenant, idParam('clientId')], delete: { summary: 'Disconnect a client (5.0: 0x98)', responses: { 204: { description: 'disconnected' }, 404: error } } },
       '/api/v1/tenants/{tenant}/stats': { parameters: tenant, get: { summary: 'Tenant statistics ($SYS figures)', responses: { 200: { description: 'statistics' } } } },
       '/api/v1/tenants/{tenant}/publish': { parameters: tenant, post: { summary: 'Publish over HTTP with any token of the tenant, obeying its ACL', requestBody: { content: json('PublishInput') }, responses: { 200: { description: 'delivered count' }, 400: error, 403: error } } },
+      '/api/v1/tenants/{tenant}/retained': {
+        parameters: tenant,
+        get: { summary: 'Retained messages matching ?filter= (default #), at most 1000', responses: { 200: { description: 'messages' }, 400: error } },
+        delete: { summary: 'Delete the retained message of ?topic=', responses: { 204: { description: 'deleted' }, 404: error } },
+      },
       '/api/v1/tenants/{tenant}/limits': { parameters: tenant, put: { summary: 'Set the tenant limits (admin)', requestBody: { content: json('TenantLimits') }, responses: { 200: { description: 'limits' }, 400: error, 401: error } } },
       '/api/v1/stats': { get: { summary: 'Relay counters of the answering Worker isolate (admin)', responses: { 200: { description: 'counters' }, 401: error } } },
     },

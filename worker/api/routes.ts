@@ -3,12 +3,14 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { checkTokenInput } from '../../core/tenancy/token-input.js';
-import { sessionName, sessionStub, tenantStub } from '../../durable-objects/addresses.js';
+import { sessionName, sessionStub, shardStub, tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './tenant-auth.js';
 import { mayPublish } from '../../core/acl/acl.js';
 import { validate } from '../../core/schema/schema.js';
+import { shardOf, shardsForFilter } from '../../core/topic/shard.js';
+import { isValidTopicFilter, isValidTopicName, parseSharedSubscription } from '../../core/topic/validate.js';
 import { openApiDocument } from './openapi.js';
 import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
 import type { TenantLimits } from '../../durable-objects/tenant-do.js';
@@ -157,7 +159,43 @@ tenantRoutes.delete('/sessions/:clientId', async (c) => {
   return c.body(null, 204);
 });
 
+/** Retained messages matching `filter` (default `#`), merged from the shards that can hold them. */
+tenantRoutes.get('/retained', async (c) => {
+  const filter = c.req.query('filter') ?? '#';
+  if (!isValidTopicFilter(filter) || parseSharedSubscription(filter)) throw jsonError(400, 'filter must be a valid MQTT topic filter (not a shared one)');
+  const limit = 1000;
+  const tenant = c.get('tenant');
+  const shards = shardsForFilter(filter, brokerConfig(c.env).shardCount);
+  const lists = await Promise.all(shards.map((index) => shardStub(c.env, tenant, index).listRetained(filter, limit)));
+  const messages = lists
+    .flat()
+    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0))
+    .slice(0, limit)
+    .map((message) => ({ topic: message.topic, qos: message.qos, bytes: message.payload.length, ...payloadForJson(message.payload) }));
+  return c.json({ messages });
+});
+
+/** Deletes the retained message of `?topic=` (as an empty retained publish would). */
+tenantRoutes.delete('/retained', async (c) => {
+  const topic = c.req.query('topic') ?? '';
+  if (!isValidTopicName(topic)) throw jsonError(400, 'topic must be a valid MQTT topic name');
+  const deleted = await shardStub(c.env, c.get('tenant'), shardOf(topic, brokerConfig(c.env).shardCount)).deleteRetained(topic);
+  if (!deleted) throw jsonError(404, `no retained message on "${topic}"`);
+  return c.body(null, 204);
+});
+
 api.route('/tenants/:tenant', tenantRoutes);
+
+/** UTF-8 text when the payload is text, base64 otherwise. */
+function payloadForJson(payload: Uint8Array): { payload: string; encoding: 'utf8' | 'base64' } {
+  try {
+    return { payload: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(payload), encoding: 'utf8' };
+  } catch {
+    let binary = '';
+    for (const byte of payload) binary += String.fromCharCode(byte);
+    return { payload: btoa(binary), encoding: 'base64' };
+  }
+}
 
 api.notFound((c) => c.json({ error: `no route ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 
