@@ -376,6 +376,7 @@ export class SessionDO extends CountedObject {
       will: packet.will ?? null,
       expiresAt: null,
       willAt: null,
+      maxQueued: connection.token?.limits.maxQueued ?? null,
     };
     this.store.writeSession(record);
     this.store.clearInboundAliases();
@@ -707,7 +708,8 @@ export class SessionDO extends CountedObject {
     }
     if (queuedNow > 0) {
       // The queue's bound: the oldest messages go first, and are counted [DESIGN §3].
-      const overflow = overflowCount(session.queued, 0, this.config.maximumQueued);
+      const bound = Math.min(this.config.maximumQueued, session.record?.maxQueued ?? Infinity);
+      const overflow = overflowCount(session.queued, 0, bound);
       if (overflow > 0) {
         this.store.dropOldestQueued(overflow);
         this.store.addCounter('queue_dropped', overflow);

@@ -17,6 +17,8 @@ export interface SessionRecord {
   expiresAt: number | null;
   /** A delayed will waiting to be published at this time (5.0 Will Delay Interval); null = none. */
   willAt: number | null;
+  /** The token's bound on queued messages (applies while offline); null = the deployment's. */
+  maxQueued: number | null;
 }
 
 /** A subscription as the session keeps it (the shard keeps its own copy for matching). */
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS session (
   connection_id TEXT,
   will TEXT,
   expires_at INTEGER,
-  will_at INTEGER
+  will_at INTEGER,
+  max_queued INTEGER
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
   filter TEXT PRIMARY KEY,
@@ -108,17 +111,18 @@ export class SessionStore {
       will: row.will ? fromJson<Will>(row.will as string) : null,
       expiresAt: (row.expires_at as number | null) ?? null,
       willAt: (row.will_at as number | null) ?? null,
+      maxQueued: (row.max_queued as number | null) ?? null,
     };
   }
 
   writeSession(record: SessionRecord): void {
     this.sql.run(
-      `INSERT INTO session (id, tenant, client_id, protocol_version, session_expiry, connection_id, will, expires_at, will_at)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO session (id, tenant, client_id, protocol_version, session_expiry, connection_id, will, expires_at, will_at, max_queued)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, client_id = excluded.client_id,
          protocol_version = excluded.protocol_version, session_expiry = excluded.session_expiry,
          connection_id = excluded.connection_id, will = excluded.will, expires_at = excluded.expires_at,
-         will_at = excluded.will_at`,
+         will_at = excluded.will_at, max_queued = excluded.max_queued`,
       record.tenant,
       record.clientId,
       record.protocolVersion,
@@ -127,6 +131,7 @@ export class SessionStore {
       record.will ? toJson(record.will) : null,
       record.expiresAt,
       record.willAt,
+      record.maxQueued,
     );
   }
 

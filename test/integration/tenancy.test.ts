@@ -325,3 +325,22 @@ describe('retained API', () => {
     expect((await api('GET', '/tenants/ret/retained', master)).json.messages.map((m: { topic: string }) => m.topic)).toEqual(['plant/a/temp', 'plant/b/temp']);
   });
 });
+
+describe('token queue limit', () => {
+  it('an offline session of a token with maxQueued keeps only the newest messages', async () => {
+    const master = await newTenant('queue');
+    const tok = await newToken('queue', master, { name: 'q', acl: [{ filter: '#', rights: ['pub', 'sub'] }], limits: { maxQueued: 2 } });
+    const sub = await connectClient(broker.mqttUrl, { clientId: 'qs', username: tok.token, clean: false });
+    await subscribe(sub, 'q/t', 1);
+    await end(sub);
+    const pub = await connectClient(broker.mqttUrl, { clientId: 'qp', username: master });
+    for (let i = 0; i < 5; i++) await publish(pub, 'q/t', String(i), { qos: 1 });
+    await end(pub);
+    const back = await connectClient(broker.mqttUrl, { clientId: 'qs', username: tok.token, clean: false });
+    const got = recorder(back);
+    await got.waitFor(2);
+    await sleep(300);
+    expect(got.messages.map((m) => m.payload)).toEqual(['3', '4']);
+    await end(back);
+  });
+});
