@@ -1,12 +1,35 @@
-// `npm test`: type-check everything (core/ without platform types), then unit and integration tests.
+// `npm test`: fetch what the tests need (Debian's Chromium for the dashboard), type-check everything
+// (core/ without platform types), then unit, integration and browser tests.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
-function run(command, args) {
-  const result = spawnSync(command, args, { stdio: 'inherit', env: process.env });
-  if (result.status !== 0) process.exit(result.status ?? 1);
+function run(command, args, options = {}) {
+  const result = spawnSync(command, args, { stdio: 'inherit', env: process.env, ...options });
+  if (result.status !== 0 && !options.optional) process.exit(result.status ?? 1);
+  return result.status === 0;
+}
+
+/** The dashboard's browser test drives Debian's Chromium; playwright-core downloads no browser. */
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return;
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const prefix = asRoot ? [] : ['sudo', '-n'];
+  console.log('Installing Debian chromium for the dashboard tests (apt-get)...');
+  const ok =
+    run(prefix[0] ?? 'apt-get', [...prefix.slice(1), ...(asRoot ? [] : ['apt-get']), 'update'], { optional: true }) &&
+    run(prefix[0] ?? 'apt-get', [...prefix.slice(1), ...(asRoot ? [] : ['apt-get']), 'install', '-y', 'chromium'], {
+      optional: true,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  if (!ok && process.env.CI) {
+    console.error('Could not install chromium; the browser tests need /usr/bin/chromium.');
+    process.exit(1);
+  }
+  if (!ok) console.warn('Could not install chromium: the browser tests will be skipped (install the Debian package "chromium").');
 }
 
 const extra = process.argv.slice(2);
+ensureChromium();
 run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 run('npx', ['tsc', '-p', 'core/tsconfig.json', '--noEmit']);
 run('npx', ['vitest', 'run', ...extra]);
