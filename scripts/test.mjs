@@ -13,14 +13,10 @@ function run(command, args, options = {}) {
 function ensureChromium() {
   if (existsSync('/usr/bin/chromium')) return;
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const prefix = asRoot ? [] : ['sudo', '-n'];
+  const [aptCommand, ...aptPrefix] = asRoot ? ['apt-get'] : ['sudo', '-n', 'apt-get'];
+  const apt = (...args) => run(aptCommand, [...aptPrefix, ...args], { optional: true, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   console.log('Installing Debian chromium for the dashboard tests (apt-get)...');
-  const ok =
-    run(prefix[0] ?? 'apt-get', [...prefix.slice(1), ...(asRoot ? [] : ['apt-get']), 'update'], { optional: true }) &&
-    run(prefix[0] ?? 'apt-get', [...prefix.slice(1), ...(asRoot ? [] : ['apt-get']), 'install', '-y', 'chromium'], {
-      optional: true,
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
+  const ok = apt('update') && apt('install', '-y', 'chromium');
   if (!ok && process.env.CI) {
     console.error('Could not install chromium; the browser tests need /usr/bin/chromium.');
     process.exit(1);
