@@ -13,6 +13,10 @@ export interface BrokerStatistics {
   messagesSent: number;
   subscriptions: number;
   retained: number;
+  /** Topic shards' Durable Object requests (RPC, alarms, fetches) and SQLite rows, since each last started. */
+  shardRequests: number;
+  shardRowsWritten: number;
+  shardRowsRead: number;
 }
 
 /** The $SYS topics and their payloads, named as mosquitto names them so that existing dashboards work. */
@@ -25,5 +29,8 @@ export function sysMessages(stats: BrokerStatistics): Array<[topic: string, valu
     ['$SYS/broker/messages/sent', String(stats.messagesSent)],
     ['$SYS/broker/subscriptions/count', String(stats.subscriptions)],
     ['$SYS/broker/retained messages/count', String(stats.retained)],
+    ['$SYS/broker/durable-objects/shards/requests', String(stats.shardRequests)],
+    ['$SYS/broker/durable-objects/shards/rows written', String(stats.shardRowsWritten)],
+    ['$SYS/broker/durable-objects/shards/rows read', String(stats.shardRowsRead)],
   ];
 }

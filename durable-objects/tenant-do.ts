@@ -233,6 +233,9 @@ export class TenantDO extends CountedObject {
       messagesSent: 0,
       subscriptions: 0,
       retained: 0,
+      shardRequests: 0,
+      shardRowsWritten: 0,
+      shardRowsRead: 0,
     };
     if (!tenant) return stats;
     const shardCount = brokerConfig(this.env).shardCount;
@@ -243,6 +246,10 @@ export class TenantDO extends CountedObject {
       stats.messagesReceived += shard.messagesReceived;
       stats.messagesSent += shard.messagesSent;
       stats.retained += shard.retained;
+      // The statistics call itself is one of the requests counted.
+      stats.shardRequests += shard.invocations.rpc + shard.invocations.alarm + shard.invocations.fetch + shard.invocations.webSocketMessage / 20;
+      stats.shardRowsWritten += shard.invocations.rowsWritten;
+      stats.shardRowsRead += shard.invocations.rowsRead;
       // A wildcard subscription is replicated to every shard: count it once.
       stats.subscriptions += shard.exactSubscriptions + (index === 0 ? shard.wildcardSubscriptions : 0);
     });

@@ -12,6 +12,7 @@ import { sessionStub } from './addresses.js';
 import type { Delivery, RetainedMessage, RoutedMessage, ShardSubscription, SubscribeResult } from './routed-message.js';
 import { fromJson, toJson } from './json.js';
 import { CountedObject } from './counted-object.js';
+import type { InvocationCounts } from './invocation-counters.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -54,6 +55,8 @@ export interface ShardStatistics {
   retained: number;
   messagesReceived: number;
   messagesSent: number;
+  /** This shard's invocation counts since it last started (requests, rows read and written). */
+  invocations: InvocationCounts;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -182,6 +185,7 @@ export class TopicShardDO extends CountedObject {
       retained,
       messagesReceived: counters.received,
       messagesSent: counters.sent,
+      invocations: { ...this.invocations },
     };
   }
 

@@ -68,7 +68,7 @@ describe('retained messages and wildcards', () => {
     const sys = await connectClient(broker.mqttUrl, { clientId: 'sys-reader' });
     const got = recorder(sys);
     await subscribe(sys, '$SYS/broker/#', 0);
-    await got.waitFor(7, 5000);
+    await got.waitFor(10, 5000);
     const topics = new Set(got.messages.map((m) => m.topic));
     for (const topic of [
       '$SYS/broker/version',
@@ -78,11 +78,16 @@ describe('retained messages and wildcards', () => {
       '$SYS/broker/messages/sent',
       '$SYS/broker/subscriptions/count',
       '$SYS/broker/retained messages/count',
+      '$SYS/broker/durable-objects/shards/requests',
+      '$SYS/broker/durable-objects/shards/rows written',
     ]) {
       expect(topics.has(topic), topic).toBe(true);
     }
     const connected = got.messages.filter((m) => m.topic === '$SYS/broker/clients/connected').at(-1)!;
     expect(Number(connected.payload)).toBeGreaterThanOrEqual(1);
+    // Shards count their own requests: earlier tests in this file published and subscribed through them.
+    const requests = got.messages.filter((m) => m.topic === '$SYS/broker/durable-objects/shards/requests').at(-1)!;
+    expect(Number(requests.payload)).toBeGreaterThan(0);
     // A client cannot publish into $SYS.
     const writer = await connectClient(broker.mqttUrl, { clientId: 'sys-writer' });
     await publish(writer, '$SYS/broker/version', 'forged', { qos: 1 });
