@@ -78,6 +78,8 @@ interface LoadedSession {
   /** Topic aliases the current connection defined [MQTT-3.3.2-7 v5]. */
   inboundAliases: Map<number, string>;
   queued: number;
+  /** Sequence number of the last queued message moved into the window (where the next drain starts). */
+  drainedSeq: number;
   lastPacketId: number;
 }
 
@@ -727,13 +729,14 @@ export class SessionDO extends CountedObject {
     const now = Date.now();
     const frames: Uint8Array[] = [];
     while (session.queued > 0 && session.inflight.size < window) {
-      const batch = this.store.readQueued(window - session.inflight.size);
+      const batch = this.store.readQueued(window - session.inflight.size, session.drainedSeq);
       if (batch.length === 0) {
         session.queued = 0;
         break;
       }
       for (const message of batch) {
         session.queued--;
+        session.drainedSeq = message.seq;
         const expired = message.expiresAt !== undefined && message.expiresAt <= now;
         const packetId = expired ? undefined : this.allocatePacketId();
         if (packetId === undefined || !this.pushPublish(frames, connection, message, packetId, false, now)) {
@@ -1027,6 +1030,7 @@ export class SessionDO extends CountedObject {
             inboundQos2: this.store.readInboundQos2(),
             inboundAliases: this.store.readInboundAliases(),
             queued: this.store.countQueued(),
+            drainedSeq: 0,
             lastPacketId,
           }
         : emptySession();
@@ -1080,6 +1084,7 @@ function emptySession(): LoadedSession {
     inboundQos2: new Set(),
     inboundAliases: new Map(),
     queued: 0,
+    drainedSeq: 0,
     lastPacketId: 0,
   };
 }

@@ -172,9 +172,13 @@ export class SessionStore {
     return (this.sql.one<Row>('SELECT COUNT(*) AS n FROM outbound WHERE state = 0')?.n as number) ?? 0;
   }
 
-  /** The oldest queued messages, to be sent now. */
-  readQueued(limit: number): OutboundMessage[] {
-    return this.sql.all<Row>('SELECT * FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?', limit).map(toOutbound);
+  /**
+   * The oldest queued messages after `afterSeq`, to be sent now. Queued rows only ever get larger rowids than
+   * the ones drained before them, so seeking past the last drained one skips the inflight rows instead of
+   * reading them each time (an index on state would cost billed row writes on every insert instead).
+   */
+  readQueued(limit: number, afterSeq = 0): OutboundMessage[] {
+    return this.sql.all<Row>('SELECT * FROM outbound WHERE seq > ? AND state = 0 ORDER BY seq LIMIT ?', afterSeq, limit).map(toOutbound);
   }
 
   /** Store an outbound message; returns its sequence number. */
