@@ -80,6 +80,8 @@ interface LoadedSession {
   queued: number;
   /** Sequence number of the last queued message moved into the window (where the next drain starts). */
   drainedSeq: number;
+  /** Sequence number for the next stored outbound message; only grows while the object is awake. */
+  nextSeq: number;
   lastPacketId: number;
 }
 
@@ -700,10 +702,11 @@ export class SessionDO extends CountedObject {
         const packetId = this.allocatePacketId();
         if (!this.pushPublish(frames, connection, message, packetId, false, now)) continue;
         const stored = { packetId, state: OutboundState.Published, ...message };
-        const seq = this.store.insertOutbound(stored);
+        const seq = session.nextSeq++;
+        this.store.insertOutbound(seq, stored);
         session.inflight.set(packetId, { seq, ...stored });
       } else {
-        this.store.insertOutbound({ packetId: null, state: OutboundState.Queued, ...message });
+        this.store.insertOutbound(session.nextSeq++, { packetId: null, state: OutboundState.Queued, ...message });
         session.queued++;
         queuedNow++;
       }
@@ -1031,6 +1034,7 @@ export class SessionDO extends CountedObject {
             inboundAliases: this.store.readInboundAliases(),
             queued: this.store.countQueued(),
             drainedSeq: 0,
+            nextSeq: this.store.maxSeq() + 1,
             lastPacketId,
           }
         : emptySession();
@@ -1085,6 +1089,7 @@ function emptySession(): LoadedSession {
     inboundAliases: new Map(),
     queued: 0,
     drainedSeq: 0,
+    nextSeq: 1,
     lastPacketId: 0,
   };
 }

@@ -66,8 +66,9 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   options TEXT
 );
 CREATE TABLE IF NOT EXISTS outbound (
-  -- No AUTOINCREMENT: it writes sqlite_sequence on every insert (a billed row). A rowid is always
-  -- above every existing row's, which is all the ordering we need.
+  -- Assigned by the session (monotonic while it is awake, from MAX(seq) + 1 on wake). Not AUTOINCREMENT:
+  -- that writes sqlite_sequence on every insert (a billed row); not a bare rowid either: SQLite reuses the
+  -- highest rowid once it is deleted, which would put a new row behind the drain cursor.
   seq INTEGER PRIMARY KEY,
   packet_id INTEGER,
   state INTEGER NOT NULL,
@@ -181,10 +182,16 @@ export class SessionStore {
     return this.sql.all<Row>('SELECT * FROM outbound WHERE seq > ? AND state = 0 ORDER BY seq LIMIT ?', afterSeq, limit).map(toOutbound);
   }
 
-  /** Store an outbound message; returns its sequence number. */
-  insertOutbound(message: Omit<OutboundMessage, 'seq'>): number {
-    const row = this.sql.one<Row>(
-        'INSERT INTO outbound (packet_id, state, topic, payload, qos, retain, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq',
+  /** The highest sequence number stored (0 when none): new rows continue after it. */
+  maxSeq(): number {
+    return (this.sql.one<Row>('SELECT MAX(seq) AS s FROM outbound')?.s as number | null) ?? 0;
+  }
+
+  /** Store an outbound message under the given sequence number. */
+  insertOutbound(seq: number, message: Omit<OutboundMessage, 'seq'>): void {
+    this.sql.run(
+        'INSERT INTO outbound (seq, packet_id, state, topic, payload, qos, retain, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        seq,
         message.packetId,
         message.state,
         message.topic,
@@ -194,7 +201,6 @@ export class SessionStore {
         message.properties ? toJson(message.properties) : null,
         message.expiresAt ?? null,
       );
-    return row!.seq as number;
   }
 
   markSent(seq: number, packetId: number): void {
