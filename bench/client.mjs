@@ -55,9 +55,12 @@ export class BenchClient {
         clearTimeout(timer);
         reject(error);
       });
-      ws.on('close', () => {
+      ws.on('close', (code, reason) => {
         clearTimeout(timer);
         this.closed = true;
+        this.closeCode = code;
+        this.closeReason = reason?.toString() ?? '';
+        this.closedAt = performance.now();
         if (this.pinger) clearInterval(this.pinger);
         this.onClose();
         reject(new Error(`${this.clientId}: closed before CONNACK`));

@@ -1,11 +1,15 @@
 // The bench scenarios. Each run is bounded in time and in count and stops by itself; each returns plain
 // figures (and, for ours, the Durable Object counter deltas of its load phase).
+import { fork } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchClient, closeMany, connectMany } from './client.mjs';
 import { publishTemplate } from './mqtt-lite.mjs';
 import { CounterTracker, cpuSeconds, rssBytes, zeroCounts } from './targets.mjs';
 
+const here = dirname(fileURLToPath(import.meta.url));
 const PAYLOAD_SIZE = 32; // [u32 publisher][u32 seq][f64 sent at, performance.now()][padding]
 
 let runCounter = 0;
@@ -41,21 +45,39 @@ function cpuMeter(target) {
   };
 }
 
-/** Counters and Worker statistics of ours around a window; a no-op for other targets. */
-async function counterWindow(target, clientIds, { fresh = false } = {}) {
-  if (target.kind !== 'ours') return { async finish() { return undefined; } };
-  const tracker = new CounterTracker(target, target.objects(clientIds), { fresh });
-  const stats0 = await target.stats();
-  await tracker.sample();
+/**
+ * Counters and Worker statistics of ours around a window; a no-op for other targets. Create it before the
+ * scenario's clients connect: preparing the stubs makes synchronous round trips through Miniflare's proxy,
+ * which stall this event loop (and would make keepalive-1 s clients late). begin() reads the baseline.
+ */
+function counterWindow(target, clientIds, { freshSessions = false, sessionSample } = {}) {
+  if (target.kind !== 'ours') return { async begin() {}, async finish() { return undefined; } };
+  let objects = target.objects(clientIds);
+  if (sessionSample !== undefined && sessionSample < clientIds.length) {
+    // Reading an object's counters costs a few ms; a spread sample of sessions stands for all of them.
+    const step = clientIds.length / sessionSample;
+    const sample = new Set(Array.from({ length: sessionSample }, (_, k) => clientIds[Math.floor(k * step)]));
+    const weight = clientIds.length / sample.size;
+    objects = target
+      .objects([...sample])
+      .map((o) => (o.binding === 'SESSION' ? { ...o, weight } : o));
+  }
+  const tracker = new CounterTracker(target, objects, { freshSessions });
+  let stats0;
   return {
     tracker,
+    async begin() {
+      stats0 = await target.stats();
+      await tracker.sample();
+      tracker.reset(); // the baseline: only what happens from here on counts
+    },
     async finish() {
       await tracker.sample();
       const stats1 = await target.stats();
       const relay = stats0 && stats1
         ? Object.fromEntries(Object.keys(stats1).map((k) => [k, stats1[k] - (stats0[k] ?? 0)]))
         : undefined;
-      return { counts: tracker.totals, missing: [...tracker.missing], readErrors: tracker.errors, relay };
+      return { counts: tracker.totals, byBinding: tracker.byBinding, missing: [...tracker.missing], readErrors: tracker.errors, relay };
     },
   };
 }
@@ -80,12 +102,21 @@ async function waitFor(done, progress, { idleMs = 1500, maxMs = 5000, stepMs = 2
 
 // ── 1. connect ──────────────────────────────────────────────────────────────────────────────────────
 
-export async function connectRun(target, { clients = 1000, concurrency = 50, timeoutMs = 60_000 } = {}) {
+/**
+ * `measureMemory`: report RSS per connection. Only meaningful on a broker that has not yet run other
+ * scenarios: later, objects left by earlier runs are evicted meanwhile and their memory is freed.
+ */
+export async function connectRun(
+  target,
+  { clients = 1000, concurrency = 50, timeoutMs = 60_000, measureMemory = true, idleWaitMs = 0 } = {},
+) {
   const tag = runTag(target, 'conn');
   const ids = Array.from({ length: clients }, (_, i) => `${tag}-${i}`);
   const pids = target.pids();
+  await target.gc?.();
   const rss0 = rssBytes(pids);
-  const counters = await counterWindow(target, ids, { fresh: true });
+  const counters = counterWindow(target, ids, { freshSessions: true, sessionSample: 100 });
+  await counters.begin();
   const meter = cpuMeter(target);
   const deadline = performance.now() + timeoutMs;
   const result = await Promise.race([
@@ -95,8 +126,17 @@ export async function connectRun(target, { clients = 1000, concurrency = 50, tim
   const cpu = meter();
   if (!result) throw new Error(`connect: ${clients} clients not connected within ${timeoutMs} ms`);
   await sleep(Math.max(0, Math.min(1000, deadline - performance.now()))); // let the broker settle
+  await target.gc?.();
   const rss1 = rssBytes(pids);
   const counted = await counters.finish();
+  let rssIdle = NaN;
+  if (measureMemory && idleWaitMs > 0) {
+    // Session objects hibernate after ~10 s without events: memory once the connections have sat idle.
+    await sleep(idleWaitMs);
+    await target.gc?.();
+    rssIdle = rssBytes(pids);
+  }
+  const stillOpen = result.clients.filter((c) => c && !c.closed).length;
   await closeMany(result.clients);
   const ok = result.connackMs.length;
   const sorted = sortedNumbers(result.connackMs);
@@ -108,7 +148,11 @@ export async function connectRun(target, { clients = 1000, concurrency = 50, tim
     connectRate: ok / cpu.wallS,
     connackP50: percentile(sorted, 50),
     connackP99: percentile(sorted, 99),
-    memPerConnKiB: pids.length > 0 && ok > 0 ? (rss1 - rss0) / 1024 / ok : NaN,
+    memPerConnKiB: measureMemory && pids.length > 0 && ok > 0 ? (rss1 - rss0) / 1024 / ok : NaN,
+    rssDeltaPerConnKiB: pids.length > 0 && ok > 0 ? (rss1 - rss0) / 1024 / ok : NaN,
+    memPerIdleConnKiB: pids.length > 0 && ok > 0 ? (rssIdle - rss0) / 1024 / ok : NaN,
+    idleWaitS: idleWaitMs / 1000,
+    stillOpenAfterWait: stillOpen,
     rssBeforeMiB: rss0 / 1048576,
     rssAfterMiB: rss1 / 1048576,
     brokerCpuPerConnectMs: ok > 0 ? (cpu.brokerCpuS * 1000) / ok : NaN,
@@ -250,6 +294,7 @@ export async function flowRun(target, { name, topology, qos, window, durationMs,
   const fanout = pubTopics.map((_, i) => subSpecs.filter((s) => s.receives.includes(i)).length);
   const subIds = subSpecs.map((_, j) => `${tag}-s${j}`);
   const pubIds = pubTopics.map((_, i) => `${tag}-p${i}`);
+  const counters = counterWindow(target, [...subIds, ...pubIds]);
   let engine;
   const subConn = await connectMany(
     target.url,
@@ -277,7 +322,7 @@ export async function flowRun(target, { name, topology, qos, window, durationMs,
     });
     if (warmupMs > 0) await engine.run(warmupMs, maxMessages);
     const sentBefore = engine.expected();
-    const counters = await counterWindow(target, [...subIds, ...pubIds]);
+    await counters.begin();
     const meter = cpuMeter(target);
     const r = await runMeasured(engine, durationMs, maxMessages, sentBefore);
     const cpu = meter();
@@ -354,6 +399,7 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
     },
   });
   let acked = 0;
+  const counters = counterWindow(target, [`${tag}-s`, `${tag}-p`]);
   const pub = new BenchClient(target.url, `${tag}-p`, { keepAlive: 60, onPuback: () => acked++ });
   try {
     await sub.connect();
@@ -364,15 +410,16 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
     for (let k = 0; k < 5; k++) {
       const b = template.encode(k + 1);
       b.writeUInt32BE(0, template.payloadOffset);
-      b.writeUInt32BE(0, template.payloadOffset + 4);
+      b.writeUInt32BE(k, template.payloadOffset + 4);
       b.writeDoubleBE(performance.now(), template.payloadOffset + 8);
       pub.send(b);
     }
     await waitFor(() => latencies.length >= 5, () => latencies.length, { maxMs: 5000 });
     latencies.length = 0;
     acked = 0;
-    lastSeq = 0;
-    const counters = await counterWindow(target, [`${tag}-s`, `${tag}-p`]);
+    lastSeq = 0; // measured messages are numbered from 1
+    outOfOrder = 0;
+    await counters.begin();
     const meter = cpuMeter(target);
     const total = Math.round((rate * durationMs) / 1000);
     let sent = 0;
@@ -383,7 +430,7 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
         const due = Math.min(total, Math.floor((elapsed * rate) / 1000));
         // Bounded: at most 20 per tick, and never more than 1,000 unacknowledged.
         for (let k = 0; k < 20 && sent < due && (qos === 0 || sent - acked < 1000); k++) {
-          const b = template.encode((sent % 65535) + 1);
+          const b = template.encode(((sent + 5) % 65535) + 1);
           b.writeUInt32BE(0, template.payloadOffset);
           b.writeUInt32BE(sent + 1, template.payloadOffset + 4);
           b.writeDoubleBE(performance.now(), template.payloadOffset + 8);
@@ -426,30 +473,47 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
 
 // ── 6. idle pinging clients ─────────────────────────────────────────────────────────────────────────
 
-/** All targets at once (the load is tiny): `clients` per target with keepalive 1 s, pinging for `durationMs`. */
+/**
+ * All targets at once (the load is tiny): `clients` per target with keepalive 1 s, each sending PINGREQ every
+ * second for `durationMs`. The clients live in a child process (idle-clients.mjs) so that reading counters here
+ * cannot delay a PINGREQ; counters are sampled every `sampleEveryMs`, more often than objects hibernate.
+ */
 export async function idleRun(targets, { clients = 200, durationMs = 30_000, sampleEveryMs = 4000 }) {
-  const per = [];
+  const per = targets.map((target) => {
+    const tag = runTag(target, 'idle');
+    const ids = Array.from({ length: clients }, (_, i) => `${tag}-${i}`);
+    return { target, ids, counters: counterWindow(target, ids) };
+  });
+  const child = fork(join(here, 'idle-clients.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const ask = (message, key, timeoutMs) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`idle clients: no ${key} within ${timeoutMs} ms`)), timeoutMs);
+      const onMessage = (m) => {
+        if (!(key in m)) return;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(m[key]);
+      };
+      child.on('message', onMessage);
+      child.send(message);
+    });
   try {
-    for (const target of targets) {
-      const tag = runTag(target, 'idle');
-      const ids = Array.from({ length: clients }, (_, i) => `${tag}-${i}`);
-      let disconnects = 0;
-      let measuring = false;
-      const conn = await connectMany(
-        target.url,
-        ids,
-        { keepAlive: 1, ping: true, onClose: () => measuring && disconnects++ },
-        { concurrency: 50 },
-      );
-      per.push({ target, ids, conn, disconnects: () => disconnects, start: () => (measuring = true) });
-    }
+    await ask(
+      {
+        connect: {
+          targets: per.map((p) => ({ name: p.target.name, url: p.target.url, ids: p.ids })),
+          clients,
+          keepAlive: 1,
+          maxMs: durationMs + 120_000,
+        },
+      },
+      'connected',
+      60_000,
+    );
     await sleep(2000); // connect-time work settles first
-    for (const p of per) {
-      p.counters = await counterWindow(p.target, p.ids);
-      p.pings0 = p.conn.clients.reduce((s, c) => s + c.pingresps, 0);
-      p.pingsSent0 = p.conn.clients.reduce((s, c) => s + c.pingsSent, 0);
-      p.start();
-    }
+    for (const p of per) await p.counters.begin();
+    await ask({ start: true }, 'started', 5000);
     const t0 = performance.now();
     while (performance.now() - t0 < durationMs) {
       await sleep(Math.min(sampleEveryMs, Math.max(0, durationMs - (performance.now() - t0))));
@@ -457,19 +521,19 @@ export async function idleRun(targets, { clients = 200, durationMs = 30_000, sam
       for (const p of per) if (p.counters.tracker) await p.counters.tracker.sample();
     }
     const windowS = (performance.now() - t0) / 1000;
+    // The last counter reading comes before the clients disconnect (their DISCONNECTs do wake the sessions).
+    for (const p of per) p.counted = await p.counters.finish();
+    const clientFigures = await ask({ stop: true }, 'stopped', 10_000);
     const out = [];
     for (const p of per) {
-      const counted = await p.counters.finish();
+      const counted = p.counted;
       const c = counted?.counts ?? zeroCounts();
       const invocations = c.fetch + c.webSocketMessage + c.webSocketClose + c.rpc + c.alarm;
+      const figures = clientFigures.find((f) => f.name === p.target.name) ?? {};
       out.push({
         target: p.target.name,
-        clients: p.conn.clients.length - p.conn.failures.length,
-        failed: p.conn.failures.length,
+        ...figures,
         windowS,
-        pingsSent: p.conn.clients.reduce((s, c) => s + c.pingsSent, 0) - p.pingsSent0,
-        pingresps: p.conn.clients.reduce((s, c) => s + c.pingresps, 0) - p.pings0,
-        disconnects: p.disconnects(),
         doInvocations: p.target.kind === 'ours' ? invocations : NaN,
         pingsAnsweredByWorker: counted?.relay?.pingsAnswered ?? NaN,
         counters: counted,
@@ -477,6 +541,9 @@ export async function idleRun(targets, { clients = 200, durationMs = 30_000, sam
     }
     return out;
   } finally {
-    for (const p of per) await closeMany(p.conn.clients);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    if (child.exitCode === null && child.connected) child.disconnect();
+    await exited;
+    clearTimeout(timer);
   }
 }

@@ -5,6 +5,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -126,53 +127,53 @@ export function zeroCounts() {
  * taken as 0. Sample more often than objects hibernate (~10 s) and nothing that woke one is missed.
  */
 export class CounterTracker {
-  /** `objects`: [{ binding, name }]; `fresh`: they have not existed before, so no baseline read is needed. */
-  constructor(broker, objects, { fresh = false } = {}) {
+  /**
+   * `objects`: [{ binding, name, weight? }]; a weight scales an object's counts (a sample standing for many).
+   * `freshSessions`: the SESSION objects have never run, so they start from zero and need no baseline read.
+   */
+  constructor(broker, objects, { freshSessions = false } = {}) {
     this.broker = broker;
     this.objects = objects;
     this.last = new Map();
     this.totals = zeroCounts();
+    this.byBinding = {}; // SESSION / SHARD / TENANT -> counts
     this.missing = new Set(); // fields the broker does not report
     this.errors = 0;
-    this.fresh = fresh;
+    this.freshSessions = freshSessions;
+    broker.prepare(objects);
   }
 
-  async sample(concurrency = 16) {
-    if (this.fresh) {
-      this.fresh = false;
-      return;
-    }
-    let next = 0;
-    const worker = async () => {
-      while (next < this.objects.length) {
-        const o = this.objects[next++];
-        const key = `${o.binding}/${o.name}`;
-        const now = {};
-        try {
-          const read = await this.broker.readCounts(o.binding, o.name); // a Miniflare proxy: copy the fields
-          for (const f of [...COUNT_FIELDS, 'since']) now[f] = read[f];
-        } catch {
-          this.errors++;
+  async sample() {
+    const objects = this.freshSessions ? this.objects.filter((o) => o.binding !== 'SESSION') : this.objects;
+    this.freshSessions = false;
+    const readings = await this.broker.readCountsMany(objects);
+    readings.forEach((now, i) => {
+      const o = objects[i];
+      if (!now) {
+        this.errors++;
+        return;
+      }
+      const key = `${o.binding}/${o.name}`;
+      const prev = this.last.get(key);
+      const restarted = !prev || prev.since !== now.since;
+      const own = (this.byBinding[o.binding] ??= zeroCounts());
+      for (const f of COUNT_FIELDS) {
+        if (typeof now[f] !== 'number') {
+          this.missing.add(f);
           continue;
         }
-        const prev = this.last.get(key);
-        const restarted = !prev || prev.since !== now.since;
-        for (const f of COUNT_FIELDS) {
-          if (typeof now[f] !== 'number') {
-            this.missing.add(f);
-            continue;
-          }
-          this.totals[f] += now[f] - (restarted ? 0 : (prev[f] ?? 0));
-        }
-        this.last.set(key, now);
+        const delta = (now[f] - (restarted ? 0 : (prev[f] ?? 0))) * (o.weight ?? 1);
+        this.totals[f] += delta;
+        own[f] += delta;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, this.objects.length) }, worker));
+      this.last.set(key, now);
+    });
   }
 
   /** Zeroes the totals, keeping the last readings as the new baseline. */
   reset() {
     this.totals = zeroCounts();
+    this.byBinding = {};
   }
 }
 
@@ -183,10 +184,24 @@ export async function startOurs() {
   const broker = await startBroker({ vars });
   const shardCount = shardCountFromConfig(vars);
   const namespaces = new Map();
+  const stubs = new Map();
   const ns = async (binding) => {
     if (!namespaces.has(binding)) namespaces.set(binding, await broker.miniflare.getDurableObjectNamespace(binding));
     return namespaces.get(binding);
   };
+  for (const binding of ['SESSION', 'SHARD', 'TENANT']) await ns(binding);
+  const stubsFor = (objects) =>
+    objects.map(({ binding, name }) => {
+      const key = `${binding}/${name}`;
+      let stub = stubs.get(key);
+      if (!stub) {
+        const n = namespaces.get(binding);
+        stub = typeof n.getByName === 'function' ? n.getByName(name) : n.get(n.idFromName(name));
+        void stub.invocationCounts; // the first property read is synchronous too: do it now (it wakes nothing)
+        stubs.set(key, stub);
+      }
+      return stub;
+    });
   // Miniflare's workerd: the processes that appeared under this one when the broker started.
   const pids = descendants(process.pid)
     .filter((p) => !before.has(p.pid) && p.comm.includes('workerd'))
@@ -199,9 +214,28 @@ export async function startOurs() {
     shardCount,
     pids: () => pids,
     describe: `workerd (Miniflare), SHARD_COUNT=${shardCount}`,
-    async readCounts(binding, name) {
-      const n = await ns(binding);
-      return await n.get(n.idFromName(name)).invocationCounts();
+    /**
+     * Reads the counters of many objects at once: every call is in flight together, and the results (proxies
+     * to objects inside workerd, each field of which would be a synchronous round trip) are copied out with a
+     * single structuredClone that runs inside workerd. Returns one plain object, or null, per object.
+     */
+    async readCountsMany(objects, batch = 250) {
+      const client = await broker.miniflare._getProxyClient();
+      const out = [];
+      for (let i = 0; i < objects.length; i += batch) {
+        const t0 = performance.now();
+        const slice = await Promise.all(
+          stubsFor(objects.slice(i, i + batch)).map((stub) => stub.invocationCounts().catch(() => null)),
+        );
+        const t1 = performance.now();
+        out.push(...client.global.structuredClone(slice));
+        if (process.env.BENCH_DEBUG) console.error(`counters: ${slice.length} calls ${(t1 - t0).toFixed(0)} ms, copy ${(performance.now() - t1).toFixed(0)} ms`);
+      }
+      return out;
+    },
+    /** Creates the stubs ahead (a synchronous round trip or two each), outside any measured window. */
+    prepare(objects) {
+      stubsFor(objects);
     },
     /** The Durable Objects a scenario touches: its clients' sessions, every shard, the tenant. */
     objects(clientIds) {
@@ -216,9 +250,10 @@ export async function startOurs() {
         const res = await fetch(`${broker.httpUrl}/api/v1/stats`, {
           headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
         });
-        if (!res.ok) return undefined;
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
         return (await res.json()).relay;
-      } catch {
+      } catch (error) {
+        console.error(`bench: GET /api/v1/stats failed: ${error?.cause ?? error}`);
         return undefined;
       }
     },
@@ -229,7 +264,10 @@ export async function startOurs() {
 // ── aedes ─────────────────────────────────────────────────────────────────────────────────────────────
 
 export async function startAedes() {
-  const child = fork(join(here, 'aedes-peer.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(join(here, 'aedes-peer.mjs'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--expose-gc'],
+  });
   const port = await new Promise((resolvePort, reject) => {
     const timer = setTimeout(() => reject(new Error('aedes did not start within 10 s')), 10_000);
     child.once('message', (m) => {
@@ -245,6 +283,20 @@ export async function startAedes() {
     url: `ws://127.0.0.1:${port}/mqtt`,
     pids: () => [child.pid],
     describe: `aedes ${version} + ws, own Node process`,
+    /** A full garbage collection in the peer, so RSS readings compare live memory. */
+    gc: () =>
+      new Promise((resolveGc) => {
+        const id = Math.random();
+        const timer = setTimeout(resolveGc, 2000);
+        const onMessage = (m) => {
+          if (m?.gcDone !== id) return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolveGc();
+        };
+        child.on('message', onMessage);
+        child.send({ gc: id });
+      }),
     stop: () =>
       new Promise((resolveStop) => {
         if (child.exitCode !== null) return resolveStop();
