@@ -1,6 +1,7 @@
 // The dashboard's own MQTT 3.1.1 client (dashboard/mqtt-client.js), in Node: its framing and codec on fixed
 // bytes, then a real session against the broker (with the `ws` package standing in for the browser's WebSocket).
 import { pathToFileURL } from 'node:url';
+import { VARINT_BOUNDARIES } from '../core/codec/fixtures.js';
 import { resolve } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,16 +16,7 @@ const ADMIN = 'client-admin';
 
 describe('codec and framing', () => {
   it('[MQTT-1.5.5] Remaining Length uses 1 to 4 bytes at the spec boundaries', () => {
-    const cases: Array<[number, number[]]> = [
-      [0, [0x00]],
-      [127, [0x7f]],
-      [128, [0x80, 0x01]],
-      [16_383, [0xff, 0x7f]],
-      [16_384, [0x80, 0x80, 0x01]],
-      [2_097_151, [0xff, 0xff, 0x7f]],
-      [2_097_152, [0x80, 0x80, 0x80, 0x01]],
-      [268_435_455, [0xff, 0xff, 0xff, 0x7f]],
-    ];
+    const cases = VARINT_BOUNDARIES;
     for (const [length, bytes] of cases) expect(encodeLength(length)).toEqual(bytes);
     expect(() => encodeLength(268_435_456)).toThrow(RangeError);
   });

@@ -19,6 +19,18 @@ export interface ErrorFixture {
 }
 
 /** Character codes of an ASCII string, to spell string fields inside byte arrays. */
+/** Variable Byte Integer boundaries (3.1.1 table 2.4, 5.0 table 1-1): value and its encoding. */
+export const VARINT_BOUNDARIES: Array<[number, number[]]> = [
+  [0, [0x00]],
+  [127, [0x7f]],
+  [128, [0x80, 0x01]],
+  [16_383, [0xff, 0x7f]],
+  [16_384, [0x80, 0x80, 0x01]],
+  [2_097_151, [0xff, 0xff, 0x7f]],
+  [2_097_152, [0x80, 0x80, 0x80, 0x01]],
+  [268_435_455, [0xff, 0xff, 0xff, 0x7f]],
+];
+
 /** The error `fn` throws, or undefined when it returns. */
 export function thrown(fn: () => unknown): unknown {
   try {

@@ -4,18 +4,9 @@ import { decodePacket, encodePacket, type PublishPacket } from '../../../core/co
 import { MAX_VARINT, decodeVarint, varintLength, writeVarint } from '../../../core/codec/varint.js';
 import { MqttError } from '../../../core/errors.js';
 import { ReasonCode } from '../../../core/reason-codes.js';
-import { thrown } from './fixtures.js';
+import { VARINT_BOUNDARIES, thrown } from './fixtures.js';
 
-const boundaries: Array<[number, number[]]> = [
-  [0, [0x00]],
-  [127, [0x7f]],
-  [128, [0x80, 0x01]],
-  [16_383, [0xff, 0x7f]],
-  [16_384, [0x80, 0x80, 0x01]],
-  [2_097_151, [0xff, 0xff, 0x7f]],
-  [2_097_152, [0x80, 0x80, 0x80, 0x01]],
-  [268_435_455, [0xff, 0xff, 0xff, 0x7f]],
-];
+const boundaries = VARINT_BOUNDARIES;
 
 describe('variable byte integer', () => {
   for (const [value, bytes] of boundaries) {
