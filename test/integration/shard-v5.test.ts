@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardOf, shardsForFilter } from '../../core/topic/shard.js';
 import type { RetainedMessage, RoutedMessage, ShardSubscription, SubscribeResult } from '../../durable-objects/routed-message.js';
 import { startBroker, tempPersistDir, type RunningBroker } from './broker.js';
-import { connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+import { connectClient, end, recorder, sleep, subscribe } from './clients.js';
 
 const SHARD_COUNT = 4;
 const TENANT = 'default';
