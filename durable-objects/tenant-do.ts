@@ -3,7 +3,7 @@ import { brokerConfig } from '../worker/config.js';
 import type { Env } from '../worker/env.js';
 import { BROKER_VERSION } from '../worker/version.js';
 import { checkTokenInput, type TokenInput } from '../core/tenancy/token-input.js';
-import { constantTimeEqual } from '../core/tenancy/token.js';
+import { constantTimeEqual, formatToken } from '../core/tenancy/token.js';
 import { sessionName, sessionStub, shardStub } from './addresses.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
 import { TOKEN_SCHEMA, TokenStore, type TokenInfo } from './token-store.js';
@@ -152,7 +152,7 @@ export class TenantDO extends CountedObject {
     const secret = newSecret();
     this.tokens.insert(info, await hashSecret(secret));
     await this.scheduleAlarm();
-    return { token: `${tenant}.${info.id}.${secret}`, info };
+    return { token: formatToken({ tenant, tokenId: info.id, secret }), info };
   }
 
   /** Tells every live session of a token what changed (null: the token is gone). */

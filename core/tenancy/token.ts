@@ -23,6 +23,10 @@ export function parseToken(token: string): ParsedToken | undefined {
   return { tenant, tokenId, secret };
 }
 
+export function formatToken(token: ParsedToken): string {
+  return `${token.tenant}.${token.tokenId}.${token.secret}`;
+}
+
 /** Length-independent comparison of two hex digests (or any equal-length strings). */
 export function constantTimeEqual(a: string, b: string): boolean {
   let difference = a.length ^ b.length;
