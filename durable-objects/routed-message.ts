@@ -13,6 +13,8 @@ export interface RoutedMessage {
   origin?: string;
   /** Absolute expiry (ms since the epoch) from a 5.0 Message Expiry Interval; absent = never. */
   expiresAt?: number;
+  /** For a retained message: how many retained topics this shard may hold for the tenant (its share). */
+  retainedLimit?: number;
 }
 
 /** One copy of a message for one session, at the QoS it is delivered with. */

@@ -488,6 +488,7 @@ export class SessionDO extends CountedObject {
     if (properties) message.properties = properties;
     const expiresAt = messageExpiresAt(now, packet.properties?.messageExpiryInterval);
     if (expiresAt !== undefined) message.expiresAt = expiresAt;
+    if (packet.retain && token?.maxRetained !== undefined) message.retainedLimit = Math.ceil(token.maxRetained / this.config.shardCount);
     // Routing starts only where the packet is accepted (never for a QoS 2 duplicate).
     const route = () => (refusal === undefined ? this.routesFor(connection.tenant).publish(message) : Promise.resolve());
     const reason = refusal !== undefined && v5 ? { reasonCode: refusal } : {};

@@ -25,13 +25,15 @@ type Row = Record<string, SqlStorageValue>;
 export type SessionState = 'connected' | 'offline' | 'ended';
 
 export type AuthenticateResult =
-  | { ok: true; token: TokenInfo }
+  | { ok: true; token: TokenInfo; tenantLimits: TenantLimits }
   | { ok: false; reason: 'unknown' | 'disabled' | 'expired' | 'connection-limit' | 'session-limit' };
 
 /** Limits of a whole tenant; absent = none. */
 export interface TenantLimits {
   maxTokens?: number;
   maxSessions?: number;
+  /** Retained topics; each of the SHARD_COUNT shards holds at most ceil(maxRetained / SHARD_COUNT). */
+  maxRetained?: number;
 }
 
 export class TenantDO extends CountedObject {
@@ -133,7 +135,7 @@ export class TenantDO extends CountedObject {
         return { ok: false, reason: 'session-limit' };
       }
     }
-    return { ok: true, token };
+    return { ok: true, token, tenantLimits: this.limits() };
   }
 
   private async createTokenNow(tenant: string, input: TokenInput, master: boolean): Promise<{ token: string; info: TokenInfo }> {
@@ -246,6 +248,7 @@ export class TenantDO extends CountedObject {
       stats.messagesReceived += shard.messagesReceived;
       stats.messagesSent += shard.messagesSent;
       stats.retained += shard.retained;
+      if (shard.retainedRefused > 0) limitHits.retained = (limitHits.retained ?? 0) + shard.retainedRefused;
       // The statistics call itself is one of the requests counted.
       stats.shardRequests += shard.invocations.rpc + shard.invocations.alarm + shard.invocations.fetch + shard.invocations.webSocketMessage / 20;
       stats.shardRowsWritten += shard.invocations.rowsWritten;

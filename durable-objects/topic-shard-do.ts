@@ -57,6 +57,7 @@ export interface ShardStatistics {
   messagesSent: number;
   /** This shard's invocation counts since it last started (requests, rows read and written). */
   invocations: InvocationCounts;
+  retainedRefused: number;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -78,6 +79,8 @@ export class TopicShardDO extends CountedObject {
   private counters: { received: number; sent: number } | undefined;
   /** Starts at construction so that the first publish after a wake writes nothing. */
   private countersFlushedAt = Date.now();
+  /** Retained messages not stored because the tenant's retained limit was reached (since the last start). */
+  private retainedRefused = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -186,6 +189,7 @@ export class TopicShardDO extends CountedObject {
       messagesReceived: counters.received,
       messagesSent: counters.sent,
       invocations: { ...this.invocations },
+      retainedRefused: this.retainedRefused,
     };
   }
 
@@ -229,6 +233,16 @@ export class TopicShardDO extends CountedObject {
     if (message.payload.length === 0) {
       this.sql.run('DELETE FROM retained WHERE topic = ?', message.topic);
       return;
+    }
+    if (message.retainedLimit !== undefined) {
+      // The tenant's retained limit, this shard's share: a new topic past it is not retained (counted);
+      // replacing an existing one is always allowed. Still delivered live.
+      const exists = this.sql.one<Row>('SELECT 1 AS y FROM retained WHERE topic = ?', message.topic) !== undefined;
+      const held = exists ? 0 : ((this.sql.one<Row>('SELECT COUNT(*) AS n FROM retained')?.n as number) ?? 0);
+      if (!exists && held >= message.retainedLimit) {
+        this.retainedRefused++;
+        return;
+      }
     }
     this.sql.run(
       `INSERT INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)

@@ -16,6 +16,8 @@ export interface ConnectionToken {
   id: string;
   acl: AclEntry[];
   limits: TokenLimits;
+  /** The tenant's retained-topic limit, if any (enforced per shard). */
+  maxRetained?: number;
 }
 
 export type AuthResult =
@@ -56,5 +58,10 @@ export async function authenticate(packet: ConnectPacket, clientId: string, conf
     }
   }
   const token = result.token;
-  return { ok: true, tenant: parsed.tenant, token: { id: token.id, acl: token.acl as AclEntry[], limits: token.limits } };
+  const maxRetained = result.tenantLimits.maxRetained;
+  return {
+    ok: true,
+    tenant: parsed.tenant,
+    token: { id: token.id, acl: token.acl as AclEntry[], limits: token.limits, ...(maxRetained === undefined ? {} : { maxRetained }) },
+  };
 }

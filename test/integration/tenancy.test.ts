@@ -344,3 +344,27 @@ describe('token queue limit', () => {
     await end(back);
   });
 });
+
+describe('tenant retained limit', () => {
+  it('a tenant over its retained limit keeps delivering live but stores no new retained topic (counted)', async () => {
+    const created = await api('POST', '/tenants', ADMIN, { name: 'retlim', limits: { maxRetained: 4 } });
+    const master = created.json.masterToken as string;
+    const watcher = await connectClient(broker.mqttUrl, { clientId: 'rw', username: master });
+    const got = recorder(watcher);
+    await subscribe(watcher, 'r/#', 0);
+    const pub = await connectClient(broker.mqttUrl, { clientId: 'rpub', username: master });
+    for (let i = 0; i < 20; i++) await publish(pub, `r/${i}`, `v${i}`, { qos: 1, retain: true });
+    await got.waitFor(20);
+    const stored = (await api('GET', '/tenants/retlim/retained', master)).json.messages as Array<{ topic: string }>;
+    // SHARD_COUNT 4: each shard holds ceil(4 / 4) = 1 retained topic of this tenant.
+    expect(stored.length).toBeGreaterThanOrEqual(1);
+    expect(stored.length).toBeLessThanOrEqual(4);
+    // Replacing a topic that is already retained is always allowed.
+    await publish(pub, stored[0]!.topic, 'replaced', { qos: 1, retain: true });
+    const again = (await api('GET', '/tenants/retlim/retained', master)).json.messages as Array<{ topic: string; payload: string }>;
+    expect(again.find((m) => m.topic === stored[0]!.topic)?.payload).toBe('replaced');
+    const stats = await api('GET', '/tenants/retlim/stats', master);
+    expect(stats.json.limitHits.retained).toBe(20 - stored.length);
+    await Promise.all([end(watcher), end(pub)]);
+  });
+});

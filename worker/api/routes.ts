@@ -103,7 +103,9 @@ tenantRoutes.post('/publish', async (c) => {
   }
   const tenant = c.get('tenant');
   const router = new ShardRouter(c.env, tenant, brokerConfig(c.env).shardCount);
-  const delivered = await router.publishCounted({ topic, payload: bytes, qos, retain, origin: `${tenant}\u0000http` });
+  const maxRetained = c.get('maxRetained');
+  const retainedLimit = retain && maxRetained !== undefined ? { retainedLimit: Math.ceil(maxRetained / brokerConfig(c.env).shardCount) } : {};
+  const delivered = await router.publishCounted({ topic, payload: bytes, qos, retain, origin: `${tenant}\u0000http`, ...retainedLimit });
   return c.json({ delivered });
 });
 

@@ -9,6 +9,7 @@ export const tenantLimitsSchema: Schema = {
   properties: {
     maxTokens: { type: 'integer', minimum: 1, description: 'tokens the tenant may have' },
     maxSessions: { type: 'integer', minimum: 1, description: 'sessions (connected or offline) the tenant may have' },
+    maxRetained: { type: 'integer', minimum: 1, description: 'retained topics; each shard holds at most its share, ceil(maxRetained / SHARD_COUNT)' },
   },
 };
 

@@ -6,7 +6,7 @@ import { tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
 import type { TokenInfo } from '../../durable-objects/token-store.js';
 
-export type ApiVariables = { tenant: string; caller: 'admin' | 'master' | 'token'; token?: TokenInfo };
+export type ApiVariables = { tenant: string; caller: 'admin' | 'master' | 'token'; token?: TokenInfo; maxRetained?: number };
 
 export function jsonError(status: 400 | 401 | 403 | 404 | 409 | 503, error: string): HTTPException {
   return new HTTPException(status, { res: Response.json({ error }, { status }) });
@@ -43,5 +43,6 @@ export const requireTenantToken: MiddlewareHandler<{ Bindings: Env; Variables: A
   if (!result.ok) throw jsonError(401, `token ${result.reason}`);
   c.set('caller', result.token.master ? 'master' : 'token');
   c.set('token', result.token as TokenInfo);
+  if (result.tenantLimits.maxRetained !== undefined) c.set('maxRetained', result.tenantLimits.maxRetained);
   return next();
 };
