@@ -64,7 +64,7 @@ describe('retained messages and wildcards', () => {
     await Promise.all([end(sub), end(sys)]);
   });
 
-  it('[MQTT-3.3.1? $SYS] $SYS/broker statistics are published per tenant and are read-only', async () => {
+  it('[DESIGN §5] $SYS/broker statistics are published per tenant and are read-only', async () => {
     const sys = await connectClient(broker.mqttUrl, { clientId: 'sys-reader' });
     const got = recorder(sys);
     await subscribe(sys, '$SYS/broker/#', 0);

@@ -77,7 +77,7 @@ describe('sessions', () => {
     await end(back);
   });
 
-  it('[MQTT-4.7? DESIGN §3] the offline queue is bounded: the oldest messages are dropped', async () => {
+  it('[DESIGN §3] the offline queue is bounded: the oldest messages are dropped', async () => {
     const sub = await connectClient(broker.mqttUrl, { clientId: 'bound-sub', clean: false });
     await subscribe(sub, 'bound/t', 1);
     await end(sub);
