@@ -59,7 +59,7 @@ export interface SubscribeResult {
   filter: string;
   /** False when the session already held this filter (5.0 Retain Handling 1 sends retained only if new). */
   isNew: boolean;
-  /** Unexpired retained messages matching the filter; always empty for shared subscriptions [MQTT-3.8.4-? v5 §4.8.2]. */
+  /** Unexpired retained messages matching the filter; always empty for shared subscriptions (5.0 §4.8.2). */
   retained: RetainedMessage[];
 }
 

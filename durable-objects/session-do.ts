@@ -406,7 +406,7 @@ export class SessionDO extends CountedObject {
       properties.subscriptionIdentifierAvailable = 1;
       properties.sharedSubscriptionAvailable = 1;
       if (packet.properties?.requestResponseInformation === 1) {
-        // [MQTT-3.1.2-? v5 §4.10] a topic prefix this client may use for responses.
+        // (5.0 §3.1.2.11.7, §4.10) a topic prefix this client may use for responses.
         properties.responseInformation = `response/${connection.clientId}`;
       }
     }
@@ -471,7 +471,7 @@ export class SessionDO extends CountedObject {
       refusal ??= ReasonCode.QuotaExceeded;
     }
     if (token?.limits.publishRate !== undefined && !this.publishAllowed(connection, token.limits.publishRate)) {
-      // [MQTT-3.3.4-? v5 0x96] past the token's rate: the connection ends (3.1.1 has no other answer).
+      // (5.0 reason 0x96 Message rate too high) past the token's rate: the connection ends (3.1.1 has no other answer).
       this.store.addCounter('limit_publish_rate', 1);
       return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.MessageRateTooHigh });
     }
@@ -505,7 +505,7 @@ export class SessionDO extends CountedObject {
           return this.acknowledgeInOrder(ws, connection, Promise.resolve(), { type: 'pubrec', packetId });
         }
         if (refusal !== undefined && v5) {
-          // A refused QoS 2 ends at PUBREC with an error code: no PUBREL follows [MQTT-4.3.3-? v5].
+          // A refused QoS 2 ends at PUBREC with an error code: no PUBREL follows (5.0 §4.3.3).
           return this.acknowledgeInOrder(ws, connection, Promise.resolve(), { type: 'pubrec', packetId, ...reason });
         }
         session.inboundQos2.add(packetId);
@@ -527,7 +527,7 @@ export class SessionDO extends CountedObject {
     const session = this.load();
     const known = session.inboundQos2.delete(packetId);
     if (known) this.store.deleteInboundQos2(packetId);
-    // 5.0 answers an unknown id with 0x92 [MQTT-3.7.2-? v5]; 3.1.1 answers PUBCOMP regardless.
+    // 5.0 answers an unknown id with 0x92 (5.0 §3.7.2.1); 3.1.1 answers PUBCOMP regardless.
     const reasonCode = known || connection.protocolVersion !== 5 ? undefined : ReasonCode.PacketIdentifierNotFound;
     return this.acknowledgeInOrder(ws, connection, Promise.resolve(), {
       type: 'pubcomp',
@@ -771,7 +771,7 @@ export class SessionDO extends CountedObject {
     const session = this.load();
     const message = session.inflight.get(packetId);
     if (message && (reasonCode ?? 0) >= 0x80) {
-      // [MQTT-4.3.3-? v5] a PUBREC with an error ends the exchange: no PUBREL, the message is done.
+      // (5.0 §4.3.3) a PUBREC with an error ends the exchange: no PUBREL, the message is done.
       this.store.deleteOutbound(message.seq);
       session.inflight.delete(packetId);
       this.drainQueue(ws, connection);
@@ -1113,7 +1113,7 @@ function outboundFields(delivery: Delivery): Omit<OutboundMessage, 'seq' | 'pack
 }
 
 /**
- * 5.0 properties that travel with an application message to its subscribers unchanged [MQTT-3.3.2-? v5]:
+ * 5.0 properties that travel with an application message to its subscribers unchanged (5.0 §3.3.2.3):
  * payload format, content type, response topic, correlation data, user properties. The expiry travels as
  * an absolute time and is re-computed per delivery; topic aliases are per connection.
  */

@@ -1,7 +1,7 @@
 // Session and message lifetimes (5.0 §3.1.2.11, §3.3.2.3.3), with 3.1.1's clean session mapped onto them.
 import type { ConnectPacket } from '../codec/packets.js';
 
-/** 0xFFFFFFFF: the session does not expire [MQTT-3.1.2-? v5 §3.1.2.11.2]. */
+/** 0xFFFFFFFF: the session does not expire (5.0 §3.1.2.11.2). */
 export const NEVER_EXPIRES = 0xffffffff;
 
 /**

@@ -13,7 +13,7 @@ export type InboundAliasResult =
 export function resolveInboundTopic(packet: PublishPacket, aliases: ReadonlyMap<number, string>, maximum: number): InboundAliasResult {
   const alias = packet.properties?.topicAlias;
   if (alias === undefined) {
-    // [MQTT-3.3.2-? v5] a zero-length topic needs an alias.
+    // (5.0 §3.3.2.1) a zero-length topic needs an alias.
     if (packet.topic.length === 0) return { ok: false, reasonCode: ReasonCode.ProtocolError, reason: 'empty topic without alias' };
     return { ok: true, topic: packet.topic };
   }
