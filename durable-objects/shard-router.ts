@@ -5,6 +5,11 @@ import type { Env } from '../worker/env.js';
 import { shardStub } from './addresses.js';
 import type { RetainedMessage, RoutedMessage, ShardSubscription } from './routed-message.js';
 
+/** Flush after one macrotask: publishes of events already queued for this object join the first call. */
+export function afterQueuedEvents(flush: () => void): void {
+  setTimeout(flush, 0);
+}
+
 export interface MergedSubscribeResult {
   isNew: boolean;
   retained: RetainedMessage[];
@@ -28,9 +33,14 @@ export class ShardRouter {
     const index = shardOf(message.topic, this.shardCount);
     let outbox = this.outboxes.get(index);
     if (!outbox) {
-      outbox = new CoalescingOutbox<RoutedMessage>(async (batch) => {
-        await shardStub(this.env, this.tenant, index).publish(batch);
-      });
+      outbox = new CoalescingOutbox<RoutedMessage>(
+        async (batch) => {
+          await shardStub(this.env, this.tenant, index).publish(batch);
+        },
+        500,
+        undefined,
+        afterQueuedEvents,
+      );
       this.outboxes.set(index, outbox);
     }
     return outbox.push(message);

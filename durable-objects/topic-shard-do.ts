@@ -12,6 +12,7 @@ import { sessionStub } from './addresses.js';
 import type { Delivery, RetainedMessage, RoutedMessage, ShardSubscription, SubscribeResult } from './routed-message.js';
 import { fromJson, toJson } from './json.js';
 import { CountedObject } from './counted-object.js';
+import { afterQueuedEvents } from './shard-router.js';
 import type { InvocationCounts } from './invocation-counters.js';
 
 const SCHEMA = `
@@ -338,6 +339,7 @@ export class TopicShardDO extends CountedObject {
         (batch) => this.deliverTo(session, batch),
         500,
         () => this.outboxes.delete(session),
+        afterQueuedEvents,
       );
       this.outboxes.set(session, outbox);
     }

@@ -21,13 +21,21 @@ export class CoalescingOutbox<T> {
     private readonly maximumBatch = 500,
     /** Called when everything pushed has been sent, so an owner can drop idle outboxes. */
     private readonly onIdle?: () => void,
+    /**
+     * When a flush starts after the first push into an empty outbox: at once by default; an adapter may
+     * defer it (one macrotask) so that events already queued for the object join the first batch.
+     */
+    private readonly schedule: (flush: () => void) => void = (flush) => flush(),
   ) {}
 
   /** Resolves when the batch holding `item` has been sent; rejects if that send failed. */
   push(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
-      if (!this.sending) void this.drain();
+      if (!this.sending) {
+        this.sending = true;
+        this.schedule(() => void this.drain());
+      }
     });
   }
 
@@ -37,7 +45,6 @@ export class CoalescingOutbox<T> {
   }
 
   private async drain(): Promise<void> {
-    this.sending = true;
     while (this.waiting.length > 0) {
       const batch = this.waiting.splice(0, Math.max(1, this.maximumBatch || 1));
       try {

@@ -266,3 +266,27 @@ describe('CoalescingOutbox', () => {
     expect(outbox.idle).toBe(true);
   });
 });
+
+describe('CoalescingOutbox with a deferred first flush', () => {
+  it('items pushed before the scheduled flush runs all go in the first batch, in order', async () => {
+    const batches: number[][] = [];
+    let flush: (() => void) | undefined;
+    const outbox = new CoalescingOutbox<number>(
+      async (batch) => {
+        batches.push(batch);
+      },
+      500,
+      undefined,
+      (run) => {
+        flush = run;
+      },
+    );
+    const pushed = [outbox.push(1), outbox.push(2), outbox.push(3)];
+    expect(batches).toEqual([]);
+    expect(outbox.idle).toBe(false);
+    flush!();
+    await Promise.all(pushed);
+    expect(batches).toEqual([[1, 2, 3]]);
+    expect(outbox.idle).toBe(true);
+  });
+});
