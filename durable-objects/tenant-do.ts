@@ -14,6 +14,7 @@ import { CountedObject } from './counted-object.js';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
 CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS registry (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 ${TOKEN_SCHEMA}`;
@@ -54,6 +55,18 @@ export class TenantDO extends CountedObject {
     this.setLimits(limits);
     const { token } = await this.createTokenNow(tenant, { name: 'master', acl: [{ filter: '#', rights: ['pub', 'sub'] }] }, true);
     return { created: true, masterToken: token };
+  }
+
+  // ── The registry (one instance, REGISTRY_NAME, lists the tenants for the admin) ────────────────
+
+  async registerTenant(name: string): Promise<void> {
+    this.invocations.rpc++;
+    this.sql.run('INSERT OR IGNORE INTO registry (name, created_at) VALUES (?, ?)', name, Date.now());
+  }
+
+  async listTenants(): Promise<Array<{ name: string; createdAt: number }>> {
+    this.invocations.rpc++;
+    return this.sql.all<Row>('SELECT name, created_at FROM registry ORDER BY name').map((row) => ({ name: row.name as string, createdAt: row.created_at as number }));
   }
 
   /** Creates a token; the returned string holds the secret and is shown this once. */

@@ -210,6 +210,9 @@ describe('tenants', () => {
     const other = await newTenant('other');
     expect(await api('POST', '/tenants', ADMIN, { name: 'green' })).toEqual({ status: 409, json: { error: 'tenant "green" already exists' } });
     expect((await api('POST', '/tenants', ADMIN, { name: 'Bad Name' })).status).toBe(400);
+    const listed = await api('GET', '/tenants', ADMIN);
+    expect(listed.json.tenants.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['green', 'other']));
+    expect((await api('GET', '/tenants', green)).status).toBe(401);
     expect((await api('POST', '/tenants', 'wrong', { name: 'x' })).status).toBe(401);
     expect((await api('POST', '/tenants', green, { name: 'x' })).status).toBe(401);
     expect((await api('GET', '/tenants/green/tokens', other)).status).toBe(403);

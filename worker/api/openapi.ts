@@ -25,7 +25,7 @@ export function openApiDocument(): Record<string, unknown> {
     },
     security: [{ bearer: [] }],
     paths: {
-      '/api/v1/tenants': { post: { summary: 'Create a tenant (admin); answers its first master token once', requestBody: { content: json('TenantInput') }, responses: { 201: { description: 'created' }, 400: error, 401: error, 409: error } } },
+      '/api/v1/tenants': { get: { summary: 'List tenants (admin)', responses: { 200: { description: 'tenants' }, 401: error } }, post: { summary: 'Create a tenant (admin); answers its first master token once', requestBody: { content: json('TenantInput') }, responses: { 201: { description: 'created' }, 400: error, 401: error, 409: error } } },
       '/api/v1/tenants/{tenant}/tokens': {
         parameters: tenant,
         get: { summary: 'List tokens (never their secrets)', responses: { 200: { description: 'tokens' }, 401: error, 403: error } },

@@ -3,7 +3,7 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { checkTokenInput } from '../../core/tenancy/token-input.js';
-import { sessionName, sessionStub, shardStub, tenantStub } from '../../durable-objects/addresses.js';
+import { REGISTRY_NAME, sessionName, sessionStub, shardStub, tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './tenant-auth.js';
@@ -50,7 +50,14 @@ api.post('/tenants', async (c) => {
   if (problem) throw jsonError(400, problem);
   const result = await tenantStub(c.env, body.name).provision(body.name, body.limits ?? {});
   if (!result.created) throw jsonError(409, `tenant "${body.name}" already exists`);
+  await tenantStub(c.env, REGISTRY_NAME).registerTenant(body.name);
   return c.json({ tenant: body.name, masterToken: result.masterToken }, 201);
+});
+
+/** Lists the tenants created through the API (admin only). */
+api.get('/tenants', async (c) => {
+  requireAdminHeader(c.env, c.req.header('Authorization'));
+  return c.json({ tenants: await tenantStub(c.env, REGISTRY_NAME).listTenants() });
 });
 
 /** Changes a tenant's limits (admin only). */
