@@ -9,6 +9,7 @@ import type {
   PublishPacket,
   SubscribePacket,
   UnsubscribePacket,
+  Will,
 } from '../core/codec/packets.js';
 import { assertNever } from '../core/codec/packets.js';
 import { isWellFormedUtf8 } from '../core/codec/utf8.js';
@@ -19,6 +20,7 @@ import { MqttError } from '../core/errors.js';
 import { ReasonCode } from '../core/reason-codes.js';
 import { gateClientPacket, type ConnectionState } from '../core/session/connection-state.js';
 import {
+  hasExpired,
   messageExpiresAt,
   remainingExpirySeconds,
   sessionExpiresAt,
@@ -476,18 +478,7 @@ export class SessionDO extends CountedObject {
       return this.endConnection(ws, connection, { publishWill: true, reasonCode: ReasonCode.MessageRateTooHigh });
     }
 
-    const now = Date.now();
-    const message: RoutedMessage = {
-      topic,
-      payload: packet.payload,
-      qos: packet.qos,
-      retain: packet.retain,
-      origin: sessionName(connection.tenant, connection.clientId),
-    };
-    const properties = packet.properties ? forwardableProperties(packet.properties) : undefined;
-    if (properties) message.properties = properties;
-    const expiresAt = messageExpiresAt(now, packet.properties?.messageExpiryInterval);
-    if (expiresAt !== undefined) message.expiresAt = expiresAt;
+    const message = routedMessage({ ...packet, topic }, sessionName(connection.tenant, connection.clientId), Date.now());
     if (packet.retain && token?.maxRetained !== undefined) message.retainedLimit = Math.ceil(token.maxRetained / this.config.shardCount);
     // Routing starts only where the packet is accepted (never for a QoS 2 duplicate).
     const route = () => (refusal === undefined ? this.routesFor(connection.tenant).publish(message) : Promise.resolve());
@@ -613,7 +604,7 @@ export class SessionDO extends CountedObject {
       const handling = v5 ? (subscription.retainHandling ?? 0) : 0;
       if (!result || handling === 2 || (handling === 1 && !result.isNew)) continue;
       for (const message of result.retained) {
-        if (message.expiresAt !== undefined && message.expiresAt <= now) continue;
+        if (hasExpired(message, now)) continue;
         retained.push({
           topic: message.topic,
           payload: message.payload,
@@ -692,7 +683,7 @@ export class SessionDO extends CountedObject {
     const frames: Uint8Array[] = [];
     let queuedNow = 0;
     for (const delivery of deliveries) {
-      if (delivery.expiresAt !== undefined && delivery.expiresAt <= now) continue;
+      if (hasExpired(delivery, now)) continue;
       const message = outboundFields(delivery);
       if (delivery.qos === 0) {
         if (ws && connection) this.pushPublish(frames, connection, message, undefined, false, now);
@@ -741,8 +732,7 @@ export class SessionDO extends CountedObject {
       for (const message of batch) {
         session.queued--;
         session.drainedSeq = message.seq;
-        const expired = message.expiresAt !== undefined && message.expiresAt <= now;
-        const packetId = expired ? undefined : this.allocatePacketId();
+        const packetId = hasExpired(message, now) ? undefined : this.allocatePacketId();
         if (packetId === undefined || !this.pushPublish(frames, connection, message, packetId, false, now)) {
           this.store.deleteOutbound(message.seq);
           continue;
@@ -951,17 +941,7 @@ export class SessionDO extends CountedObject {
   }
 
   private async publishWill(tenant: string, clientId: string, will: NonNullable<SessionRecord['will']>): Promise<void> {
-    const message: RoutedMessage = {
-      topic: will.topic,
-      payload: will.payload,
-      qos: will.qos,
-      retain: will.retain,
-      origin: sessionName(tenant, clientId),
-    };
-    const properties = will.properties ? forwardableProperties(will.properties) : undefined;
-    if (properties) message.properties = properties;
-    const expiresAt = messageExpiresAt(Date.now(), will.properties?.messageExpiryInterval);
-    if (expiresAt !== undefined) message.expiresAt = expiresAt;
+    const message = routedMessage(will, sessionName(tenant, clientId), Date.now());
     await this.routesFor(tenant)
       .publish(message)
       .catch((error: unknown) => console.error('will routing failed', { topic: will.topic, error: String(error) }));
@@ -1110,6 +1090,19 @@ function outboundFields(delivery: Delivery): Omit<OutboundMessage, 'seq' | 'pack
     ...(properties ? { properties } : {}),
     ...(delivery.expiresAt !== undefined ? { expiresAt: delivery.expiresAt } : {}),
   };
+}
+
+/**
+ * An application message (a client's PUBLISH or a will) as it goes to its shard: forwardable properties,
+ * and the Message Expiry Interval turned into an absolute time.
+ */
+function routedMessage(source: Will, origin: string, now: number): RoutedMessage {
+  const message: RoutedMessage = { topic: source.topic, payload: source.payload, qos: source.qos, retain: source.retain, origin };
+  const properties = source.properties ? forwardableProperties(source.properties) : undefined;
+  if (properties) message.properties = properties;
+  const expiresAt = messageExpiresAt(now, source.properties?.messageExpiryInterval);
+  if (expiresAt !== undefined) message.expiresAt = expiresAt;
+  return message;
 }
 
 /**

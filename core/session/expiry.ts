@@ -40,3 +40,8 @@ export function remainingExpirySeconds(expiresAtMs: number, nowMs: number): numb
   const left = expiresAtMs - nowMs;
   return left <= 0 ? undefined : Math.ceil(left / 1000);
 }
+
+/** True once a message's expiry has passed: it is neither delivered nor kept [MQTT-3.3.2-5 v5]. */
+export function hasExpired(message: { expiresAt?: number }, now: number): boolean {
+  return message.expiresAt !== undefined && message.expiresAt <= now;
+}

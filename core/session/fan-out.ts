@@ -17,6 +17,8 @@ import type { TrieEntry } from '../topic/trie.js';
 import { parseSharedSubscription } from '../topic/validate.js';
 import { deliveryQoS } from './subscribe.js';
 
+export { hasExpired } from './expiry.js';
+
 /** What a shard holds per (filter, session): the granted QoS and the 5.0 subscription options. */
 export interface SubscriptionOptions {
   qos: QoS;
@@ -104,9 +106,4 @@ function addSubscription(delivery: PlannedDelivery, options: SubscriptionOptions
   if (options.retainAsPublished && message.retain) delivery.retain = true;
   // [MQTT-3.3.4-3 v5] [MQTT-3.3.4-4 v5] every identifier of the matching subscriptions, in one copy.
   if (options.subscriptionIdentifier !== undefined) (delivery.subscriptionIdentifiers ??= []).push(options.subscriptionIdentifier);
-}
-
-/** True once a message's expiry has passed: it is neither delivered nor kept [MQTT-3.3.2-5 v5]. */
-export function hasExpired(message: { expiresAt?: number }, now: number): boolean {
-  return message.expiresAt !== undefined && message.expiresAt <= now;
 }
