@@ -92,3 +92,16 @@ export function connackCodeFor(reasonCode: number, protocolVersion: number): num
 export function subackFailureFor(reasonCode: number, protocolVersion: number): number {
   return protocolVersion === 5 ? reasonCode : SUBACK_FAILURE_V3;
 }
+
+/** Reason codes of 0x80 and above report a failure (5.0 §2.4). */
+export function isFailureCode(reasonCode: number): boolean {
+  return reasonCode >= 0x80;
+}
+
+/**
+ * 3.1.1 has no CONNACK code for a malformed or violating CONNECT: the connection is closed without one
+ * [MQTT-4.8.0-1]. 5.0 says why with a CONNACK reason code.
+ */
+export function refusalClosesWithoutConnack(reasonCode: number, protocolVersion: number): boolean {
+  return protocolVersion !== 5 && (reasonCode === ReasonCode.MalformedPacket || reasonCode === ReasonCode.ProtocolError);
+}

@@ -1,10 +1,7 @@
 // How every Durable Object is named: a tenant prefix keeps tenants apart by construction.
-import type { Env } from '../worker/env.js';
+import type { Env } from './env.js';
 
-/** The name of the session object for a client id within a tenant. */
-export function sessionName(tenant: string, clientId: string): string {
-  return `${tenant}\u0000${clientId}`;
-}
+export { sessionName } from '../core/routing/message.js';
 
 export function sessionStub(env: Env, name: string) {
   return env.SESSION.get(env.SESSION.idFromName(name));

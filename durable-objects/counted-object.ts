@@ -1,6 +1,6 @@
 // The base every Durable Object class shares: counted SQLite access and its invocation counts.
 import { DurableObject } from 'cloudflare:workers';
-import type { Env } from '../worker/env.js';
+import type { Env } from './env.js';
 import { CountedSql, newInvocationCounts } from './invocation-counters.js';
 
 export abstract class CountedObject extends DurableObject<Env> {

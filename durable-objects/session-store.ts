@@ -1,51 +1,13 @@
-// SQLite schema and queries of one MQTT session; everything unbounded lives here, not in memory.
+// SQLite schema and queries of one MQTT session; everything unbounded lives here, not in memory. The session
+// state machine (core/session) decides; this applies its `persist` ops and loads its state on wake.
 import type { Properties, QoS, Will } from '../core/codec/packets.js';
+import { assertNever } from '../core/codec/packets.js';
+import type { StoreOp } from '../core/session/effects.js';
+import { emptySession, type OutboundMessage, type OutboundState, type SessionRecord, type StoredSession } from '../core/session/state.js';
+import type { SubscriptionOptions } from '../core/routing/subscription.js';
+import type { ConnectionToken } from '../core/tenancy/token.js';
 import { fromJson, toJson } from './json.js';
 import type { CountedSql } from './invocation-counters.js';
-
-/** The session row: who the session belongs to and which connection currently owns it. */
-export interface SessionRecord {
-  tenant: string;
-  clientId: string;
-  protocolVersion: number;
-  /** Seconds the session outlives its connection: 0 ends it with the connection, NEVER_EXPIRES keeps it. */
-  sessionExpiryInterval: number;
-  /** Id of the WebSocket that owns the session, null while offline. */
-  connectionId: string | null;
-  will: Will | null;
-  /** While offline: when the session expires (ms since the epoch); null = never or online. */
-  expiresAt: number | null;
-  /** A delayed will waiting to be published at this time (5.0 Will Delay Interval); null = none. */
-  willAt: number | null;
-  /** The token's bound on queued messages (applies while offline); null = the deployment's. */
-  maxQueued: number | null;
-}
-
-/** A subscription as the session keeps it (the shard keeps its own copy for matching). */
-export interface StoredSubscription {
-  qos: QoS;
-  noLocal?: boolean;
-  retainAsPublished?: boolean;
-  subscriptionIdentifier?: number;
-}
-
-/** An outbound QoS 1/2 message: queued (not yet sent), sent awaiting PUBACK/PUBREC, or awaiting PUBCOMP. */
-export interface OutboundMessage {
-  seq: number;
-  packetId: number | null;
-  state: OutboundState;
-  topic: string;
-  payload: Uint8Array;
-  qos: QoS;
-  retain: boolean;
-  properties?: Properties;
-  /** Absolute expiry (5.0 Message Expiry Interval), ms since the epoch. */
-  expiresAt?: number;
-}
-
-/** Queued (not yet sent), Published (awaiting PUBACK/PUBREC), Released (PUBREL sent, awaiting PUBCOMP). */
-export const OutboundState = { Queued: 0, Published: 1, Released: 2 } as const;
-export type OutboundState = (typeof OutboundState)[keyof typeof OutboundState];
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS session (
@@ -90,17 +52,123 @@ CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS schema_version (
+  version INTEGER NOT NULL
+);
 `;
+/**
+ * Changes since the first schema, each applied once, in order; `schema_version` holds how many ran. Tables
+ * created by an earlier release keep working (SQLite has no ADD COLUMN IF NOT EXISTS).
+ */
+const MIGRATIONS: readonly string[] = [
+  // The token of the owning connection (ACL, limits) lives with the session, not in the socket attachment;
+  // its maxQueued replaces the max_queued column, which stays unused.
+  'ALTER TABLE session ADD COLUMN token TEXT;',
+];
 
 type Row = Record<string, SqlStorageValue>;
 
 /** Typed access to a session object's SQLite database. All calls are synchronous. */
 export class SessionStore {
-  constructor(private readonly sql: CountedSql) {
+  constructor(
+    private readonly sql: CountedSql,
+    transaction: (run: () => void) => void,
+  ) {
     sql.run(SCHEMA);
+    const applied = (sql.one<Row>('SELECT version FROM schema_version')?.version as number | undefined) ?? 0;
+    if (applied < MIGRATIONS.length) {
+      transaction(() => {
+        for (const migration of MIGRATIONS.slice(applied)) sql.run(migration);
+        sql.run('DELETE FROM schema_version');
+        sql.run('INSERT INTO schema_version (version) VALUES (?)', MIGRATIONS.length);
+      });
+    }
   }
 
-  readSession(): SessionRecord | undefined {
+  /** The session as stored, for the state machine (the queue's rows stay here: only its count is loaded). */
+  load(): StoredSession {
+    const record = this.readSession();
+    if (!record) return emptySession();
+    const inflight = new Map<number, OutboundMessage>();
+    let lastPacketId = 0;
+    for (const message of this.readInflight()) {
+      inflight.set(message.packetId!, message);
+      lastPacketId = message.packetId!;
+    }
+    return {
+      record,
+      subscriptions: this.readSubscriptions(),
+      inflight,
+      queue: { length: this.countQueued(), drainedSeq: 0, reading: false },
+      inboundQos2: this.readInboundQos2(),
+      inboundAliases: this.readInboundAliases(),
+      nextSeq: this.maxSeq() + 1,
+      lastPacketId,
+    };
+  }
+
+  /** Applies the state machine's changes, in order. */
+  apply(ops: readonly StoreOp[]): void {
+    for (const op of ops) {
+      switch (op.op) {
+        case 'writeSession':
+          this.writeSession(op.record);
+          break;
+        case 'deleteAll':
+          this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases;');
+          break;
+        case 'putSubscription':
+          this.putSubscription(op.filter, op.options);
+          break;
+        case 'deleteSubscription':
+          this.sql.run('DELETE FROM subscriptions WHERE filter = ?', op.filter);
+          break;
+        case 'insertOutbound':
+          this.insertOutbound(op.message);
+          break;
+        case 'markSent':
+          this.sql.run('UPDATE outbound SET state = 1, packet_id = ? WHERE seq = ?', op.packetId, op.seq);
+          break;
+        case 'markReleased':
+          this.sql.run('UPDATE outbound SET state = 2 WHERE seq = ?', op.seq);
+          break;
+        case 'deleteOutbound':
+          this.sql.run('DELETE FROM outbound WHERE seq = ?', op.seq);
+          break;
+        case 'dropOldestQueued':
+          this.sql.run('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', op.count);
+          break;
+        case 'addInboundQos2':
+          this.sql.run('INSERT OR IGNORE INTO inbound_qos2 (packet_id) VALUES (?)', op.packetId);
+          break;
+        case 'deleteInboundQos2':
+          this.sql.run('DELETE FROM inbound_qos2 WHERE packet_id = ?', op.packetId);
+          break;
+        case 'putInboundAlias':
+          this.sql.run('INSERT INTO inbound_aliases (alias, topic) VALUES (?, ?) ON CONFLICT (alias) DO UPDATE SET topic = excluded.topic', op.alias, op.topic);
+          break;
+        case 'clearInboundAliases':
+          this.sql.run('DELETE FROM inbound_aliases');
+          break;
+        case 'count':
+          this.sql.run('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value', op.counter, op.n);
+          break;
+        default:
+          assertNever(op);
+      }
+    }
+  }
+
+  /**
+   * The oldest queued messages after `afterSeq`, to be sent now. Queued rows only ever get larger seqs than
+   * the ones drained before them, so seeking past the last drained one skips the inflight rows instead of
+   * reading them each time (an index on state would cost billed row writes on every insert instead).
+   */
+  readQueued(limit: number, afterSeq: number): OutboundMessage[] {
+    return this.sql.all<Row>('SELECT * FROM outbound WHERE seq > ? AND state = 0 ORDER BY seq LIMIT ?', afterSeq, limit).map(toOutbound);
+  }
+
+  private readSession(): SessionRecord | undefined {
     const row = this.sql.one<Row>('SELECT * FROM session WHERE id = 1');
     if (!row) return undefined;
     return {
@@ -112,18 +180,18 @@ export class SessionStore {
       will: row.will ? fromJson<Will>(row.will as string) : null,
       expiresAt: (row.expires_at as number | null) ?? null,
       willAt: (row.will_at as number | null) ?? null,
-      maxQueued: (row.max_queued as number | null) ?? null,
+      token: row.token ? (JSON.parse(row.token as string) as ConnectionToken) : null,
     };
   }
 
-  writeSession(record: SessionRecord): void {
+  private writeSession(record: SessionRecord): void {
     this.sql.run(
-      `INSERT INTO session (id, tenant, client_id, protocol_version, session_expiry, connection_id, will, expires_at, will_at, max_queued)
+      `INSERT INTO session (id, tenant, client_id, protocol_version, session_expiry, connection_id, will, expires_at, will_at, token)
        VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, client_id = excluded.client_id,
          protocol_version = excluded.protocol_version, session_expiry = excluded.session_expiry,
          connection_id = excluded.connection_id, will = excluded.will, expires_at = excluded.expires_at,
-         will_at = excluded.will_at, max_queued = excluded.max_queued`,
+         will_at = excluded.will_at, token = excluded.token`,
       record.tenant,
       record.clientId,
       record.protocolVersion,
@@ -132,25 +200,20 @@ export class SessionStore {
       record.will ? toJson(record.will) : null,
       record.expiresAt,
       record.willAt,
-      record.maxQueued,
+      record.token ? JSON.stringify(record.token) : null,
     );
   }
 
-  /** Forget everything: a clean session ends with its connection [MQTT-3.1.2-6]. */
-  deleteAll(): void {
-    this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases;');
-  }
-
-  readSubscriptions(): Map<string, StoredSubscription> {
-    const map = new Map<string, StoredSubscription>();
+  private readSubscriptions(): Map<string, SubscriptionOptions> {
+    const map = new Map<string, SubscriptionOptions>();
     for (const row of this.sql.all<Row>('SELECT filter, qos, options FROM subscriptions')) {
-      const options = row.options ? (JSON.parse(row.options as string) as Omit<StoredSubscription, 'qos'>) : {};
+      const options = row.options ? (JSON.parse(row.options as string) as Omit<SubscriptionOptions, 'qos'>) : {};
       map.set(row.filter as string, { ...options, qos: row.qos as QoS });
     }
     return map;
   }
 
-  putSubscription(filter: string, subscription: StoredSubscription): void {
+  private putSubscription(filter: string, subscription: SubscriptionOptions): void {
     const { qos, ...options } = subscription;
     this.sql.run(
       'INSERT INTO subscriptions (filter, qos, options) VALUES (?, ?, ?) ON CONFLICT (filter) DO UPDATE SET qos = excluded.qos, options = excluded.options',
@@ -160,97 +223,45 @@ export class SessionStore {
     );
   }
 
-  deleteSubscription(filter: string): void {
-    this.sql.run('DELETE FROM subscriptions WHERE filter = ?', filter);
-  }
-
   /** Messages sent and not yet completed, in the order they were first sent. */
-  readInflight(): OutboundMessage[] {
+  private readInflight(): OutboundMessage[] {
     return this.sql.all<Row>('SELECT * FROM outbound WHERE state > 0 ORDER BY seq').map(toOutbound);
   }
 
-  countQueued(): number {
+  private countQueued(): number {
     return (this.sql.one<Row>('SELECT COUNT(*) AS n FROM outbound WHERE state = 0')?.n as number) ?? 0;
   }
 
-  /**
-   * The oldest queued messages after `afterSeq`, to be sent now. Queued rows only ever get larger rowids than
-   * the ones drained before them, so seeking past the last drained one skips the inflight rows instead of
-   * reading them each time (an index on state would cost billed row writes on every insert instead).
-   */
-  readQueued(limit: number, afterSeq = 0): OutboundMessage[] {
-    return this.sql.all<Row>('SELECT * FROM outbound WHERE seq > ? AND state = 0 ORDER BY seq LIMIT ?', afterSeq, limit).map(toOutbound);
-  }
-
   /** The highest sequence number stored (0 when none): new rows continue after it. */
-  maxSeq(): number {
+  private maxSeq(): number {
     return (this.sql.one<Row>('SELECT MAX(seq) AS s FROM outbound')?.s as number | null) ?? 0;
   }
 
-  /** Store an outbound message under the given sequence number. */
-  insertOutbound(seq: number, message: Omit<OutboundMessage, 'seq'>): void {
+  private insertOutbound(message: OutboundMessage): void {
     this.sql.run(
-        'INSERT INTO outbound (seq, packet_id, state, topic, payload, qos, retain, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        seq,
-        message.packetId,
-        message.state,
-        message.topic,
-        message.payload,
-        message.qos,
-        message.retain ? 1 : 0,
-        message.properties ? toJson(message.properties) : null,
-        message.expiresAt ?? null,
-      );
+      'INSERT INTO outbound (seq, packet_id, state, topic, payload, qos, retain, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      message.seq,
+      message.packetId,
+      message.state,
+      message.topic,
+      message.payload,
+      message.qos,
+      message.retain ? 1 : 0,
+      message.properties ? toJson(message.properties) : null,
+      message.expiresAt ?? null,
+    );
   }
 
-  markSent(seq: number, packetId: number): void {
-    this.sql.run('UPDATE outbound SET state = 1, packet_id = ? WHERE seq = ?', packetId, seq);
-  }
-
-  markReleased(seq: number): void {
-    this.sql.run('UPDATE outbound SET state = 2 WHERE seq = ?', seq);
-  }
-
-  deleteOutbound(seq: number): void {
-    this.sql.run('DELETE FROM outbound WHERE seq = ?', seq);
-  }
-
-  /** Drop the `count` oldest queued messages (the queue's bound). */
-  dropOldestQueued(count: number): void {
-    this.sql.run('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', count);
-  }
-
-  readInboundQos2(): Set<number> {
+  private readInboundQos2(): Set<number> {
     const ids = new Set<number>();
     for (const row of this.sql.all<Row>('SELECT packet_id FROM inbound_qos2')) ids.add(row.packet_id as number);
     return ids;
   }
 
-  addInboundQos2(packetId: number): void {
-    this.sql.run('INSERT OR IGNORE INTO inbound_qos2 (packet_id) VALUES (?)', packetId);
-  }
-
-  deleteInboundQos2(packetId: number): void {
-    this.sql.run('DELETE FROM inbound_qos2 WHERE packet_id = ?', packetId);
-  }
-
-  readInboundAliases(): Map<number, string> {
+  private readInboundAliases(): Map<number, string> {
     const aliases = new Map<number, string>();
     for (const row of this.sql.all<Row>('SELECT alias, topic FROM inbound_aliases')) aliases.set(row.alias as number, row.topic as string);
     return aliases;
-  }
-
-  putInboundAlias(alias: number, topic: string): void {
-    this.sql.run('INSERT INTO inbound_aliases (alias, topic) VALUES (?, ?) ON CONFLICT (alias) DO UPDATE SET topic = excluded.topic', alias, topic);
-  }
-
-  /** Topic aliases live as long as their connection [MQTT-3.3.2-7 v5]. */
-  clearInboundAliases(): void {
-    this.sql.run('DELETE FROM inbound_aliases');
-  }
-
-  addCounter(name: string, delta: number): void {
-    this.sql.run('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value', name, delta);
   }
 }
 

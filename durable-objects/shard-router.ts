@@ -1,26 +1,24 @@
 // How a session (or the tenant) reaches the topic shards: publish to one shard, subscribe to one or all.
-import { CoalescingOutbox } from '../core/util/coalescing-outbox.js';
-import { shardOf, shardsForFilter } from '../core/topic/shard.js';
-import type { Env } from '../worker/env.js';
+import { CoalescingOutbox } from '../core/routing/coalescing-outbox.js';
+import type { RoutedMessage } from '../core/routing/message.js';
+import { shardOf, shardsForFilter } from '../core/routing/shard.js';
+import { subscriptionOptions, type ShardSubscription, type SubscribeOutcome, type SubscribeResult } from '../core/routing/subscription.js';
 import { shardStub } from './addresses.js';
-import type { RetainedMessage, RoutedMessage, ShardSubscription } from './routed-message.js';
+import type { Env } from './env.js';
 
 /** Flush after one macrotask: publishes of events already queued for this object join the first call. */
 export function afterQueuedEvents(flush: () => void): void {
   setTimeout(flush, 0);
 }
 
-export interface MergedSubscribeResult {
-  isNew: boolean;
-  retained: RetainedMessage[];
-}
-
 /**
  * One outbox per shard keeps a publisher's messages to that shard in order and batches bursts
- * into one RPC call (DESIGN §2: a publish touches one shard).
+ * into one RPC call (DESIGN §2: a publish touches one shard). Subscribes and unsubscribes to one shard are
+ * chained, so that a late unsubscribe (a discarded session's) never overtakes a new subscribe.
  */
 export class ShardRouter {
   private readonly outboxes = new Map<number, CoalescingOutbox<RoutedMessage>>();
+  private readonly controls = new Map<number, Promise<unknown>>();
 
   constructor(
     private readonly env: Env,
@@ -55,12 +53,15 @@ export class ShardRouter {
    * Registers filters and their 5.0 options with their shards (a wildcard goes to every shard; a shared
    * subscription where its inner filter goes) and collects retained messages, expiry included.
    */
-  async subscribe(session: string, subscriptions: readonly ShardSubscription[]): Promise<Map<string, MergedSubscribeResult>> {
-    const byShard = this.groupByShard(subscriptions.map(shardSubscription), (s) => s.filter);
-    const merged = new Map<string, MergedSubscribeResult>();
+  async subscribe(session: string, subscriptions: readonly ShardSubscription[]): Promise<Map<string, SubscribeOutcome>> {
+    const byShard = this.groupByShard(
+      subscriptions.map((s) => ({ filter: s.filter, ...subscriptionOptions(s) })),
+      (s) => s.filter,
+    );
+    const merged = new Map<string, SubscribeOutcome>();
     for (const subscription of subscriptions) merged.set(subscription.filter, { isNew: false, retained: [] });
     const answers = await Promise.all(
-      [...byShard].map(([index, group]) => shardStub(this.env, this.tenant, index).subscribe(session, group)),
+      [...byShard].map(([index, group]) => this.inOrder(index, () => shardStub(this.env, this.tenant, index).subscribe(session, group))),
     );
     for (const answer of answers) {
       for (const result of answer) {
@@ -68,7 +69,7 @@ export class ShardRouter {
         if (!entry) continue;
         entry.isNew ||= result.isNew;
         // RPC typing widens tuples (user properties); the values are what the shard stored.
-        entry.retained.push(...(result.retained as RetainedMessage[]));
+        entry.retained.push(...(result as SubscribeResult).retained);
       }
     }
     return merged;
@@ -77,7 +78,19 @@ export class ShardRouter {
   async unsubscribe(session: string, filters: readonly string[]): Promise<void> {
     if (filters.length === 0) return;
     const byShard = this.groupByShard(filters, (f) => f);
-    await Promise.all([...byShard].map(([index, group]) => shardStub(this.env, this.tenant, index).unsubscribe(session, group)));
+    await Promise.all([...byShard].map(([index, group]) => this.inOrder(index, () => shardStub(this.env, this.tenant, index).unsubscribe(session, group))));
+  }
+
+  /** Runs a (un)subscribe call to one shard after the earlier ones to it have settled. */
+  private inOrder<T>(index: number, call: () => Promise<T>): Promise<T> {
+    const previous = this.controls.get(index) ?? Promise.resolve();
+    const next = previous.then(call, call);
+    const settled = next.catch(() => undefined);
+    this.controls.set(index, settled);
+    void settled.then(() => {
+      if (this.controls.get(index) === settled) this.controls.delete(index);
+    });
+    return next;
   }
 
   private groupByShard<T>(items: readonly T[], filterOf: (item: T) => string): Map<number, T[]> {
@@ -91,16 +104,4 @@ export class ShardRouter {
     }
     return byShard;
   }
-}
-
-/** Exactly the fields a shard stores, so a caller's richer object (a decoded SUBSCRIBE entry) never rides along. */
-function shardSubscription(subscription: ShardSubscription): ShardSubscription {
-  const { filter, qos, noLocal, retainAsPublished, subscriptionIdentifier } = subscription;
-  return {
-    filter,
-    qos,
-    ...(noLocal ? { noLocal } : {}),
-    ...(retainAsPublished ? { retainAsPublished } : {}),
-    ...(subscriptionIdentifier !== undefined ? { subscriptionIdentifier } : {}),
-  };
 }

@@ -1,10 +1,5 @@
 // $SYS/broker/... topics: per tenant, read-only for clients, published by the tenant object while wanted.
 
-/** True when a filter can match $SYS topics (filters starting with a wildcard cannot [MQTT-4.7.2-1]). */
-export function isSysFilter(filter: string): boolean {
-  return filter === '$SYS' || filter.startsWith('$SYS/');
-}
-
 export interface BrokerStatistics {
   version: string;
   uptimeSeconds: number;

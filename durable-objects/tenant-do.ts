@@ -1,12 +1,12 @@
 // TenantDO: per-tenant facts no single session or shard owns: tokens and ACLs, live sessions, $SYS.
-import { brokerConfig } from '../worker/config.js';
-import type { Env } from '../worker/env.js';
-import { BROKER_VERSION } from '../worker/version.js';
-import { checkTokenInput, type TokenInput } from '../core/tenancy/token-input.js';
+import { brokerConfig } from './config.js';
+import type { Env } from './env.js';
+import { BROKER_VERSION } from './version.js';
+import type { PresenceState } from '../core/session/effects.js';
 import { constantTimeEqual, formatToken } from '../core/tenancy/token.js';
 import { sessionName, sessionStub, shardStub } from './addresses.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
-import { TOKEN_SCHEMA, TokenStore, type TokenInfo } from './token-store.js';
+import { TOKEN_SCHEMA, TokenStore, type TokenInfo, type TokenInput } from './token-store.js';
 import { ShardRouter } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
@@ -22,8 +22,6 @@ ${TOKEN_SCHEMA}`;
 const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
 type Row = Record<string, SqlStorageValue>;
-
-export type SessionState = 'connected' | 'offline' | 'ended';
 
 export type AuthenticateResult =
   | { ok: true; token: TokenInfo; tenantLimits: TenantLimits }
@@ -107,7 +105,7 @@ export class TenantDO extends CountedObject {
     this.invocations.rpc++;
     const current = this.tokens.get(id)?.info;
     if (!current) return undefined;
-    const updated = { ...current, ...validatedInput(input) };
+    const updated = { ...current, ...definedFields(input) };
     this.tokens.update(updated);
     await this.notifySessions(updated.id, updated);
     await this.scheduleAlarm();
@@ -153,7 +151,7 @@ export class TenantDO extends CountedObject {
 
   private async createTokenNow(tenant: string, input: TokenInput, master: boolean): Promise<{ token: string; info: TokenInfo }> {
     this.remember(tenant);
-    const fields = validatedInput(input);
+    const fields = definedFields(input);
     const info: TokenInfo = {
       id: newTokenId(),
       name: fields.name ?? 'token',
@@ -192,7 +190,7 @@ export class TenantDO extends CountedObject {
    * A session reports its state: connected, offline (a persistent session kept for its client) or ended.
    * Feeds clients/connected, token connection limits, revocation and the sessions API.
    */
-  async sessionPresence(tenant: string, clientId: string, state: SessionState, tokenId?: string): Promise<void> {
+  async sessionPresence(tenant: string, clientId: string, state: PresenceState, tokenId?: string): Promise<void> {
     this.invocations.rpc++;
     this.remember(tenant);
     if (state === 'ended') {
@@ -342,9 +340,7 @@ function sysIntervalMs(env: Env): number {
 }
 
 
-/** The API validated already; a caller that did not gets an error rather than bad rows. */
-function validatedInput(input: TokenInput): TokenInput {
-  const checked = checkTokenInput(input);
-  if (!checked.ok) throw new Error(`invalid token input: ${checked.error}`);
-  return checked.value;
+/** The fields a caller set (the API validated them: worker/api/token-input.ts); absent ones change nothing. */
+function definedFields(input: TokenInput): TokenInput {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as TokenInput;
 }

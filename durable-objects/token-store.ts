@@ -17,6 +17,16 @@ CREATE TABLE IF NOT EXISTS tokens (
 );
 `;
 
+/** What a token may be created or updated with (the API validates it: worker/api/token-input.ts). */
+export interface TokenInput {
+  name?: string;
+  acl?: AclEntry[];
+  limits?: TokenLimits;
+  /** ms since the epoch, or null for no expiry. */
+  expiresAt?: number | null;
+  enabled?: boolean;
+}
+
 /** A token as the API shows it: never its secret or hash. */
 export interface TokenInfo {
   id: string;

@@ -1,15 +1,16 @@
 // TopicShardDO: one slice of a tenant's topic space: the subscription trie and the retained messages.
 import { assertNever, type Properties, type QoS } from '../core/codec/packets.js';
-import { hasExpired, planDeliveries, type PlannedDelivery, type SubscriptionOptions } from '../core/session/fan-out.js';
+import { planDeliveries, type PlannedDelivery } from '../core/routing/fan-out.js';
+import { hasExpired, type Delivery, type RetainedMessage, type RoutedMessage } from '../core/routing/message.js';
+import { subscriptionOptions, type ShardSubscription, type SubscribeResult, type SubscriptionOptions } from '../core/routing/subscription.js';
 import { SubscriptionTrie } from '../core/topic/trie.js';
 import { hasWildcard, parseSharedSubscription } from '../core/topic/validate.js';
 import { topicMatchesFilter } from '../core/topic/match.js';
-import { retainedLookup } from '../core/topic/retained-range.js';
-import { SharedSubscriptionBalancer } from '../core/topic/shared-subscriptions.js';
-import { CoalescingOutbox } from '../core/util/coalescing-outbox.js';
-import type { Env } from '../worker/env.js';
+import { retainedLookup } from '../core/routing/retained-range.js';
+import { SharedSubscriptionBalancer } from '../core/routing/shared-subscriptions.js';
+import { CoalescingOutbox } from '../core/routing/coalescing-outbox.js';
+import type { Env } from './env.js';
 import { sessionStub } from './addresses.js';
-import type { Delivery, RetainedMessage, RoutedMessage, ShardSubscription, SubscribeResult } from './routed-message.js';
 import { fromJson, toJson } from './json.js';
 import { CountedObject } from './counted-object.js';
 import { afterQueuedEvents } from './shard-router.js';
@@ -126,7 +127,7 @@ export class TopicShardDO extends CountedObject {
     const now = Date.now();
     return subscriptions.map((subscription) => {
       const { filter } = subscription;
-      const options = optionsOf(subscription);
+      const options = subscriptionOptions(subscription);
       const isNew = trie.add(filter, session, options);
       this.sql.run(
         `INSERT INTO subscriptions (filter, session, qos, no_local, retain_as_published, subscription_identifier)
@@ -395,15 +396,4 @@ export class TopicShardDO extends CountedObject {
     this.sql.run(upsert, 'received', counters.received);
     this.sql.run(upsert, 'sent', counters.sent);
   }
-}
-
-/** The trie value of a subscription as the session sent it; options a 3.1.1 session leaves out are off. */
-function optionsOf(subscription: ShardSubscription): SubscriptionOptions {
-  const options: SubscriptionOptions = {
-    qos: subscription.qos,
-    noLocal: subscription.noLocal === true,
-    retainAsPublished: subscription.retainAsPublished === true,
-  };
-  if (subscription.subscriptionIdentifier !== undefined) options.subscriptionIdentifier = subscription.subscriptionIdentifier;
-  return options;
 }

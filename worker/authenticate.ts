@@ -1,24 +1,14 @@
 // Who may connect, decided in the Worker before any session object wakes: a token is the MQTT username.
 import type { ConnectPacket } from '../core/codec/packets.js';
 import { ReasonCode } from '../core/reason-codes.js';
-import type { TokenLimits } from '../core/tenancy/limits.js';
 import type { AclEntry } from '../core/acl/acl.js';
-import { parseToken } from '../core/tenancy/token.js';
+import { parseToken, type ConnectionToken } from '../core/tenancy/token.js';
 import { tenantStub } from '../durable-objects/addresses.js';
-import type { BrokerConfig } from './config.js';
-import type { Env } from './env.js';
+import type { BrokerConfig } from '../durable-objects/config.js';
+import type { Env } from '../durable-objects/env.js';
 
 /** The tenant anonymous clients land in when the deployment allows them (local development does). */
 export const DEFAULT_TENANT = 'default';
-
-/** What a session needs to know of the token its connection used. */
-export interface ConnectionToken {
-  id: string;
-  acl: AclEntry[];
-  limits: TokenLimits;
-  /** The tenant's retained-topic limit, if any (enforced per shard). */
-  maxRetained?: number;
-}
 
 export type AuthResult =
   | { ok: true; tenant: string; token?: ConnectionToken }

@@ -1,7 +1,7 @@
 // The Worker: hono routes for the MQTT WebSocket endpoint; everything else is the dashboard's assets.
 import { Hono } from 'hono';
-import { brokerConfig } from './config.js';
-import type { Env } from './env.js';
+import { brokerConfig } from '../durable-objects/config.js';
+import type { Env } from '../durable-objects/env.js';
 import { MqttRelay } from './mqtt-relay.js';
 import { api } from './api/routes.js';
 

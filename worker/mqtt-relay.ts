@@ -1,15 +1,15 @@
 // One client connection in the Worker: frames → whole packets, CONNECT routing, PINGREQ, keepalive, relay.
-import { PacketFramer, decodePacket, encodePacket } from '../core/codec/index.js';
+import { PacketFramer, decodePacket, encodePacket, peekConnectVersion } from '../core/codec/index.js';
 import type { ConnectPacket, ProtocolVersion } from '../core/codec/packets.js';
 import { MqttError } from '../core/errors.js';
-import { ReasonCode, connackCodeFor } from '../core/reason-codes.js';
+import { ReasonCode, connackCodeFor, refusalClosesWithoutConnack } from '../core/reason-codes.js';
 import { decideConnect, keepAliveDeadlineMs } from '../core/session/connect.js';
 import { sessionName, sessionStub } from '../durable-objects/addresses.js';
 import { RelayHeader, encodeControl } from '../durable-objects/relay-protocol.js';
-import type { BrokerConfig } from './config.js';
-import type { Env } from './env.js';
+import type { BrokerConfig } from '../durable-objects/config.js';
+import type { Env } from '../durable-objects/env.js';
 import { authenticate } from './authenticate.js';
-import { concatBytes } from './bytes.js';
+import { concatBytes } from '../core/codec/bytes.js';
 
 const PINGREQ_BYTE = 0xc0;
 const PINGRESP = new Uint8Array([0xd0, 0x00]);
@@ -100,7 +100,7 @@ export class MqttRelay {
     } catch (error) {
       if (error instanceof MqttError && error.reasonCode === ReasonCode.UnsupportedProtocolVersion) {
         // [MQTT-3.1.2-2] unsupported level: CONNACK 0x01 (0x84 for a 5.0 client) and close.
-        const level = protocolLevelOf(bytes);
+        const level = peekConnectVersion(bytes);
         const version: ProtocolVersion = level === 5 ? 5 : 4;
         return this.refuse(version, ReasonCode.UnsupportedProtocolVersion, 'unsupported protocol version');
       }
@@ -212,9 +212,7 @@ export class MqttRelay {
 
   private refuse(version: ProtocolVersion, reasonCode: number, reason: string): void {
     // 3.1.1 has no CONNACK code for a malformed or violating CONNECT: close without one [MQTT-4.8.0-1].
-    if (version !== 5 && (reasonCode === ReasonCode.MalformedPacket || reasonCode === ReasonCode.ProtocolError)) {
-      return this.close(`refused: ${reason}`);
-    }
+    if (refusalClosesWithoutConnack(reasonCode, version)) return this.close(`refused: ${reason}`);
     const connack = encodePacket({ type: 'connack', sessionPresent: false, reasonCode: connackCodeFor(reasonCode, version) }, version);
     try {
       this.client.send(connack);
@@ -241,13 +239,4 @@ export class MqttRelay {
       }
     }
   }
-}
-
-/** The protocol level byte of a CONNECT whose name is "MQTT" (for answering in the client's version). */
-function protocolLevelOf(bytes: Uint8Array): number | undefined {
-  let offset = 1;
-  while (offset < bytes.length && (bytes[offset]! & 0x80) !== 0) offset++;
-  offset += 1; // last remaining-length byte
-  const nameLength = ((bytes[offset] ?? 0) << 8) | (bytes[offset + 1] ?? 0);
-  return bytes[offset + 2 + nameLength];
 }

@@ -1,7 +1,14 @@
-// CONNECT acceptance as a named list of steps, read top to bottom (model: aedes handlers/connect.js).
-import type { ConnectPacket } from '../codec/packets.js';
-import { ReasonCode } from '../reason-codes.js';
+// CONNECT as named lists of steps, read top to bottom (model: aedes handlers/connect.js): `decideConnect` in the
+// Worker before any session object wakes, `onConnect` in the session.
+import type { ConnectPacket, Properties } from '../codec/packets.js';
+import { ReasonCode, connackCodeFor, refusalClosesWithoutConnack, type ReasonCodeValue } from '../reason-codes.js';
 import { isValidTopicName } from '../topic/validate.js';
+import { admitPublish, aclIdentity } from './admission.js';
+import type { Effects } from './effects.js';
+import { sessionExpiryInterval } from './expiry.js';
+import { discardSession, endConnection, recoverLostOwner, reportPresence } from './lifecycle.js';
+import { drain, resendInflight } from './outbound.js';
+import { UNLIMITED_RECEIVE, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
 
 export interface ConnectLimits {
   /** Ceiling on keepalive in seconds; 0 = none. Cloudflare resets sockets silent for 100 s. */
@@ -19,7 +26,7 @@ export type ConnectDecision =
       /** 5.0: Server Keep Alive to announce when it differs from what the client asked for. */
       serverKeepAlive?: number;
     }
-  | { ok: false; reasonCode: number; reason: string };
+  | { ok: false; reasonCode: ReasonCodeValue; reason: string };
 
 /**
  * Decide whether a decoded CONNECT is acceptable, before any session state is touched.
@@ -81,4 +88,106 @@ export function decideConnect(
 /** Milliseconds without any packet after which the server closes the connection [MQTT-3.1.2-24]. */
 export function keepAliveDeadlineMs(keepAliveSeconds: number): number {
   return keepAliveSeconds === 0 ? 0 : keepAliveSeconds * 1500;
+}
+
+/**
+ * CONNECT at the session, step by step: check the token and the will, take over a live connection, discard
+ * or resume state, store the session and will, CONNACK, then resend what was in flight and drain the queue.
+ */
+export function onConnect(state: State, connection: Connection, packet: ConnectPacket, now: number, config: SessionConfig, out: Effects): void {
+  connection.protocolVersion = packet.protocolVersion;
+  if (packet.protocolVersion === 5) {
+    connection.receiveMaximum = packet.properties?.receiveMaximum ?? UNLIMITED_RECEIVE;
+    connection.topicAliasMaximum = packet.properties?.topicAliasMaximum ?? 0;
+    if (packet.properties?.maximumPacketSize !== undefined) connection.maximumPacketSize = packet.properties.maximumPacketSize;
+  }
+
+  // Step 1: the token the Worker authenticated; lost if this object restarted between the upgrade and CONNECT.
+  const token = connection.offeredToken;
+  if (token === undefined) return refuseConnect(connection, ReasonCode.ServerUnavailable, out);
+  // Step 2: the will passes the admission of a PUBLISH from this token, now and when it is published [DESIGN §3].
+  if (packet.will) {
+    const admission = admitPublish(packet.will, token, aclIdentity(connection.clientId, token));
+    if (!admission.ok) return refuseConnect(connection, admission.reasonCode, out);
+  }
+
+  // Step 3: take-over. [MQTT-3.1.4-2] another connection with this client id is closed, with its will; an owner
+  // lost in a reset without a close event is released the same way.
+  for (const other of state.connections.values()) {
+    if (other !== connection) endConnection(state, other, { publishWill: true, reasonCode: ReasonCode.SessionTakenOver }, now, config, out);
+  }
+  recoverLostOwner(state, now, config, out);
+
+  // Step 4: a reconnect in time cancels a delayed will [MQTT-3.1.3-9 v5]; an expired session is gone.
+  const previous = state.session.record;
+  const expired = previous?.expiresAt != null && previous.expiresAt <= now;
+  const hasState = previous !== undefined && previous.sessionExpiryInterval !== 0 && !expired;
+  if (packet.cleanSession || !hasState) discardSession(state, out);
+  // [MQTT-3.2.2-1] [MQTT-3.2.2-2] session present only when resuming stored state.
+  const sessionPresent = !packet.cleanSession && hasState;
+
+  // Step 5: store the session and its will [MQTT-3.1.2-8]; aliases start empty [MQTT-3.3.2-7 v5].
+  const record: SessionRecord = {
+    tenant: connection.tenant,
+    clientId: connection.clientId,
+    protocolVersion: packet.protocolVersion,
+    sessionExpiryInterval: sessionExpiryInterval(packet),
+    connectionId: connection.id,
+    will: packet.will ?? null,
+    expiresAt: null,
+    willAt: null,
+    token,
+  };
+  state.session.record = record;
+  state.session.inboundAliases.clear();
+  out.persist({ op: 'writeSession', record: { ...record } });
+  out.persist({ op: 'clearInboundAliases' });
+  connection.phase = 'connected';
+  connection.offeredToken = undefined;
+  out.emit({ type: 'saveConnection', connection: recordOf(connection) });
+  out.emit({ type: 'setAlarm', at: null });
+
+  // Step 6: CONNACK [MQTT-3.2.0-1] with what this server supports (5.0 §3.2.2.3).
+  out.send(connection.id, { type: 'connack', sessionPresent, reasonCode: ReasonCode.Success, properties: connackProperties(connection, packet, config) });
+  // CONNACK travels alone: a client that starts listening for messages once connected misses none.
+  out.flush(connection.id);
+
+  // Step 7: resend unacknowledged messages with DUP [MQTT-4.4.0-1], then the queue in order.
+  resendInflight(state, connection, now, out);
+  drain(state, connection, config, out);
+  reportPresence(record, 'connected', out);
+}
+
+/** The 5.0 CONNACK properties: what this server supports and assigned (5.0 §3.2.2.3). */
+function connackProperties(connection: Connection, packet: ConnectPacket, config: SessionConfig): Properties {
+  if (packet.protocolVersion !== 5) return {};
+  const properties: Properties = {
+    receiveMaximum: config.receiveMaximum,
+    maximumPacketSize: config.maximumPacketSize,
+    topicAliasMaximum: config.topicAliasMaximum,
+    retainAvailable: 1,
+    wildcardSubscriptionAvailable: 1,
+    subscriptionIdentifierAvailable: 1,
+    sharedSubscriptionAvailable: 1,
+  };
+  if (connection.clientIdAssigned) properties.assignedClientIdentifier = connection.clientId;
+  if (connection.serverKeepAlive !== undefined) properties.serverKeepAlive = connection.serverKeepAlive;
+  if (packet.properties?.requestResponseInformation === 1) {
+    // (5.0 §3.1.2.11.7, §4.10) a topic prefix this client may use for responses.
+    properties.responseInformation = `response/${connection.clientId}`;
+  }
+  return properties;
+}
+
+/**
+ * A refused CONNECT: CONNACK with the reason (Session Present 0 [MQTT-3.2.2-4]) and close [MQTT-3.2.2-5];
+ * the stored session is untouched.
+ */
+function refuseConnect(connection: Connection, reasonCode: ReasonCodeValue, out: Effects): void {
+  connection.phase = 'closed';
+  out.emit({ type: 'saveConnection', connection: recordOf(connection) });
+  if (!refusalClosesWithoutConnack(reasonCode, connection.protocolVersion)) {
+    out.send(connection.id, { type: 'connack', sessionPresent: false, reasonCode: connackCodeFor(reasonCode, connection.protocolVersion) });
+  }
+  out.close(connection.id);
 }

@@ -1,17 +1,15 @@
 // The protocol gate: which packets a connection may receive in which state [MQTT-3.1.0-1] [MQTT-3.1.0-2].
 import type { PacketType } from '../codec/packets.js';
-import { ReasonCode } from '../reason-codes.js';
-
-/** One explicit state per connection; no boolean flags that allow impossible mixes. */
-export type ConnectionState = 'awaitingConnect' | 'connected' | 'closed';
+import { ReasonCode, type ReasonCodeValue } from '../reason-codes.js';
+import type { ConnectionPhase } from './state.js';
 
 /** Packets only a server sends; a client sending one commits a protocol violation. */
 const SERVER_ONLY: ReadonlySet<PacketType> = new Set<PacketType>(['connack', 'suback', 'unsuback', 'pingresp']);
 
-export type GateResult = { ok: true } | { ok: false; reasonCode: number; reason: string };
+export type GateResult = { ok: true } | { ok: false; reasonCode: ReasonCodeValue; reason: string };
 
 /** Decide whether a client packet may be processed in the current state. */
-export function gateClientPacket(state: ConnectionState, type: PacketType, protocolVersion: number): GateResult {
+export function gateClientPacket(state: ConnectionPhase, type: PacketType, protocolVersion: number): GateResult {
   if (state === 'closed') return { ok: false, reasonCode: ReasonCode.ProtocolError, reason: 'connection closed' };
   if (state === 'awaitingConnect') {
     // [MQTT-3.1.0-1] the first packet from the client must be CONNECT.

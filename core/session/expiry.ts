@@ -1,4 +1,5 @@
-// Session and message lifetimes (5.0 §3.1.2.11, §3.3.2.3.3), with 3.1.1's clean session mapped onto them.
+// Session and delayed-will lifetimes (5.0 §3.1.2.11), with 3.1.1's clean session mapped onto them.
+// Message lifetimes live with the message: core/routing/message.ts.
 import type { ConnectPacket } from '../codec/packets.js';
 
 /** 0xFFFFFFFF: the session does not expire (5.0 §3.1.2.11.2). */
@@ -25,23 +26,4 @@ export function sessionExpiresAt(nowMs: number, intervalSeconds: number): number
 export function willPublishAt(nowMs: number, willDelaySeconds: number, sessionExpirySeconds: number): number {
   const delay = Math.min(willDelaySeconds, sessionExpirySeconds === NEVER_EXPIRES ? willDelaySeconds : sessionExpirySeconds);
   return nowMs + delay * 1000;
-}
-
-/** Absolute expiry of a message with a Message Expiry Interval; undefined = never. */
-export function messageExpiresAt(nowMs: number, intervalSeconds: number | undefined): number | undefined {
-  return intervalSeconds === undefined ? undefined : nowMs + intervalSeconds * 1000;
-}
-
-/**
- * The interval to forward: what is left, rounded up, never 0 for a live message [MQTT-3.3.2-6 v5].
- * Returns undefined when the message has expired.
- */
-export function remainingExpirySeconds(expiresAtMs: number, nowMs: number): number | undefined {
-  const left = expiresAtMs - nowMs;
-  return left <= 0 ? undefined : Math.ceil(left / 1000);
-}
-
-/** True once a message's expiry has passed: it is neither delivered nor kept [MQTT-3.3.2-5 v5]. */
-export function hasExpired(message: { expiresAt?: number }, now: number): boolean {
-  return message.expiresAt !== undefined && message.expiresAt <= now;
 }

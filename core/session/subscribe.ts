@@ -1,11 +1,32 @@
-// SUBSCRIBE and UNSUBSCRIBE decisions: which filters are granted at which QoS, and the SUBACK codes.
-import type { QoS, SubscribePacket, Subscription } from '../codec/packets.js';
-import { ReasonCode, subackFailureFor } from '../reason-codes.js';
-import { isValidTopicFilter } from '../topic/validate.js';
+// SUBSCRIBE and UNSUBSCRIBE: which filters are granted at which QoS, the SUBACK codes, and what follows.
+//
+//   SUBSCRIBE ──▶ per filter: valid? allowed by the ACL? within the token's quota? ──▶ stored here
+//     ──subscribeShards──▶ the shards register them and answer with retained messages
+//     ──subscribed──▶ SUBACK, then the retained messages Retain Handling asks for
+//   UNSUBSCRIBE ──▶ forgotten here and in the shards ──▶ UNSUBACK
+import type { QoS, SubscribePacket, Subscription, UnsubscribePacket } from '../codec/packets.js';
+import { maySubscribe } from '../acl/acl.js';
+import { ReasonCode, subackFailureFor, type ReasonCodeValue } from '../reason-codes.js';
+import { hasExpired, sessionName, type Delivery } from '../routing/message.js';
+import { deliveryQoS, subscriptionOptions, type SubscribeOutcome } from '../routing/subscription.js';
+import { isValidTopicFilter, parseSharedSubscription } from '../topic/validate.js';
+import { aclIdentity } from './admission.js';
+import type { Effects, SubscribeContinuation } from './effects.js';
+import { endConnection } from './lifecycle.js';
+import { deliver } from './outbound.js';
+import type { Connection, SessionConfig, State, StoredSession } from './state.js';
 
 export type FilterDecision =
   | { ok: true; subscription: Subscription; grantedQoS: QoS }
   | { ok: false; topicFilter: string; reasonCode: number };
+
+/**
+ * True when a filter can match the tenant's $SYS topics: subscribing to one starts its statistics rounds.
+ * Filters starting with a wildcard cannot match them [MQTT-4.7.2-1].
+ */
+export function isSysFilter(filter: string): boolean {
+  return filter === '$SYS' || filter.startsWith('$SYS/');
+}
 
 /** The server's ceiling on granted QoS. */
 export const MAXIMUM_QOS: QoS = 2;
@@ -33,7 +54,117 @@ export function subackCodes(decisions: readonly FilterDecision[]): number[] {
   return decisions.map((decision) => (decision.ok ? decision.grantedQoS : decision.reasonCode));
 }
 
-/** QoS of a forwarded copy: the lower of the message's and the subscription's [MQTT-3.8.4-6]. */
-export function deliveryQoS(messageQoS: QoS, subscriptionQoS: QoS): QoS {
-  return (messageQoS < subscriptionQoS ? messageQoS : subscriptionQoS) as QoS;
+export function onSubscribe(state: State, connection: Connection, packet: SubscribePacket, now: number, config: SessionConfig, out: Effects): void {
+  const session = state.session;
+  const record = session.record!;
+  const v5 = connection.protocolVersion === 5;
+  // [MQTT-3.8.3-4 v5] No Local on a shared subscription is a protocol error.
+  if (v5 && packet.subscriptions.some((s) => s.noLocal && parseSharedSubscription(s.topicFilter))) {
+    return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError }, now, config, out);
+  }
+  const subscriptionIdentifier = v5 ? packet.properties?.subscriptionIdentifiers?.[0] : undefined;
+  const token = record.token;
+  const identity = aclIdentity(connection.clientId, token);
+  const decisions = decideSubscriptions(packet, connection.protocolVersion, (filter) => !token || maySubscribe(token.acl, identity, filter));
+  const refusedByQuota = applySubscriptionQuota(decisions, session, token?.limits.maxSubscriptions, connection.protocolVersion);
+  if (refusedByQuota > 0) out.persist({ op: 'count', counter: 'limit_subscriptions', n: refusedByQuota });
+
+  const then: SubscribeContinuation = { packetId: packet.packetId, reasonCodes: subackCodes(decisions), retained: [] };
+  const forShards = [];
+  for (const decision of decisions) {
+    if (!decision.ok) continue;
+    const { topicFilter: filter, qos, noLocal, retainAsPublished, retainHandling } = decision.subscription;
+    const options = subscriptionOptions({ qos, noLocal, retainAsPublished, ...(subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier }) });
+    session.subscriptions.set(filter, options);
+    out.persist({ op: 'putSubscription', filter, options });
+    forShards.push({ filter, ...options });
+    then.retained.push({ filter, qos, retainHandling: v5 ? (retainHandling ?? 0) : 0, ...(subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier }) });
+  }
+  if (forShards.some(({ filter }) => isSysFilter(filter))) out.emit({ type: 'wantSys', tenant: record.tenant });
+  if (forShards.length === 0) return onSubscribed(state, connection.id, then, new Map(), now, config, out);
+  out.emit({
+    type: 'subscribeShards',
+    tenant: record.tenant,
+    session: sessionName(record.tenant, record.clientId),
+    connectionId: connection.id,
+    subscriptions: forShards,
+    then,
+  });
+}
+
+/**
+ * The shards registered a SUBSCRIBE's filters (undefined: they could not be reached: no SUBACK, the
+ * connection closes, the client subscribes again after it reconnects).
+ */
+export function onSubscribed(
+  state: State,
+  connectionId: string,
+  then: SubscribeContinuation,
+  results: ReadonlyMap<string, SubscribeOutcome> | undefined,
+  now: number,
+  config: SessionConfig,
+  out: Effects,
+): void {
+  const connection = state.connections.get(connectionId);
+  if (connection?.phase !== 'connected') return;
+  if (!results) return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
+  // [MQTT-3.8.4-1] SUBACK with one code per filter, in order [MQTT-3.8.4-5].
+  out.send(connection.id, { type: 'suback', packetId: then.packetId, reasonCodes: then.reasonCodes });
+
+  // [MQTT-3.8.4-3] retained messages follow, RETAIN=1 [MQTT-3.3.1-8]; 5.0 Retain Handling decides
+  // whether: 0 always, 1 only for a new subscription, 2 never [MQTT-3.3.1-9 v5] [MQTT-3.3.1-10 v5].
+  const retained: Delivery[] = [];
+  for (const plan of then.retained) {
+    const result = results.get(plan.filter);
+    if (!result || plan.retainHandling === 2 || (plan.retainHandling === 1 && !result.isNew)) continue;
+    for (const message of result.retained) {
+      if (hasExpired(message, now)) continue;
+      retained.push({
+        ...message,
+        qos: deliveryQoS(message.qos, plan.qos),
+        retain: true,
+        filters: [plan.filter],
+        ...(plan.subscriptionIdentifier === undefined ? {} : { subscriptionIdentifiers: [plan.subscriptionIdentifier] }),
+      });
+    }
+  }
+  if (retained.length > 0) deliver(state, retained, now, config, out);
+}
+
+export function onUnsubscribe(state: State, connection: Connection, packet: UnsubscribePacket, out: Effects): void {
+  const held = state.session.subscriptions;
+  const reasonCodes = packet.topicFilters.map((filter) => (held.has(filter) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted));
+  forgetSubscriptions(state, packet.topicFilters, out);
+  // [MQTT-3.10.4-4] UNSUBACK, even when nothing matched [MQTT-3.10.4-5].
+  out.send(connection.id, { type: 'unsuback', packetId: packet.packetId, reasonCodes });
+}
+
+/** Forgets filters here and in their shards (all of them there: a shard may hold one this session lost). */
+export function forgetSubscriptions(state: State, filters: readonly string[], out: Effects): void {
+  const { record, subscriptions } = state.session;
+  for (const filter of filters) if (subscriptions.delete(filter)) out.persist({ op: 'deleteSubscription', filter });
+  if (record && filters.length > 0) {
+    out.emit({ type: 'unsubscribeShards', tenant: record.tenant, session: sessionName(record.tenant, record.clientId), filters: [...filters] });
+  }
+}
+
+/**
+ * New filters past the token's maxSubscriptions are refused: 0x97 Quota exceeded (5.0) / 0x80. A filter the
+ * session already holds is a re-subscription and always allowed. Returns how many were refused.
+ */
+function applySubscriptionQuota(decisions: FilterDecision[], session: StoredSession, maxSubscriptions: number | undefined, protocolVersion: number): number {
+  if (maxSubscriptions === undefined) return 0;
+  let held = session.subscriptions.size;
+  let refused = 0;
+  decisions.forEach((decision, index) => {
+    if (!decision.ok || session.subscriptions.has(decision.subscription.topicFilter)) return;
+    if (held < maxSubscriptions) {
+      held++;
+      return;
+    }
+    refused++;
+    const reasonCode: ReasonCodeValue = ReasonCode.QuotaExceeded;
+    decisions[index] = { ok: false, topicFilter: decision.subscription.topicFilter, reasonCode: subackFailureFor(reasonCode, protocolVersion) };
+  });
+  return refused;
 }

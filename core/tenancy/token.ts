@@ -2,6 +2,8 @@
 // without a global lookup; only a hash of the secret is ever stored.
 //
 //   acme.k3v9x2m4p8q1.Qm9vZ...   tenant "acme", token id "k3v9x2m4p8q1", secret after the second dot
+import type { AclEntry } from '../acl/acl.js';
+import type { TokenLimits } from './limits.js';
 
 /** Tenant names: lower-case letters, digits and dashes, 1–32 characters, starting with a letter or digit. */
 export const TENANT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -33,4 +35,16 @@ export function constantTimeEqual(a: string, b: string): boolean {
   const length = Math.max(a.length, b.length);
   for (let i = 0; i < length; i++) difference |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
   return difference === 0;
+}
+
+/**
+ * What a session knows of the token its client authenticated with: its ACL and limits bound what the
+ * session may publish, subscribe and queue. Absent (null) for an anonymous client, which has full access.
+ */
+export interface ConnectionToken {
+  id: string;
+  acl: AclEntry[];
+  limits: TokenLimits;
+  /** The tenant's retained-topic limit, if any (enforced per shard as its share). */
+  maxRetained?: number;
 }

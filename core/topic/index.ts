@@ -1,4 +1,4 @@
-// Topics: validation, matching, the subscription trie and shard placement.
+// Topics: validation, matching and the subscription trie.
 export {
   MAX_TOPIC_BYTES,
   SHARED_PREFIX,
@@ -10,4 +10,3 @@ export {
 export { topicMatchesFilter } from './match.js';
 export { SubscriptionTrie } from './trie.js';
 export type { TrieEntry } from './trie.js';
-export { shardOf, shardsForFilter } from './shard.js';

@@ -6,8 +6,9 @@
 // Message Expiry Interval).
 import type { IClientSubscribeOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shardOf, shardsForFilter } from '../../core/topic/shard.js';
-import type { RetainedMessage, RoutedMessage, ShardSubscription, SubscribeResult } from '../../durable-objects/routed-message.js';
+import { shardOf, shardsForFilter } from '../../core/routing/shard.js';
+import type { RetainedMessage, RoutedMessage } from '../../core/routing/message.js';
+import type { ShardSubscription, SubscribeResult } from '../../core/routing/subscription.js';
 import { startBroker, tempPersistDir, type RunningBroker } from './broker.js';
 import { connectClient, end, recorder, sleep, subscribe } from './clients.js';
 

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document of /api/v1, built from the same schemas that validate requests.
-import { toJsonSchema } from '../../core/schema/schema.js';
-import { tokenInputSchema } from '../../core/tenancy/token-input.js';
-import { BROKER_VERSION } from '../version.js';
+import { BROKER_VERSION } from '../../durable-objects/version.js';
+import { toJsonSchema } from './schema.js';
+import { tokenInputSchema } from './token-input.js';
 import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
 
 const error = { description: 'bad input or access', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };

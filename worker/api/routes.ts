@@ -2,20 +2,22 @@
 // token), statistics. Bad input gets a 4xx with a JSON error saying what is wrong.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { checkTokenInput } from '../../core/tenancy/token-input.js';
 import { REGISTRY_NAME, sessionName, sessionStub, shardStub, tenantStub } from '../../durable-objects/addresses.js';
-import type { Env } from '../env.js';
+import type { Env } from '../../durable-objects/env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './tenant-auth.js';
-import { mayPublish } from '../../core/acl/acl.js';
-import { validate } from '../../core/schema/schema.js';
-import { shardOf, shardsForFilter } from '../../core/topic/shard.js';
+import { admitPublish, aclIdentity, retainedShare } from '../../core/session/admission.js';
+import { routedMessage } from '../../core/routing/message.js';
+import { shardOf, shardsForFilter } from '../../core/routing/shard.js';
+import { ReasonCode } from '../../core/reason-codes.js';
 import { isValidTopicFilter, isValidTopicName, parseSharedSubscription } from '../../core/topic/validate.js';
 import { openApiDocument } from './openapi.js';
+import { validate } from './schema.js';
 import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
+import { checkTokenInput } from './token-input.js';
 import type { TenantLimits } from '../../durable-objects/tenant-do.js';
 import { ShardRouter } from '../../durable-objects/shard-router.js';
-import { brokerConfig } from '../config.js';
+import { brokerConfig } from '../../durable-objects/config.js';
 import type { MiddlewareHandler } from 'hono';
 
 export const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
@@ -95,26 +97,33 @@ tenantRoutes.post('/publish', async (c) => {
     qos?: 0 | 1;
     retain?: boolean;
   };
-  const token = c.get('token');
-  if (token && !mayPublish(token.acl, { clientId: '', username: token.id }, topic)) {
-    throw jsonError(403, `this token may not publish to "${topic}"`);
-  }
   let bytes: Uint8Array;
   try {
     bytes = encoding === 'base64' ? Uint8Array.from(atob(payload), (ch) => ch.charCodeAt(0)) : new TextEncoder().encode(payload);
   } catch {
     throw jsonError(400, 'payload is not valid base64');
   }
-  if (token?.limits.maxMessageSize !== undefined && bytes.length > token.limits.maxMessageSize) {
-    throw jsonError(400, `payload is larger than this token's limit of ${token.limits.maxMessageSize} bytes`);
-  }
+  // The same admission as an MQTT PUBLISH from this token ($ topics, ACL, size); the admin has no ACL.
+  const info = c.get('token');
+  const token = info ? { id: info.id, acl: info.acl, limits: info.limits } : null;
+  const admission = admitPublish({ topic, payload: bytes }, token, aclIdentity('', token));
+  if (!admission.ok) throw jsonError(httpStatusOf(admission.reasonCode), admission.reason);
   const tenant = c.get('tenant');
-  const router = new ShardRouter(c.env, tenant, brokerConfig(c.env).shardCount);
+  const { shardCount } = brokerConfig(c.env);
+  const message = routedMessage({ topic, payload: bytes, qos, retain }, `${tenant}\u0000http`, Date.now());
   const maxRetained = c.get('maxRetained');
-  const retainedLimit = retain && maxRetained !== undefined ? { retainedLimit: Math.ceil(maxRetained / brokerConfig(c.env).shardCount) } : {};
-  const delivered = await router.publishCounted({ topic, payload: bytes, qos, retain, origin: `${tenant}\u0000http`, ...retainedLimit });
+  const retainedLimit = retain ? retainedShare({ id: '', acl: [], limits: {}, ...(maxRetained === undefined ? {} : { maxRetained }) }, shardCount) : undefined;
+  if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
+  const delivered = await new ShardRouter(c.env, tenant, shardCount).publishCounted(message);
   return c.json({ delivered });
 });
+
+/** The HTTP answer to a refused publish. */
+function httpStatusOf(reasonCode: number): 400 | 403 | 413 {
+  if (reasonCode === ReasonCode.NotAuthorized) return 403;
+  if (reasonCode === ReasonCode.QuotaExceeded) return 413;
+  return 400;
+}
 
 tenantRoutes.get('/tokens', async (c) => c.json({ tokens: await tenantStub(c.env, c.get('tenant')).listTokens() }));
 

@@ -1,5 +1,5 @@
 // Request bodies of the admin API: each schema validates requests and is published in openapi.json.
-import type { Schema } from '../../core/schema/schema.js';
+import type { Schema } from './schema.js';
 import { TENANT_NAME } from '../../core/tenancy/token.js';
 import { isValidTopicName } from '../../core/topic/validate.js';
 

@@ -3,12 +3,12 @@ import type { MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { TENANT_NAME, constantTimeEqual, parseToken } from '../../core/tenancy/token.js';
 import { tenantStub } from '../../durable-objects/addresses.js';
-import type { Env } from '../env.js';
+import type { Env } from '../../durable-objects/env.js';
 import type { TokenInfo } from '../../durable-objects/token-store.js';
 
 export type ApiVariables = { tenant: string; caller: 'admin' | 'master' | 'token'; token?: TokenInfo; maxRetained?: number };
 
-export function jsonError(status: 400 | 401 | 403 | 404 | 409 | 503, error: string): HTTPException {
+export function jsonError(status: 400 | 401 | 403 | 404 | 409 | 413 | 503, error: string): HTTPException {
   return new HTTPException(status, { res: Response.json({ error }, { status }) });
 }
 

@@ -5,10 +5,10 @@ import { ReasonCode, SUBACK_FAILURE_V3 } from '../../../core/reason-codes.js';
 import {
   MAXIMUM_QOS,
   decideSubscriptions,
-  deliveryQoS,
   subackCodes,
   type FilterDecision,
 } from '../../../core/session/subscribe.js';
+import { deliveryQoS } from '../../../core/routing/subscription.js';
 
 function subscribe(...subscriptions: Subscription[]): SubscribePacket {
   return { type: 'subscribe', packetId: 10, subscriptions };

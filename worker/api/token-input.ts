@@ -1,17 +1,7 @@
 // What a token may be created or updated with through the API: one schema validates it and documents it.
-import type { AclEntry } from '../acl/acl.js';
-import { validate, type Schema } from '../schema/schema.js';
-import { isValidTopicFilter } from '../topic/validate.js';
-import type { TokenLimits } from './limits.js';
-
-export interface TokenInput {
-  name?: string;
-  acl?: AclEntry[];
-  limits?: TokenLimits;
-  /** ms since the epoch, or null for no expiry. */
-  expiresAt?: number | null;
-  enabled?: boolean;
-}
+import { isValidTopicFilter } from '../../core/topic/validate.js';
+import type { TokenInput } from '../../durable-objects/token-store.js';
+import { validate, type Schema } from './schema.js';
 
 const positive = (description: string): Schema => ({ type: 'integer', minimum: 1, description });
 

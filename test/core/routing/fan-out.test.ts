@@ -1,7 +1,9 @@
 // planDeliveries: one copy per session, No Local, Retain As Published, Subscription Identifiers, shared groups.
 import { describe, expect, it } from 'vitest';
 import type { QoS } from '../../../core/codec/packets.js';
-import { hasExpired, planDeliveries, type FanOutMessage, type PickMember, type SubscriptionOptions } from '../../../core/session/fan-out.js';
+import { planDeliveries, type FanOutMessage, type PickMember } from '../../../core/routing/fan-out.js';
+import { hasExpired } from '../../../core/routing/message.js';
+import type { SubscriptionOptions } from '../../../core/routing/subscription.js';
 import { SubscriptionTrie } from '../../../core/topic/trie.js';
 
 function options(qos: QoS, extra: Partial<SubscriptionOptions> = {}): SubscriptionOptions {

@@ -1,7 +1,7 @@
 // connackCodeFor and subackFailureFor: putting a 5.0 reason code on the wire for the client's version.
 // (Covers core/reason-codes.ts; it lives here because the codes are the session's CONNACK and SUBACK answers.)
 import { describe, expect, it } from 'vitest';
-import { ConnectReturnCode, ReasonCode, SUBACK_FAILURE_V3, connackCodeFor, subackFailureFor } from '../../../core/reason-codes.js';
+import { ConnectReturnCode, ReasonCode, SUBACK_FAILURE_V3, connackCodeFor, subackFailureFor } from '../../core/reason-codes.js';
 
 const REFUSALS = [...new Set(Object.values(ReasonCode))].filter((code) => code >= 0x80);
 

@@ -1,8 +1,8 @@
 // retainedLookup: the index range a filter's retained lookup reads holds every topic the filter matches.
 import { describe, expect, it } from 'vitest';
-import { retainedLookup, type RetainedLookup } from '../../../core/topic/retained-range.js';
+import { retainedLookup, type RetainedLookup } from '../../../core/routing/retained-range.js';
 import { topicMatchesFilter } from '../../../core/topic/match.js';
-import { mulberry32, randomFilter, randomTopic } from './random.js';
+import { mulberry32, randomFilter, randomTopic } from '../topic/random.js';
 
 /** SQLite's BINARY collation compares TEXT as UTF-8 bytes. */
 function compareUtf8(a: string, b: string): number {

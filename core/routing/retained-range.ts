@@ -11,7 +11,7 @@
 // Strings starting with p are exactly those in [p, p minus its '/' + '0') in code point order, which is UTF-8
 // byte order, which is how SQLite's BINARY collation compares TEXT. The range narrows the rows read; the
 // caller still checks each row with topicMatchesFilter.
-import { parseSharedSubscription } from './validate.js';
+import { parseSharedSubscription } from '../topic/validate.js';
 
 export type RetainedLookup =
   | { kind: 'exact'; topic: string }

@@ -1,6 +1,6 @@
 // SharedSubscriptionBalancer: round robin per shared filter, offline members passed over for a while.
 import { describe, expect, it } from 'vitest';
-import { OFFLINE_MEMORY_MS, SharedSubscriptionBalancer } from '../../../core/topic/shared-subscriptions.js';
+import { OFFLINE_MEMORY_MS, SharedSubscriptionBalancer } from '../../../core/routing/shared-subscriptions.js';
 
 const G = '$share/g/t';
 const MEMBERS = ['s1', 's2', 's3'] as const;

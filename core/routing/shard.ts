@@ -4,7 +4,7 @@
 // filter must see every topic, so it is replicated to all N shards: publishing touches one shard, subscribing
 // to a wildcard touches N. The hash is persisted in effect (subscriptions and retained messages sit in the
 // shard it chose), so it must never change for a deployed tenant: the tests pin its values.
-import { hasWildcard, parseSharedSubscription } from './validate.js';
+import { hasWildcard, parseSharedSubscription } from '../topic/validate.js';
 
 /**
  * FNV-1a (32-bit) over UTF-16 code units, then the murmur3 finalizer. Without the finalizer the low bits of

@@ -1,4 +1,4 @@
-// Byte helpers shared by the Worker and the Durable Objects.
+// Byte helpers: several MQTT packets may share one WebSocket message.
 
 /** Concatenate byte arrays into one (several MQTT packets may share one WebSocket message). */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {

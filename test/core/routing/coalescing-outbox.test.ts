@@ -1,6 +1,6 @@
 // CoalescingOutbox: one send in flight, arrivals batched in order, failures confined to their batch.
 import { describe, expect, it } from 'vitest';
-import { CoalescingOutbox } from '../../../core/util/coalescing-outbox.js';
+import { CoalescingOutbox } from '../../../core/routing/coalescing-outbox.js';
 
 interface Deferred {
   promise: Promise<void>;

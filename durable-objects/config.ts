@@ -1,4 +1,5 @@
 // Broker settings from wrangler.toml [vars], parsed once per isolate with safe defaults.
+import { TOPIC_ALIAS_MAXIMUM, type SessionConfig } from '../core/session/state.js';
 import type { Env } from './env.js';
 
 export interface BrokerConfig {
@@ -38,4 +39,16 @@ export function brokerConfig(env: Env): BrokerConfig {
     cache.set(env, config);
   }
   return config;
+}
+
+/** What the session state machine needs of the configuration. */
+export function sessionConfig(config: BrokerConfig): SessionConfig {
+  return {
+    maximumInflight: config.maximumInflight,
+    receiveMaximum: config.receiveMaximum,
+    maximumPacketSize: config.maximumPacketSize,
+    maximumQueued: config.maximumQueued,
+    topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+    shardCount: config.shardCount,
+  };
 }

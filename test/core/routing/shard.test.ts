@@ -1,7 +1,7 @@
 // Shard placement: stable values, an even spread, and filters placed where the topics they match live.
 import { describe, expect, it } from 'vitest';
-import { shardOf, shardsForFilter } from '../../../core/topic/index.js';
-import { mulberry32, randomTopic } from './random.js';
+import { shardOf, shardsForFilter } from '../../../core/routing/shard.js';
+import { mulberry32, randomTopic } from '../topic/random.js';
 
 // FNV-1a 32 over UTF-16 code units + murmur3 fmix32, mod 8 / 16 / 1000; checked against an independent
 // implementation. A change here re-homes every stored subscription and retained message.

@@ -15,20 +15,7 @@
 import type { QoS } from '../codec/packets.js';
 import type { TrieEntry } from '../topic/trie.js';
 import { parseSharedSubscription } from '../topic/validate.js';
-import { deliveryQoS } from './subscribe.js';
-
-export { hasExpired } from './expiry.js';
-
-/** What a shard holds per (filter, session): the granted QoS and the 5.0 subscription options. */
-export interface SubscriptionOptions {
-  qos: QoS;
-  /** Never deliver this session's own publications [MQTT-3.8.3-3 v5]. */
-  noLocal: boolean;
-  /** Keep the publisher's RETAIN flag on live forwarding [MQTT-3.3.1-13 v5]. */
-  retainAsPublished: boolean;
-  /** 1..268,435,455; absent when the SUBSCRIBE carried none. */
-  subscriptionIdentifier?: number;
-}
+import { deliveryQoS, type SubscriptionOptions } from './subscription.js';
 
 /** The parts of a published message the decision looks at. */
 export interface FanOutMessage {

@@ -1,0 +1,130 @@
+// What the session state machine asks its adapter to do: one typed Effect union, collected per step.
+//
+// A step's effects are applied in order, with two rules the collector enforces:
+//   - every `persist` op of the step comes first, as one effect: rows are written before anything leaves
+//     (the Durable Object output gate then holds outgoing messages until the write is confirmed);
+//   - the packets of one step for one connection travel as one `send` (several MQTT packets in one
+//     WebSocket message: legal, and one billed message instead of many).
+// Effects that need an answer (subscribeShards, readQueue, an acked route) get it back as a new input.
+import type { Packet, QoS } from '../codec/packets.js';
+import type { RoutedMessage } from '../routing/message.js';
+import type { DeliverResult, ShardSubscription, SubscriptionOptions } from '../routing/subscription.js';
+import type { ConnectionRecord, OutboundMessage, SessionRecord } from './state.js';
+
+/** What the tenant object is told of this session (its sessions list, connection counts, revocation). */
+export type PresenceState = 'connected' | 'offline' | 'ended';
+
+/** Events the session counts in its own storage (limits hit, messages dropped). */
+export type SessionCounter =
+  | 'queue_dropped'
+  | 'oversize_dropped'
+  | 'limit_message_size'
+  | 'limit_publish_rate'
+  | 'limit_subscriptions'
+  | 'will_refused';
+
+/** One change to the session's SQLite rows. */
+export type StoreOp =
+  | { op: 'writeSession'; record: SessionRecord }
+  /** Forget everything: a clean session ends with its connection [MQTT-3.1.2-6]. */
+  | { op: 'deleteAll' }
+  | { op: 'putSubscription'; filter: string; options: SubscriptionOptions }
+  | { op: 'deleteSubscription'; filter: string }
+  | { op: 'insertOutbound'; message: OutboundMessage }
+  | { op: 'markSent'; seq: number; packetId: number }
+  | { op: 'markReleased'; seq: number }
+  | { op: 'deleteOutbound'; seq: number }
+  /** Drop the `count` oldest queued messages (the queue's bound). */
+  | { op: 'dropOldestQueued'; count: number }
+  | { op: 'addInboundQos2'; packetId: number }
+  | { op: 'deleteInboundQos2'; packetId: number }
+  | { op: 'putInboundAlias'; alias: number; topic: string }
+  | { op: 'clearInboundAliases' }
+  | { op: 'count'; counter: SessionCounter; n: number };
+
+/** Names a route an acknowledgement waits for; echoed back in the `routed` input. */
+export interface RouteAck {
+  connectionId: string;
+  routeId: number;
+  /** An inbound QoS 2 packet id: stored once routing succeeded, forgotten if it failed. */
+  inboundQos2?: number;
+}
+
+/** What a SUBSCRIBE still has to do once its shards answered: SUBACK, then retained messages. */
+export interface SubscribeContinuation {
+  packetId: number;
+  reasonCodes: number[];
+  /** Per granted filter, what Retain Handling asks for (3.1.1: always 0). */
+  retained: Array<{ filter: string; qos: QoS; retainHandling: 0 | 1 | 2; subscriptionIdentifier?: number }>;
+}
+
+export type Effect =
+  | { type: 'persist'; ops: StoreOp[] }
+  | { type: 'send'; connectionId: string; packets: Packet[] }
+  /** Close the socket (after what was sent to it). */
+  | { type: 'close'; connectionId: string }
+  /** Save the connection's attachment (its phase or protocol settings changed). */
+  | { type: 'saveConnection'; connection: ConnectionRecord }
+  /** The object's one alarm: the earliest timer, or none. */
+  | { type: 'setAlarm'; at: number | null }
+  /** Publish through the message's shard; with `ack`, the outcome comes back as a `routed` input. */
+  | { type: 'route'; tenant: string; message: RoutedMessage; ack?: RouteAck }
+  /** Register subscriptions with their shards; the answers come back as a `subscribed` input. */
+  | { type: 'subscribeShards'; tenant: string; session: string; connectionId: string; subscriptions: ShardSubscription[]; then: SubscribeContinuation }
+  /** Forget subscriptions in their shards; ordered after earlier (un)subscribes to the same shard. */
+  | { type: 'unsubscribeShards'; tenant: string; session: string; filters: string[] }
+  /** Read up to `limit` queued messages after `afterSeq`; they come back as a `queueRead` input. */
+  | { type: 'readQueue'; afterSeq: number; limit: number }
+  | { type: 'presence'; tenant: string; clientId: string; state: PresenceState; tokenId?: string }
+  /** Someone subscribed to $SYS: the tenant publishes its statistics while anyone receives them. */
+  | { type: 'wantSys'; tenant: string };
+
+/** What an RPC entry point answers (deliver, kick). */
+export type Reply = DeliverResult | { kicked: boolean };
+
+/** Collects one step's effects (see the rules at the top of this file). */
+export class Effects {
+  private readonly ops: StoreOp[] = [];
+  private readonly list: Effect[] = [];
+  /** The open `send` of each connection in this step. */
+  private readonly sends = new Map<string, Packet[]>();
+  reply: Reply | undefined;
+
+  persist(op: StoreOp): void {
+    this.ops.push(op);
+  }
+
+  send(connectionId: string, packet: Packet): void {
+    let packets = this.sends.get(connectionId);
+    if (!packets) {
+      packets = [];
+      this.sends.set(connectionId, packets);
+      this.list.push({ type: 'send', connectionId, packets });
+    }
+    packets.push(packet);
+  }
+
+  /** Ends the connection's current `send`: what follows goes in a WebSocket message of its own. */
+  flush(connectionId: string): void {
+    this.sends.delete(connectionId);
+  }
+
+  close(connectionId: string): void {
+    this.sends.delete(connectionId);
+    this.list.push({ type: 'close', connectionId });
+  }
+
+  emit(effect: Exclude<Effect, { type: 'persist' | 'send' | 'close' }>): void {
+    if (effect.type === 'presence') {
+      // Only the last presence of a step counts (a take-over reports offline, then connected).
+      const earlier = this.list.findIndex((e) => e.type === 'presence');
+      if (earlier >= 0) this.list.splice(earlier, 1);
+    }
+    this.list.push(effect);
+  }
+
+  /** The step's effects in the order they are to be applied. */
+  finish(): Effect[] {
+    return this.ops.length > 0 ? [{ type: 'persist', ops: this.ops }, ...this.list] : this.list;
+  }
+}

@@ -1,0 +1,232 @@
+// Messages to the client: the inflight window and the queue in front of it (EMQX emqx_inflight + emqx_mqueue).
+//
+//   deliver(m), m not expired [MQTT-3.3.2-5 v5]         window = min(maximumInflight, client's Receive Maximum)
+//     QoS 0    ──▶ sent if connected, else dropped; never stored
+//     QoS 1/2  ──▶ connected, queue empty, window has room?
+//                    yes ──▶ inflight: stored (Published), sent
+//                    no  ──▶ queue: stored (Queued); bounded, the oldest dropped first and counted
+//   PUBACK / PUBCOMP / error PUBREC ──▶ row deleted, slot freed ──▶ drain: the oldest queued move into the window
+//   PUBREC ──▶ Released, PUBREL sent; the PUBLISH is never sent again [MQTT-4.3.3-1]
+//   reconnect ──▶ inflight resent in order: PUBLISH with DUP=1, or PUBREL [MQTT-4.4.0-1]; then drain
+//
+// Queued rows stay in SQLite (the queue may be long); the session holds only their count and a cursor, and
+// reads them with a `readQueue` effect whose answer comes back as `onQueueRead`.
+import type { Properties, PublishPacket } from '../codec/packets.js';
+import { encodePacket } from '../codec/index.js';
+import { ReasonCode, isFailureCode } from '../reason-codes.js';
+import { hasExpired, remainingExpirySeconds, type ApplicationMessage, type Delivery } from '../routing/message.js';
+import type { Effects } from './effects.js';
+import { nextPacketId } from './packet-ids.js';
+import { OutboundState, ownerOf, type Connection, type OutboundMessage, type SessionConfig, type State, type StoredSession } from './state.js';
+import { OutboundTopicAliases } from './topic-alias.js';
+
+/** Our outbound window: MAX_INFLIGHT, or less if the client's Receive Maximum is lower [MQTT-3.3.4-9 v5]. */
+export function windowOf(connection: Connection, config: SessionConfig): number {
+  return Math.min(config.maximumInflight, connection.receiveMaximum);
+}
+
+/** The queue's bound: the deployment's, or the token's if lower. */
+export function queueBound(session: StoredSession, config: SessionConfig): number {
+  return Math.min(config.maximumQueued, session.record?.token?.limits.maxQueued ?? Infinity);
+}
+
+/**
+ * Sends or stores deliveries already matched to this session's subscriptions: QoS 0 goes out only while
+ * connected and never touches SQLite; QoS 1/2 is written before it is sent, and queued (bounded) while
+ * offline or while the window is full.
+ */
+export function deliver(state: State, deliveries: readonly Delivery[], now: number, config: SessionConfig, out: Effects): void {
+  const session = state.session;
+  const owner = ownerOf(state);
+  let queuedNow = 0;
+  for (const delivery of deliveries) {
+    if (hasExpired(delivery, now)) continue;
+    const message = outboundFields(delivery);
+    if (delivery.qos === 0) {
+      if (owner) sendPublish(owner, message, undefined, false, now, out);
+      continue;
+    }
+    const packetId = owner && session.queue.length === 0 && session.inflight.size < windowOf(owner, config) ? allocatePacketId(session) : undefined;
+    if (owner && packetId !== undefined) {
+      // [MQTT-3.1.2-25 v5] one larger than the client accepts is discarded as if delivered: no row.
+      if (sendPublish(owner, message, packetId, false, now, out) !== 'sent') continue;
+      const stored: OutboundMessage = { ...message, seq: session.nextSeq++, packetId, state: OutboundState.Published };
+      out.persist({ op: 'insertOutbound', message: stored });
+      session.inflight.set(packetId, stored);
+    } else {
+      out.persist({ op: 'insertOutbound', message: { ...message, seq: session.nextSeq++, packetId: null, state: OutboundState.Queued } });
+      session.queue.length++;
+      queuedNow++;
+    }
+  }
+  if (queuedNow === 0) return;
+  // The queue's bound: the oldest messages go first, and are counted [DESIGN §3].
+  const overflow = Math.max(0, session.queue.length - queueBound(session, config));
+  if (overflow > 0) {
+    out.persist({ op: 'dropOldestQueued', count: overflow });
+    out.persist({ op: 'count', counter: 'queue_dropped', n: overflow });
+    session.queue.length -= overflow;
+  }
+  if (owner) drain(state, owner, config, out);
+}
+
+/** Asks for the oldest queued messages that fit in the window (one read in flight at a time). */
+export function drain(state: State, owner: Connection, config: SessionConfig, out: Effects): void {
+  const { queue, inflight } = state.session;
+  const room = windowOf(owner, config) - inflight.size;
+  if (queue.length === 0 || room <= 0 || queue.reading) return;
+  queue.reading = true;
+  out.emit({ type: 'readQueue', afterSeq: queue.drainedSeq, limit: room });
+}
+
+/** Queued messages read from storage, oldest first: they move into the window and are sent. */
+export function onQueueRead(state: State, messages: readonly OutboundMessage[], now: number, config: SessionConfig, out: Effects): void {
+  const session = state.session;
+  session.queue.reading = false;
+  const owner = ownerOf(state);
+  if (!owner) return;
+  if (messages.length === 0) {
+    // The count ran ahead of the rows (they were dropped meanwhile): nothing is queued.
+    session.queue.length = 0;
+    return;
+  }
+  for (const message of messages) {
+    session.queue.length = Math.max(0, session.queue.length - 1);
+    session.queue.drainedSeq = message.seq;
+    const packetId = hasExpired(message, now) ? undefined : allocatePacketId(session);
+    if (packetId === undefined || sendPublish(owner, message, packetId, false, now, out) !== 'sent') {
+      out.persist({ op: 'deleteOutbound', seq: message.seq });
+      continue;
+    }
+    out.persist({ op: 'markSent', seq: message.seq, packetId });
+    session.inflight.set(packetId, { ...message, packetId, state: OutboundState.Published });
+  }
+  drain(state, owner, config, out);
+}
+
+/**
+ * On resume: PUBLISH again with DUP=1, or PUBREL again, in the original order [MQTT-4.4.0-1]. A message the
+ * client's (new) Maximum Packet Size no longer admits is discarded as if delivered [MQTT-3.1.2-25 v5].
+ */
+export function resendInflight(state: State, owner: Connection, now: number, out: Effects): void {
+  const { inflight } = state.session;
+  for (const message of [...inflight.values()].sort((a, b) => a.seq - b.seq)) {
+    const packetId = message.packetId!;
+    if (message.state === OutboundState.Released) out.send(owner.id, { type: 'pubrel', packetId });
+    else if (sendPublish(owner, message, packetId, true, now, out) !== 'sent') {
+      out.persist({ op: 'deleteOutbound', seq: message.seq });
+      inflight.delete(packetId);
+    }
+  }
+}
+
+/** PUBACK ends an outbound QoS 1 message and frees its slot. */
+export function onPuback(state: State, owner: Connection, packetId: number, config: SessionConfig, out: Effects): void {
+  const message = state.session.inflight.get(packetId);
+  if (message?.qos !== 1) return;
+  complete(state, owner, message, config, out);
+}
+
+/** PUBCOMP ends a released outbound QoS 2 message and frees its slot. */
+export function onPubcomp(state: State, owner: Connection, packetId: number, config: SessionConfig, out: Effects): void {
+  const message = state.session.inflight.get(packetId);
+  if (message?.qos !== 2 || message.state !== OutboundState.Released) return;
+  complete(state, owner, message, config, out);
+}
+
+/** PUBREC: release the message and answer PUBREL; a PUBREC with an error ends the exchange (5.0 §4.3.3). */
+export function onPubrec(state: State, owner: Connection, packetId: number, reasonCode: number | undefined, config: SessionConfig, out: Effects): void {
+  const message = state.session.inflight.get(packetId);
+  if (message && isFailureCode(reasonCode ?? 0)) {
+    complete(state, owner, message, config, out);
+    return;
+  }
+  if (message && message.qos === 2 && message.state === OutboundState.Published) {
+    // [MQTT-4.3.3-1] after PUBREC the message is released: PUBREL, and the PUBLISH is never sent again.
+    out.persist({ op: 'markReleased', seq: message.seq });
+    message.state = OutboundState.Released;
+  }
+  // 5.0 answers an unknown id with 0x92 (5.0 §3.6.2.1); 3.1.1 answers PUBREL regardless.
+  const notFound = message || owner.protocolVersion !== 5 ? {} : { reasonCode: ReasonCode.PacketIdentifierNotFound };
+  out.send(owner.id, { type: 'pubrel', packetId, ...notFound });
+}
+
+function complete(state: State, owner: Connection, message: OutboundMessage, config: SessionConfig, out: Effects): void {
+  out.persist({ op: 'deleteOutbound', seq: message.seq });
+  state.session.inflight.delete(message.packetId!);
+  drain(state, owner, config, out);
+}
+
+/**
+ * A PUBLISH for this connection (the remaining expiry, a topic alias), sent unless it has expired or is
+ * larger than the client's Maximum Packet Size (then counted).
+ */
+function sendPublish(
+  connection: Connection,
+  message: ApplicationMessage,
+  packetId: number | undefined,
+  dup: boolean,
+  now: number,
+  out: Effects,
+): 'sent' | 'expired' | 'oversize' {
+  let properties: Properties | undefined = message.properties;
+  if (message.expiresAt !== undefined) {
+    const remaining = remainingExpirySeconds(message.expiresAt, now);
+    // A resend keeps its promise to deliver: at least one second left.
+    if (remaining === undefined && !dup) return 'expired';
+    // [MQTT-3.3.2-6 v5] forward the time that is left.
+    properties = { ...properties, messageExpiryInterval: remaining ?? 1 };
+  }
+  let topic = message.topic;
+  let defineAlias: number | undefined;
+  if (connection.protocolVersion === 5 && connection.topicAliasMaximum > 0 && !dup) {
+    connection.outboundAliases ??= new OutboundTopicAliases(connection.topicAliasMaximum);
+    const alias = connection.outboundAliases.aliasFor(topic);
+    if (alias) {
+      properties = { ...properties, topicAlias: alias.alias };
+      if (alias.sendTopic) defineAlias = alias.alias;
+      else topic = '';
+    }
+  }
+  const packet: PublishPacket = {
+    type: 'publish',
+    topic,
+    payload: message.payload,
+    qos: message.qos,
+    retain: message.retain,
+    dup,
+    ...(packetId === undefined ? {} : { packetId }),
+    ...(properties ? { properties } : {}),
+  };
+  if (connection.maximumPacketSize !== undefined && encodePacket(packet, connection.protocolVersion).length > connection.maximumPacketSize) {
+    // [MQTT-3.1.2-25 v5] discarded as if delivered; counted.
+    out.persist({ op: 'count', counter: 'oversize_dropped', n: 1 });
+    return 'oversize';
+  }
+  if (defineAlias !== undefined) connection.outboundAliases!.define(message.topic, defineAlias);
+  out.send(connection.id, packet);
+  return 'sent';
+}
+
+function allocatePacketId(session: StoredSession): number | undefined {
+  const id = nextPacketId(session.lastPacketId, session.inflight);
+  if (id !== undefined) session.lastPacketId = id;
+  return id;
+}
+
+/** What an outbound row keeps of a delivery: Subscription Identifiers travel inside its properties. */
+function outboundFields(delivery: Delivery): ApplicationMessage {
+  let properties = delivery.properties;
+  if (delivery.subscriptionIdentifiers && delivery.subscriptionIdentifiers.length > 0) {
+    // [MQTT-3.3.4-3 v5] the identifiers of every matching subscription go with the message.
+    properties = { ...properties, subscriptionIdentifiers: delivery.subscriptionIdentifiers };
+  }
+  return {
+    topic: delivery.topic,
+    payload: delivery.payload,
+    qos: delivery.qos,
+    retain: delivery.retain,
+    ...(properties ? { properties } : {}),
+    ...(delivery.expiresAt !== undefined ? { expiresAt: delivery.expiresAt } : {}),
+  };
+}

@@ -1,0 +1,146 @@
+// Messages from the client: PUBLISH admission, QoS 1/2 acknowledgements in arrival order, PUBREL.
+//
+//   PUBLISH ──▶ topic alias ──▶ admission (admission.ts) ──▶ Receive Maximum ──▶ publish rate
+//     QoS 0  route (refused: dropped)
+//     QoS 1  route ──routed──▶ PUBACK                       refused: PUBACK (5.0: with the reason)
+//     QoS 2  first receipt: route, remember the id ──routed──▶ PUBREC; a duplicate: PUBREC, not routed again
+//            PUBREL ──▶ forget the id ──▶ PUBCOMP          [MQTT-4.3.3-2] (method B)
+//
+// An ack leaves only when the message is stored at every subscriber (`routed` with ok) and after every ack
+// before it [MQTT-4.6.0-2]; a failed route sends no ack and closes the connection: the client resends.
+import type { Packet, PublishPacket } from '../codec/packets.js';
+import { ReasonCode, isFailureCode } from '../reason-codes.js';
+import { routedMessage, sessionName } from '../routing/message.js';
+import { RateBucket } from '../tenancy/limits.js';
+import { admitPublish, aclIdentity, retainedShare } from './admission.js';
+import type { Effects, RouteAck } from './effects.js';
+import { endConnection } from './lifecycle.js';
+import type { Connection, PendingAck, SessionConfig, State } from './state.js';
+import { resolveInboundTopic } from './topic-alias.js';
+
+export function onPublish(state: State, connection: Connection, packet: PublishPacket, now: number, config: SessionConfig, out: Effects): void {
+  const session = state.session;
+  const record = session.record!;
+  const v5 = connection.protocolVersion === 5;
+  const packetId = packet.packetId ?? 0;
+  const close = (reasonCode: Parameters<typeof endConnection>[2]['reasonCode']) =>
+    endConnection(state, connection, { publishWill: true, reasonCode }, now, config, out);
+
+  // Topic aliases resolve first (5.0) [MQTT-3.3.2-12 v5]; they live as long as the connection.
+  let topic = packet.topic;
+  if (v5) {
+    const resolved = resolveInboundTopic(packet, session.inboundAliases, config.topicAliasMaximum);
+    if (!resolved.ok) return close(resolved.reasonCode);
+    if (resolved.define) {
+      session.inboundAliases.set(resolved.define.alias, resolved.define.topic);
+      out.persist({ op: 'putInboundAlias', alias: resolved.define.alias, topic: resolved.define.topic });
+    }
+    topic = resolved.topic;
+  }
+  const token = record.token;
+  const admission = admitPublish({ topic, payload: packet.payload, ...(packet.properties ? { properties: packet.properties } : {}) }, token, aclIdentity(connection.clientId, token));
+  // [MQTT-3.3.2-2] [MQTT-4.7.3-1] not a topic name: a protocol violation, the connection closes.
+  if (!admission.ok && admission.reasonCode === ReasonCode.TopicNameInvalid) return close(admission.reasonCode);
+
+  // [MQTT-3.3.4-7 v5] more unacknowledged QoS 1/2 publishes than our Receive Maximum.
+  const isNew = packet.qos > 0 && !session.inboundQos2.has(packetId);
+  if (v5 && isNew && connection.inboundUnacknowledged >= config.receiveMaximum) return close(ReasonCode.ReceiveMaximumExceeded);
+  if (isNew) {
+    connection.inboundUnacknowledged++;
+    if (packet.qos === 2) connection.countedQos2.add(packetId);
+  }
+  const refusal = admission.ok ? undefined : admission;
+  // [MQTT-3.3.2-4 v5] a QoS 0 PUBLISH has no acknowledgement to refuse it with: the connection closes (0x99).
+  if (refusal?.reasonCode === ReasonCode.PayloadFormatInvalid && packet.qos === 0) return close(refusal.reasonCode);
+  if (refusal?.counter) out.persist({ op: 'count', counter: refusal.counter, n: 1 });
+  // (5.0 reason 0x96 Message rate too high) past the token's rate the connection ends (3.1.1 has no other answer).
+  const rate = token?.limits.publishRate;
+  if (rate !== undefined && !(connection.publishBucket ??= new RateBucket(rate, now)).take(now)) {
+    out.persist({ op: 'count', counter: 'limit_publish_rate', n: 1 });
+    return close(ReasonCode.MessageRateTooHigh);
+  }
+
+  const message = routedMessage({ ...packet, topic }, sessionName(record.tenant, record.clientId), now);
+  const retainedLimit = packet.retain ? retainedShare(token, config.shardCount) : undefined;
+  if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
+  const reason = refusal && v5 ? { reasonCode: refusal.reasonCode } : {};
+  const route = (ack: RouteAck) => out.emit({ type: 'route', tenant: record.tenant, message, ack });
+
+  switch (packet.qos) {
+    case 0:
+      if (!refusal) out.emit({ type: 'route', tenant: record.tenant, message });
+      return;
+    case 1: {
+      // [MQTT-4.3.2-2] PUBACK only once the message is stored at every subscriber; refused: at once.
+      const ack: PendingAck = { packet: { type: 'puback', packetId, ...reason } };
+      if (!refusal) route({ connectionId: connection.id, routeId: (ack.routeId = connection.nextRouteId++) });
+      return queueAck(connection, ack, out);
+    }
+    case 2: {
+      // [MQTT-4.3.3-2] method B: route on first receipt, remember the id until PUBREL, never route it twice.
+      if (session.inboundQos2.has(packetId)) return queueAck(connection, { packet: { type: 'pubrec', packetId } }, out);
+      // A refused QoS 2 ends at PUBREC with an error code: no PUBREL follows (5.0 §4.3.3).
+      if (refusal && v5) return queueAck(connection, { packet: { type: 'pubrec', packetId, ...reason } }, out);
+      session.inboundQos2.add(packetId);
+      const ack: PendingAck = { packet: { type: 'pubrec', packetId } };
+      // 3.1.1 has no refusal: the message is acknowledged and dropped, the exchange runs to PUBCOMP.
+      if (refusal) out.persist({ op: 'addInboundQos2', packetId });
+      else route({ connectionId: connection.id, routeId: (ack.routeId = connection.nextRouteId++), inboundQos2: packetId });
+      return queueAck(connection, ack, out);
+    }
+  }
+}
+
+/** PUBREL: the QoS 2 exchange ends; the id may be used again [MQTT-4.3.3-2]. */
+export function onPubrel(state: State, connection: Connection, packetId: number, out: Effects): void {
+  const known = state.session.inboundQos2.delete(packetId);
+  if (known) out.persist({ op: 'deleteInboundQos2', packetId });
+  // 5.0 answers an unknown id with 0x92 (5.0 §3.7.2.1); 3.1.1 answers PUBCOMP regardless.
+  const notFound = known || connection.protocolVersion !== 5 ? {} : { reasonCode: ReasonCode.PacketIdentifierNotFound };
+  queueAck(connection, { packet: { type: 'pubcomp', packetId, ...notFound } }, out);
+}
+
+/**
+ * A route an acknowledgement waits for has settled. Stored everywhere: the ack may go (in order). Failed:
+ * no acknowledgement, the connection closes, and the client resends after it reconnects [DESIGN §3].
+ */
+export function onRouted(state: State, ack: RouteAck, ok: boolean, now: number, config: SessionConfig, out: Effects): void {
+  const session = state.session;
+  const ownerId = session.record?.connectionId;
+  // The QoS 2 id belongs to this session still (not one started anew since): keep it, or forget it.
+  if (ack.inboundQos2 !== undefined && (ownerId === ack.connectionId || ownerId === null) && session.inboundQos2.has(ack.inboundQos2)) {
+    if (ok) out.persist({ op: 'addInboundQos2', packetId: ack.inboundQos2 });
+    else session.inboundQos2.delete(ack.inboundQos2);
+  }
+  const connection = state.connections.get(ack.connectionId);
+  if (connection?.phase !== 'connected') return;
+  const pending = connection.pendingAcks.find((entry) => entry.routeId === ack.routeId);
+  if (!pending) return;
+  if (!ok) return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
+  delete pending.routeId;
+  flushAcks(connection, out);
+}
+
+function queueAck(connection: Connection, ack: PendingAck, out: Effects): void {
+  connection.pendingAcks.push(ack);
+  flushAcks(connection, out);
+}
+
+/** Sends the acknowledgements at the head of the line that are ready [MQTT-4.6.0-2]. */
+function flushAcks(connection: Connection, out: Effects): void {
+  const acks = connection.pendingAcks;
+  while (acks.length > 0 && acks[0]!.routeId === undefined) {
+    const { packet } = acks.shift()!;
+    releaseInbound(connection, packet);
+    out.send(connection.id, packet as Packet);
+  }
+}
+
+/** A counted inbound publish is acknowledged for good: its slot under our Receive Maximum frees. */
+function releaseInbound(connection: Connection, ack: PendingAck['packet']): void {
+  const ends = ack.type === 'puback' || ack.type === 'pubcomp' || (ack.type === 'pubrec' && isFailureCode(ack.reasonCode ?? 0));
+  if (!ends) return;
+  // A QoS 2 id counted on an earlier connection is not counted on this one.
+  if (ack.type !== 'puback' && !connection.countedQos2.delete(ack.packetId)) return;
+  connection.inboundUnacknowledged = Math.max(0, connection.inboundUnacknowledged - 1);
+}
