@@ -21,7 +21,7 @@ export function sessionExpiresAt(nowMs: number, intervalSeconds: number): number
 
 /**
  * When a will with a delay is published: after the Will Delay Interval or when the session ends,
- * whichever is first [MQTT-3.1.3-9 v5].
+ * whichever is first (5.0 §3.1.3.2.2).
  */
 export function willPublishAt(nowMs: number, willDelaySeconds: number, sessionExpirySeconds: number): number {
   const delay = Math.min(willDelaySeconds, sessionExpirySeconds === NEVER_EXPIRES ? willDelaySeconds : sessionExpirySeconds);

@@ -1,7 +1,15 @@
 // connackCodeFor and subackFailureFor: putting a 5.0 reason code on the wire for the client's version.
 // (Covers core/reason-codes.ts; it lives here because the codes are the session's CONNACK and SUBACK answers.)
 import { describe, expect, it } from 'vitest';
-import { ConnectReturnCode, ReasonCode, SUBACK_FAILURE_V3, connackCodeFor, subackFailureFor } from '../../core/reason-codes.js';
+import {
+  ConnectReturnCode,
+  ReasonCode,
+  SUBACK_FAILURE_V3,
+  connackCodeFor,
+  isFailureCode,
+  refusalClosesWithoutConnack,
+  subackFailureFor,
+} from '../../core/reason-codes.js';
 
 const REFUSALS = [...new Set(Object.values(ReasonCode))].filter((code) => code >= 0x80);
 
@@ -68,5 +76,50 @@ describe('subackFailureFor', () => {
     ReasonCode.WildcardSubscriptionsNotSupported,
   ].map((code) => [code.toString(16), code] as const))('(5.0 §3.9.3) reason code 0x%s is sent to a 5.0 client unchanged', (_hex, code) => {
     expect(subackFailureFor(code, 5)).toBe(code);
+  });
+});
+
+describe('isFailureCode', () => {
+  it.each([
+    ['Success', ReasonCode.Success],
+    ['Granted QoS 1', ReasonCode.GrantedQoS1],
+    ['Granted QoS 2', ReasonCode.GrantedQoS2],
+    ['Disconnect with Will Message', ReasonCode.DisconnectWithWill],
+    ['No matching subscribers', ReasonCode.NoMatchingSubscribers],
+    ['No subscription existed', ReasonCode.NoSubscriptionExisted],
+    ['Continue authentication', ReasonCode.ContinueAuthentication],
+    ['Re-authenticate', ReasonCode.ReAuthenticate],
+    ['0x7F, the last code below 0x80', 0x7f],
+  ] as const)('(5.0 §2.4) %s is not a failure', (_name, code) => {
+    expect(isFailureCode(code)).toBe(false);
+  });
+
+  it('(5.0 §2.4) every reason code of 0x80 and above is a failure', () => {
+    expect(REFUSALS.length).toBeGreaterThan(30);
+    for (const code of [...REFUSALS, 0xff]) expect(isFailureCode(code), `0x${code.toString(16)}`).toBe(true);
+    for (const code of new Set(Object.values(ReasonCode))) expect(isFailureCode(code), `0x${code.toString(16)}`).toBe(code >= 0x80);
+  });
+});
+
+describe('refusalClosesWithoutConnack', () => {
+  it.each([
+    ['Malformed Packet', ReasonCode.MalformedPacket, 4],
+    ['Protocol Error', ReasonCode.ProtocolError, 4],
+    ['Malformed Packet', ReasonCode.MalformedPacket, 3],
+    ['Protocol Error', ReasonCode.ProtocolError, 3],
+  ] as const)('[MQTT-4.8.0-1] a 3.1.1 / 3.1 CONNECT refused for %s closes the connection without a CONNACK (level %i)', (_name, code, version) => {
+    expect(refusalClosesWithoutConnack(code, version)).toBe(true);
+  });
+
+  it('[MQTT-4.8.0-1] every other refusal of a 3.1.1 / 3.1 CONNECT has a return code and gets a CONNACK', () => {
+    for (const code of REFUSALS.filter((code) => code !== ReasonCode.MalformedPacket && code !== ReasonCode.ProtocolError)) {
+      expect(refusalClosesWithoutConnack(code, 4), `0x${code.toString(16)}`).toBe(false);
+      expect(refusalClosesWithoutConnack(code, 3), `0x${code.toString(16)}`).toBe(false);
+    }
+    expect(refusalClosesWithoutConnack(ReasonCode.Success, 4)).toBe(false);
+  });
+
+  it('(5.0 §3.2.2.2) a 5.0 CONNECT is always answered with a CONNACK that carries the reason code', () => {
+    for (const code of [ReasonCode.Success, ...REFUSALS]) expect(refusalClosesWithoutConnack(code, 5), `0x${code.toString(16)}`).toBe(false);
   });
 });

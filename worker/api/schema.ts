@@ -59,7 +59,8 @@ function validateShape(schema: Schema, value: unknown, path: string): string | u
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return `${path} must be a JSON object`;
       const record = value as Record<string, unknown>;
       for (const key of Object.keys(record)) {
-        if (!(key in schema.properties)) return `${path} has an unknown field "${key}"`;
+        // Own fields only: `in` would take "constructor" or "__proto__" for declared ones.
+        if (!Object.hasOwn(schema.properties, key)) return `${path} has an unknown field "${key}"`;
       }
       for (const key of schema.required ?? []) {
         if (record[key] === undefined) return `${path}.${key} is required`;
