@@ -1,11 +1,13 @@
 // TopicShardDO: one slice of a tenant's topic space: the subscription trie and the retained messages.
+// An adapter: SQL, RPC and counters here; what to store, return, deliver and redeliver is decided in core/routing.
 import { assertNever, type Properties, type QoS } from '../core/codec/packets.js';
-import { planDeliveries, type PlannedDelivery } from '../core/routing/fan-out.js';
-import { hasExpired, type Delivery, type RetainedMessage, type RoutedMessage } from '../core/routing/message.js';
+import { planPublish, type PickMember, type PlannedDelivery } from '../core/routing/fan-out.js';
+import type { Delivery, RetainedMessage, RoutedMessage } from '../core/routing/message.js';
+import { decideRetained, selectRetained, sendsRetainedOnSubscribe } from '../core/routing/retained.js';
+import { planSharedRedelivery, sharedCopy, type SharedCopy } from '../core/routing/shared-redelivery.js';
 import { subscriptionOptions, type ShardSubscription, type SubscribeResult, type SubscriptionOptions } from '../core/routing/subscription.js';
 import { SubscriptionTrie } from '../core/topic/trie.js';
-import { hasWildcard, parseSharedSubscription } from '../core/topic/validate.js';
-import { topicMatchesFilter } from '../core/topic/match.js';
+import { hasWildcard } from '../core/topic/validate.js';
 import { retainedLookup } from '../core/routing/retained-range.js';
 import { SharedSubscriptionBalancer } from '../core/routing/shared-subscriptions.js';
 import { CoalescingOutbox } from '../core/routing/coalescing-outbox.js';
@@ -67,7 +69,7 @@ type Row = Record<string, SqlStorageValue>;
 /** A delivery on its way to one session; a shared subscription's copy can go to another member instead. */
 interface Outgoing {
   delivery: Delivery;
-  share?: { filter: string; message: RoutedMessage; tried: string[] };
+  share?: SharedCopy<RoutedMessage>;
   /** Set when the picked member no longer held the shared subscription and the copy went elsewhere. */
   redelivered?: Promise<void>;
 }
@@ -99,17 +101,11 @@ export class TopicShardDO extends CountedObject {
     this.invocations.messagesIn += messages.length;
     const trie = this.loadTrie();
     const now = Date.now();
-    const pick = (filter: string, members: readonly string[]) => this.balancer.pick(filter, members, now);
+    const { received, routes } = planPublish(messages, (topic) => trie.match(topic), this.picker(now), now);
     const deliveries: Promise<void>[] = [];
-    let received = 0;
-    for (const message of messages) {
-      if (!message.topic.startsWith('$')) received++;
-      // [MQTT-3.3.2-5 v5] an expired message is neither forwarded nor kept.
-      if (hasExpired(message, now)) continue;
+    for (const { message, deliveries: plans } of routes) {
       if (message.retain) this.storeRetained(message);
-      for (const plan of planDeliveries(trie.match(message.topic), message, pick)) {
-        deliveries.push(this.send(plan, message, []));
-      }
+      for (const plan of plans) deliveries.push(this.send(plan, message, []));
     }
     this.invocations.messagesOut += deliveries.length;
     this.count(received, deliveries.length);
@@ -141,8 +137,7 @@ export class TopicShardDO extends CountedObject {
         options.retainAsPublished ? 1 : 0,
         options.subscriptionIdentifier ?? null,
       );
-      const shared = parseSharedSubscription(filter) !== undefined;
-      return { filter, isNew, retained: shared ? [] : this.matchRetained(filter, now) };
+      return { filter, isNew, retained: sendsRetainedOnSubscribe(filter) ? this.matchRetained(filter, now) : [] };
     });
   }
 
@@ -227,24 +222,23 @@ export class TopicShardDO extends CountedObject {
     return this.trie;
   }
 
-  /**
-   * [MQTT-3.3.1-5] a retained message replaces the topic's previous one; [MQTT-3.3.1-10] an empty payload
-   * deletes it (and is still forwarded to current subscribers [MQTT-3.3.1-12]). Its expiry is kept with it.
-   */
+  /** Applies decideRetained to a message with RETAIN 1; its expiry is kept with it. */
   private storeRetained(message: RoutedMessage): void {
-    if (message.payload.length === 0) {
-      this.sql.run('DELETE FROM retained WHERE topic = ?', message.topic);
-      return;
-    }
-    if (message.retainedLimit !== undefined) {
-      // The tenant's retained limit, this shard's share: a new topic past it is not retained (counted);
-      // replacing an existing one is always allowed. Still delivered live.
-      const exists = this.sql.one<Row>('SELECT 1 AS y FROM retained WHERE topic = ?', message.topic) !== undefined;
-      const held = exists ? 0 : ((this.sql.one<Row>('SELECT COUNT(*) AS n FROM retained')?.n as number) ?? 0);
-      if (!exists && held >= message.retainedLimit) {
+    const decision = decideRetained(message, {
+      exists: () => this.sql.one<Row>('SELECT 1 AS y FROM retained WHERE topic = ?', message.topic) !== undefined,
+      held: () => (this.sql.one<Row>('SELECT COUNT(*) AS n FROM retained')?.n as number) ?? 0,
+    });
+    switch (decision) {
+      case 'delete':
+        this.sql.run('DELETE FROM retained WHERE topic = ?', message.topic);
+        return;
+      case 'refuse':
         this.retainedRefused++;
         return;
-      }
+      case 'store':
+        break;
+      default:
+        return assertNever(decision);
     }
     this.sql.run(
       `INSERT INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)
@@ -260,7 +254,7 @@ export class TopicShardDO extends CountedObject {
 
   /**
    * Unexpired retained messages of this shard matching a (non-shared) filter: one index lookup for an exact
-   * filter, an index range from the literal prefix for a wildcard one. Expired rows met on the way are deleted.
+   * filter, an index range from the literal prefix for a wildcard one; selectRetained sorts the rows read.
    */
   private matchRetained(filter: string, now: number): RetainedMessage[] {
     const columns = 'SELECT topic, payload, qos, properties, expires_at FROM retained';
@@ -279,22 +273,18 @@ export class TopicShardDO extends CountedObject {
       default:
         return assertNever(lookup);
     }
-    const out: RetainedMessage[] = [];
-    for (const row of rows) {
-      const topic = row.topic as string;
-      if (lookup.kind !== 'exact' && !topicMatchesFilter(filter, topic)) continue;
+    const stored = rows.map((row) => {
       const expiresAt = row.expires_at === null ? undefined : (row.expires_at as number);
-      if (hasExpired({ expiresAt }, now)) {
-        // [MQTT-3.3.2-5 v5] expired: never sent again; deleted now that it was seen.
-        this.sql.run('DELETE FROM retained WHERE topic = ? AND expires_at <= ?', topic, now);
-        continue;
-      }
+      return { row, topic: row.topic as string, expiresAt };
+    });
+    const { live, expired } = selectRetained(filter, lookup, stored, now);
+    for (const { topic } of expired) this.sql.run('DELETE FROM retained WHERE topic = ? AND expires_at <= ?', topic, now);
+    return live.map(({ row, topic, expiresAt }) => {
       const message: RetainedMessage = { topic, payload: new Uint8Array(row.payload as ArrayBuffer), qos: row.qos as QoS };
       if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
       if (expiresAt !== undefined) message.expiresAt = expiresAt;
-      out.push(message);
-    }
-    return out;
+      return message;
+    });
   }
 
   /** Queues one planned copy for its session; resolves once it (or a redelivery of it) has been accepted. */
@@ -310,27 +300,26 @@ export class TopicShardDO extends CountedObject {
       ...(message.expiresAt !== undefined ? { expiresAt: message.expiresAt } : {}),
     };
     const outgoing: Outgoing = { delivery };
-    if (plan.shareFilter !== undefined) outgoing.share = { filter: plan.shareFilter, message, tried: [...tried, plan.session] };
+    const share = sharedCopy(plan, message, tried);
+    if (share) outgoing.share = share;
     return this.outboxFor(plan.session)
       .push(outgoing)
       .then(() => outgoing.redelivered);
   }
 
-  /**
-   * The member picked for a shared subscription's copy no longer held it (a lost unsubscribe, a session that
-   * just ended): the copy goes to another member not yet tried, so the group still gets the message once.
-   */
-  private redeliverShared(share: NonNullable<Outgoing['share']>): Promise<void> | undefined {
+  /** The member picked for a shared copy no longer held the subscription: planSharedRedelivery picks another. */
+  private redeliverShared(share: SharedCopy<RoutedMessage>): Promise<void> | undefined {
     const now = Date.now();
-    if (hasExpired(share.message, now)) return undefined;
-    const members = this.loadTrie()
-      .match(share.message.topic)
-      .filter((entry) => entry.filter === share.filter && !share.tried.includes(entry.key));
-    const [plan] = planDeliveries(members, share.message, (filter, keys) => this.balancer.pick(filter, keys, now));
+    const plan = planSharedRedelivery(share, (topic) => this.loadTrie().match(topic), this.picker(now), now);
     if (!plan) return undefined;
     this.invocations.messagesOut++;
     this.count(0, 1);
     return this.send(plan, share.message, share.tried);
+  }
+
+  /** The balancer as fan-out's member picker, at one instant. */
+  private picker(now: number): PickMember {
+    return (filter, members) => this.balancer.pick(filter, members, now);
   }
 
   private outboxFor(session: string): CoalescingOutbox<Outgoing> {

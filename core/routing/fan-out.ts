@@ -12,9 +12,13 @@
 //
 // No Local does not apply to shared subscriptions: setting it there is a protocol error the session refuses
 // [MQTT-3.8.3-4 v5].
+//
+// A batch from publishers goes through planPublish: per message in order, expired ones dropped, the rest
+// planned as above. Batch [a (expired), $SYS/x, b] at t: received 2 (a, b), routes [$SYS/x, b].
 import type { QoS } from '../codec/packets.js';
 import type { TrieEntry } from '../topic/trie.js';
 import { parseSharedSubscription } from '../topic/validate.js';
+import { hasExpired } from './message.js';
 import { deliveryQoS, type SubscriptionOptions } from './subscription.js';
 
 /** The parts of a published message the decision looks at. */
@@ -81,6 +85,40 @@ export function planDeliveries(
     out.push(delivery);
   }
   return out;
+}
+
+/** The subscriptions matching a topic name (SubscriptionTrie.match). */
+export type MatchTopic = (topic: string) => Iterable<TrieEntry<SubscriptionOptions>>;
+
+/** What a shard does with one batch of published messages. */
+export interface PublishPlan<M> {
+  /**
+   * How many count as received in the statistics: all but `$` topics, expired ones included. Clients cannot
+   * publish to `$` topics, so those are the broker's own ($SYS), which must not count themselves.
+   */
+  received: number;
+  /** The unexpired messages in batch order, each with its copies. A retained one is also kept (decideRetained). */
+  routes: Array<{ message: M; deliveries: PlannedDelivery[] }>;
+}
+
+/**
+ * Plans a batch in order: an expired message is neither forwarded nor kept [MQTT-3.3.2-5 v5]; every other
+ * one gets planDeliveries over the subscriptions matching its topic. `pickMember` is called in batch order.
+ */
+export function planPublish<M extends FanOutMessage & { topic: string }>(
+  messages: readonly M[],
+  match: MatchTopic,
+  pickMember: PickMember,
+  now: number,
+): PublishPlan<M> {
+  const plan: PublishPlan<M> = { received: 0, routes: [] };
+  for (const message of messages) {
+    if (!message.topic.startsWith('$')) plan.received++;
+    // [MQTT-3.3.2-5 v5] an expired message is neither forwarded nor kept.
+    if (hasExpired(message, now)) continue;
+    plan.routes.push({ message, deliveries: planDeliveries(match(message.topic), message, pickMember) });
+  }
+  return plan;
 }
 
 /** Folds one matching subscription into a session's copy. */
