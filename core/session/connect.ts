@@ -6,8 +6,9 @@ import { isValidTopicName } from '../topic/validate.js';
 import { admitPublish, aclIdentity } from './admission.js';
 import type { Effects } from './effects.js';
 import { sessionExpiryInterval } from './expiry.js';
-import { discardSession, endConnection, recoverLostOwner, reportPresence } from './lifecycle.js';
+import { discardSession, endConnection, recoverLostOwner, reportPresence, runDueTimers } from './lifecycle.js';
 import { drain, resendInflight } from './outbound.js';
+import { forgetUnauthorizedSubscriptions } from './subscribe.js';
 import { UNLIMITED_RECEIVE, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
 
 export interface ConnectLimits {
@@ -108,15 +109,24 @@ export function onConnect(state: State, connection: Connection, packet: ConnectP
   // Step 2: the will passes the admission of a PUBLISH from this token, now and when it is published [DESIGN §3].
   if (packet.will) {
     const admission = admitPublish(packet.will, token, aclIdentity(connection.clientId, token));
-    if (!admission.ok) return refuseConnect(connection, admission.reasonCode, out);
+    if (!admission.ok) {
+      if (admission.counter) out.persist({ op: 'count', counter: admission.counter, n: 1 });
+      return refuseConnect(connection, admission.reasonCode, out);
+    }
   }
 
-  // Step 3: take-over. [MQTT-3.1.4-2] another connection with this client id is closed, with its will; an owner
-  // lost in a reset without a close event is released the same way.
+  // Step 3: take-over. [MQTT-3.1.4-2] [MQTT-3.1.4-3 v5] the connection of a client already connected with this
+  // client id is closed, with its will (a socket still awaiting its own CONNECT is not one: it may take over
+  // in turn). An owner lost in a reset without a close event is released the same way.
   for (const other of state.connections.values()) {
-    if (other !== connection) endConnection(state, other, { publishWill: true, reasonCode: ReasonCode.SessionTakenOver }, now, config, out);
+    if (other !== connection && other.phase === 'connected') {
+      endConnection(state, other, { publishWill: true, reasonCode: ReasonCode.SessionTakenOver }, now, config, out);
+    }
   }
   recoverLostOwner(state, now, config, out);
+  // Timers that came due before their alarm ran (alarms are late at times, never early): a delayed will whose
+  // delay passed is published, an expired session ends, before this connection decides what it resumes.
+  runDueTimers(state, now, config, out);
 
   // Step 4: a reconnect in time cancels a delayed will [MQTT-3.1.3-9 v5]; an expired session is gone.
   const previous = state.session.record;
@@ -142,6 +152,8 @@ export function onConnect(state: State, connection: Connection, packet: ConnectP
   state.session.inboundAliases.clear();
   out.persist({ op: 'writeSession', record: { ...record } });
   out.persist({ op: 'clearInboundAliases' });
+  // What a resumed session delivers is bounded by the token connecting now [DESIGN §3].
+  if (sessionPresent) forgetUnauthorizedSubscriptions(state, out);
   connection.phase = 'connected';
   connection.offeredToken = undefined;
   out.emit({ type: 'saveConnection', connection: recordOf(connection) });

@@ -67,8 +67,15 @@ export function releaseSession(state: State, connectionId: string, publishWill: 
   reportPresence(record, 'offline', out);
 }
 
-/** The alarm: a delayed will that is due, then the session's expiry; or the next of them. */
+/** The alarm: the timers that are due, then the alarm for the next of them. */
 export function onAlarm(state: State, now: number, config: SessionConfig, out: Effects): void {
+  runDueTimers(state, now, config, out);
+  const record = state.session.record;
+  if (record && !record.connectionId) scheduleAlarm(record, out);
+}
+
+/** An offline session's timers that are due: a delayed will, then the session's expiry. */
+export function runDueTimers(state: State, now: number, config: SessionConfig, out: Effects): void {
   const record = state.session.record;
   if (!record || record.connectionId) return;
   if (record.will && record.willAt !== null && record.willAt <= now) {
@@ -83,9 +90,7 @@ export function onAlarm(state: State, now: number, config: SessionConfig, out: E
     discardSession(state, out);
     if (record.will) publishWillOf(record, record.will, now, config, out);
     reportPresence(record, 'ended', out);
-    return;
   }
-  scheduleAlarm(record, out);
 }
 
 /**

@@ -136,7 +136,7 @@ function onPacket(state: State, connection: Connection, packet: Packet, now: num
     case 'disconnect':
       return onDisconnect(state, connection, packet.reasonCode, packet.properties?.sessionExpiryInterval, now, config, out);
     case 'auth':
-      // Enhanced authentication is not offered: no method was accepted in CONNECT [MQTT-4.12.0-1 v5].
+      // Enhanced authentication is not offered: AUTH without a method accepted at CONNECT [MQTT-4.12.0-7 v5].
       return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError }, now, config, out);
     case 'connack':
     case 'suback':
@@ -151,14 +151,15 @@ function onPacket(state: State, connection: Connection, packet: Packet, now: num
 function onDisconnect(state: State, connection: Connection, reasonCode: number | undefined, newExpiry: number | undefined, now: number, config: SessionConfig, out: Effects): void {
   const record = state.session.record;
   if (newExpiry !== undefined && record?.connectionId === connection.id) {
-    // [MQTT-3.14.2-2 v5] a session that was to end with its connection cannot be extended at DISCONNECT.
+    // (5.0 §3.14.2.2.2) a session that was to end with its connection cannot be extended at DISCONNECT.
     if (record.sessionExpiryInterval === 0 && newExpiry !== 0) {
       return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError }, now, config, out);
     }
     record.sessionExpiryInterval = newExpiry;
   }
-  // [MQTT-3.14.4-3] a DISCONNECT discards the will; 5.0 reason 0x04 asks for it to be published.
-  endConnection(state, connection, { publishWill: reasonCode === ReasonCode.DisconnectWithWill }, now, config, out);
+  // [MQTT-3.14.4-3] [MQTT-3.14.4-3 v5] a normal DISCONNECT (0x00) discards the will; any other 5.0 reason
+  // (0x04 Disconnect with Will Message, or an error the client reports) leaves it to be published [MQTT-3.1.2-8 v5].
+  endConnection(state, connection, { publishWill: (reasonCode ?? ReasonCode.NormalDisconnection) !== ReasonCode.NormalDisconnection }, now, config, out);
 }
 
 /**

@@ -149,6 +149,19 @@ export function forgetSubscriptions(state: State, filters: readonly string[], ou
 }
 
 /**
+ * Drops the stored subscriptions the session's token does not allow (any more): on a resume under another
+ * token, and when a token's ACL changes [DESIGN §3].
+ */
+export function forgetUnauthorizedSubscriptions(state: State, out: Effects): void {
+  const record = state.session.record;
+  const token = record?.token;
+  if (!record || !token) return;
+  const identity = aclIdentity(record.clientId, token);
+  const lost = [...state.session.subscriptions.keys()].filter((filter) => !maySubscribe(token.acl, identity, filter));
+  if (lost.length > 0) forgetSubscriptions(state, lost, out);
+}
+
+/**
  * New filters past the token's maxSubscriptions are refused: 0x97 Quota exceeded (5.0) / 0x80. A filter the
  * session already holds is a re-subscription and always allowed. Returns how many were refused.
  */

@@ -1,12 +1,11 @@
 // The token of the connected client changed: revoked, it is cut off; otherwise its new ACL and limits apply.
-import { maySubscribe, type AclEntry } from '../acl/acl.js';
+import type { AclEntry } from '../acl/acl.js';
 import { ReasonCode } from '../reason-codes.js';
 import type { TokenLimits } from '../tenancy/limits.js';
-import { aclIdentity } from './admission.js';
 import type { Effects } from './effects.js';
 import { endConnection } from './lifecycle.js';
 import { ownerOf, type SessionConfig, type State } from './state.js';
-import { forgetSubscriptions } from './subscribe.js';
+import { forgetUnauthorizedSubscriptions } from './subscribe.js';
 
 /** What the tenant object tells a session of a changed token; null = deleted. */
 export interface TokenUpdate {
@@ -34,7 +33,5 @@ export function onTokenChanged(state: State, tokenId: string, token: TokenUpdate
   record.token = { ...record.token, acl: token.acl, limits: token.limits };
   out.persist({ op: 'writeSession', record: { ...record } });
   if (owner) owner.publishBucket = undefined;
-  const identity = aclIdentity(record.clientId, record.token);
-  const lost = [...state.session.subscriptions.keys()].filter((filter) => !maySubscribe(token.acl, identity, filter));
-  if (lost.length > 0) forgetSubscriptions(state, lost, out);
+  forgetUnauthorizedSubscriptions(state, out);
 }
