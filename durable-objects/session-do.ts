@@ -7,7 +7,7 @@ import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
 import type { Effect, Reply } from '../core/session/effects.js';
 import { describeSession, step, type Input } from '../core/session/machine.js';
-import { connectionFrom, openingRecord, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
+import { openingRecord, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
 import { tenantStub } from './addresses.js';
@@ -275,15 +275,15 @@ export class SessionDO extends CountedObject {
   /** The state on wake: the session from SQLite, the connections from the sockets' attachments. */
   private load(): State {
     if (!this.state) {
-      const connections = new Map<string, ReturnType<typeof connectionFrom>>();
+      const connections: ConnectionRecord[] = [];
       for (const socket of this.ctx.getWebSockets()) {
         const attachment = attachmentOf(socket);
         if (!attachment) continue;
         const { v: _version, ...record } = attachment;
-        connections.set(record.id, connectionFrom(record));
+        connections.push(record);
         this.sockets.set(record.id, socket);
       }
-      this.state = { session: this.store.load(), connections };
+      this.state = wakeState(this.store.load(), connections);
     }
     return this.state;
   }

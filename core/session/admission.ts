@@ -2,7 +2,7 @@
 // HTTP publish pass the same rules, in this order:
 //
 //   1. the topic is a topic name: not empty, no wildcard [MQTT-3.3.2-2] [MQTT-4.7.3-1]   0x90
-//   2. a payload declared UTF-8 is UTF-8 [MQTT-3.3.2-4 v5] (5.0 §3.1.3.2.3 for a will)       0x99
+//   2. a payload declared UTF-8 is UTF-8 (5.0 §3.3.2.3.2; §3.1.3.2.3 for a will)              0x99
 //   3. `$` topics ($SYS) are the broker's: read-only for clients [DESIGN §5]                  0x87
 //   4. the token's ACL allows publishing to the topic [DESIGN §5]                             0x87
 //   5. the payload is within the token's maxMessageSize                                      0x97 (counted)

@@ -165,7 +165,7 @@ export function onConnect(state: State, connection: Connection, packet: ConnectP
   out.flush(connection.id);
 
   // Step 7: resend unacknowledged messages with DUP [MQTT-4.4.0-1], then the queue in order.
-  resendInflight(state, connection, now, out);
+  resendInflight(state, connection, now, config, out);
   drain(state, connection, config, out);
   reportPresence(record, 'connected', out);
 }

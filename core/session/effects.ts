@@ -46,6 +46,8 @@ export type StoreOp =
 export interface RouteAck {
   connectionId: string;
   routeId: number;
+  /** The session's epoch when the route started (see Routes). */
+  epoch: number;
   /** An inbound QoS 2 packet id: stored once routing succeeded, forgotten if it failed. */
   inboundQos2?: number;
 }
@@ -56,6 +58,10 @@ export interface SubscribeContinuation {
   reasonCodes: number[];
   /** Per granted filter, what Retain Handling asks for (3.1.1: always 0). */
   retained: Array<{ filter: string; qos: QoS; retainHandling: 0 | 1 | 2; subscriptionIdentifier?: number }>;
+  /** Filters this SUBSCRIBE added (not re-subscriptions): forgotten again if the shards fail. */
+  added: string[];
+  /** The session's epoch (see Routes): a session discarded meanwhile is not touched. */
+  epoch: number;
 }
 
 export type Effect =

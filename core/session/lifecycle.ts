@@ -111,6 +111,8 @@ export function discardSession(state: State, out: Effects): void {
   const { record, subscriptions } = state.session;
   out.persist({ op: 'deleteAll' });
   out.emit({ type: 'setAlarm', at: null });
+  state.routes.epoch++;
+  state.routes.inboundQos2.clear();
   if (record && subscriptions.size > 0) {
     out.emit({ type: 'unsubscribeShards', tenant: record.tenant, session: sessionName(record.tenant, record.clientId), filters: [...subscriptions.keys()] });
   }

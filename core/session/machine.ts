@@ -119,11 +119,11 @@ function onPacket(state: State, connection: Connection, packet: Packet, now: num
     case 'publish':
       return onPublish(state, connection, packet, now, config, out);
     case 'puback':
-      return onPuback(state, connection, packet.packetId, config, out);
+      return onPuback(state, connection, packet.packetId, now, config, out);
     case 'pubrec':
-      return onPubrec(state, connection, packet.packetId, packet.reasonCode, config, out);
+      return onPubrec(state, connection, packet.packetId, packet.reasonCode, now, config, out);
     case 'pubcomp':
-      return onPubcomp(state, connection, packet.packetId, config, out);
+      return onPubcomp(state, connection, packet.packetId, now, config, out);
     case 'pubrel':
       return onPubrel(state, connection, packet.packetId, out);
     case 'subscribe':

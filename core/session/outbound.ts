@@ -7,7 +7,8 @@
 //                    no  ──▶ queue: stored (Queued); bounded, the oldest dropped first and counted
 //   PUBACK / PUBCOMP / error PUBREC ──▶ row deleted, slot freed ──▶ drain: the oldest queued move into the window
 //   PUBREC ──▶ Released, PUBREL sent; the PUBLISH is never sent again [MQTT-4.3.3-1]
-//   reconnect ──▶ inflight resent in order: PUBLISH with DUP=1, or PUBREL [MQTT-4.4.0-1]; then drain
+//   reconnect ──▶ inflight resent in order: PUBLISH with DUP=1, or PUBREL [MQTT-4.4.0-1], as many as the
+//                 client's Receive Maximum allows now; the rest as acknowledgements free room; then drain
 //
 // Queued rows stay in SQLite (the queue may be long); the session holds only their count and a cursor, and
 // reads them with a `readQueue` effect whose answer comes back as `onQueueRead`.
@@ -17,7 +18,7 @@ import { ReasonCode, isFailureCode } from '../reason-codes.js';
 import { hasExpired, remainingExpirySeconds, type ApplicationMessage, type Delivery } from '../routing/message.js';
 import type { Effects } from './effects.js';
 import { nextPacketId } from './packet-ids.js';
-import { OutboundState, ownerOf, type Connection, type OutboundMessage, type SessionConfig, type State, type StoredSession } from './state.js';
+import { OutboundState, ownerOf, recordOf, type Connection, type OutboundMessage, type SessionConfig, type State, type StoredSession } from './state.js';
 import { OutboundTopicAliases } from './topic-alias.js';
 
 /** Our outbound window: MAX_INFLIGHT, or less if the client's Receive Maximum is lower [MQTT-3.3.4-9 v5]. */
@@ -46,7 +47,8 @@ export function deliver(state: State, deliveries: readonly Delivery[], now: numb
       if (owner) sendPublish(owner, message, undefined, false, now, out);
       continue;
     }
-    const packetId = owner && session.queue.length === 0 && session.inflight.size < windowOf(owner, config) ? allocatePacketId(session) : undefined;
+    const sendNow = owner && owner.resendFromSeq === undefined && session.queue.length === 0 && session.inflight.size < windowOf(owner, config);
+    const packetId = sendNow ? allocatePacketId(session) : undefined;
     if (owner && packetId !== undefined) {
       // [MQTT-3.1.2-25 v5] one larger than the client accepts is discarded as if delivered: no row.
       if (sendPublish(owner, message, packetId, false, now, out) !== 'sent') continue;
@@ -74,7 +76,8 @@ export function deliver(state: State, deliveries: readonly Delivery[], now: numb
 export function drain(state: State, owner: Connection, config: SessionConfig, out: Effects): void {
   const { queue, inflight } = state.session;
   const room = windowOf(owner, config) - inflight.size;
-  if (queue.length === 0 || room <= 0 || queue.reading) return;
+  // Messages still to be resent go first: the queue waits behind them.
+  if (queue.length === 0 || room <= 0 || queue.reading || owner.resendFromSeq !== undefined) return;
   queue.reading = true;
   out.emit({ type: 'readQueue', afterSeq: queue.drainedSeq, limit: room });
 }
@@ -105,43 +108,72 @@ export function onQueueRead(state: State, messages: readonly OutboundMessage[], 
 }
 
 /**
- * On resume: PUBLISH again with DUP=1, or PUBREL again, in the original order [MQTT-4.4.0-1]. A message the
- * client's (new) Maximum Packet Size no longer admits is discarded as if delivered [MQTT-3.1.2-25 v5].
+ * On resume: PUBLISH again with DUP=1, or PUBREL again, in the original order [MQTT-4.4.0-1], and no more
+ * than the client's Receive Maximum allows now [MQTT-3.3.4-9 v5]: the rest follow as acknowledgements free
+ * room (`resendFromSeq` marks where). A message the client's Maximum Packet Size no longer admits is
+ * discarded as if delivered [MQTT-3.1.2-25 v5].
  */
-export function resendInflight(state: State, owner: Connection, now: number, out: Effects): void {
+export function resendInflight(state: State, owner: Connection, now: number, config: SessionConfig, out: Effects): void {
+  delete owner.resendFromSeq;
+  resendFrom(state, owner, -Infinity, 0, now, config, out);
+}
+
+/** Resends inflight messages from `fromSeq` on while the window has room beyond the `sent` already out. */
+function resendFrom(state: State, owner: Connection, fromSeq: number, sent: number, now: number, config: SessionConfig, out: Effects): void {
   const { inflight } = state.session;
-  for (const message of [...inflight.values()].sort((a, b) => a.seq - b.seq)) {
+  const window = windowOf(owner, config);
+  for (const message of [...inflight.values()].filter((m) => m.seq >= fromSeq).sort((a, b) => a.seq - b.seq)) {
+    if (sent >= window) {
+      owner.resendFromSeq = message.seq;
+      out.emit({ type: 'saveConnection', connection: recordOf(owner) });
+      return;
+    }
     const packetId = message.packetId!;
     if (message.state === OutboundState.Released) out.send(owner.id, { type: 'pubrel', packetId });
     else if (sendPublish(owner, message, packetId, true, now, out) !== 'sent') {
       out.persist({ op: 'deleteOutbound', seq: message.seq });
       inflight.delete(packetId);
+      continue;
     }
+    sent++;
   }
+  if (fromSeq !== -Infinity) out.emit({ type: 'saveConnection', connection: recordOf(owner) });
+}
+
+/** A slot freed while a resume's resend is unfinished: the next messages to resend go out. */
+function continueResend(state: State, owner: Connection, now: number, config: SessionConfig, out: Effects): void {
+  const fromSeq = owner.resendFromSeq;
+  if (fromSeq === undefined) return;
+  delete owner.resendFromSeq;
+  let sent = 0;
+  for (const message of state.session.inflight.values()) if (message.seq < fromSeq) sent++;
+  resendFrom(state, owner, fromSeq, sent, now, config, out);
 }
 
 /** PUBACK ends an outbound QoS 1 message and frees its slot. */
-export function onPuback(state: State, owner: Connection, packetId: number, config: SessionConfig, out: Effects): void {
+export function onPuback(state: State, owner: Connection, packetId: number, now: number, config: SessionConfig, out: Effects): void {
   const message = state.session.inflight.get(packetId);
   if (message?.qos !== 1) return;
-  complete(state, owner, message, config, out);
+  complete(state, owner, message, now, config, out);
 }
 
 /** PUBCOMP ends a released outbound QoS 2 message and frees its slot. */
-export function onPubcomp(state: State, owner: Connection, packetId: number, config: SessionConfig, out: Effects): void {
+export function onPubcomp(state: State, owner: Connection, packetId: number, now: number, config: SessionConfig, out: Effects): void {
   const message = state.session.inflight.get(packetId);
   if (message?.qos !== 2 || message.state !== OutboundState.Released) return;
-  complete(state, owner, message, config, out);
+  complete(state, owner, message, now, config, out);
 }
 
 /** PUBREC: release the message and answer PUBREL; a PUBREC with an error ends the exchange (5.0 §4.3.3). */
-export function onPubrec(state: State, owner: Connection, packetId: number, reasonCode: number | undefined, config: SessionConfig, out: Effects): void {
-  const message = state.session.inflight.get(packetId);
+export function onPubrec(state: State, owner: Connection, packetId: number, reasonCode: number | undefined, now: number, config: SessionConfig, out: Effects): void {
+  const inflight = state.session.inflight.get(packetId);
+  // Only an outbound QoS 2 message has a PUBREC to expect; for any other id it is unknown.
+  const message = inflight?.qos === 2 ? inflight : undefined;
   if (message && isFailureCode(reasonCode ?? 0)) {
-    complete(state, owner, message, config, out);
+    complete(state, owner, message, now, config, out);
     return;
   }
-  if (message && message.qos === 2 && message.state === OutboundState.Published) {
+  if (message?.state === OutboundState.Published) {
     // [MQTT-4.3.3-1] after PUBREC the message is released: PUBREL, and the PUBLISH is never sent again.
     out.persist({ op: 'markReleased', seq: message.seq });
     message.state = OutboundState.Released;
@@ -151,9 +183,10 @@ export function onPubrec(state: State, owner: Connection, packetId: number, reas
   out.send(owner.id, { type: 'pubrel', packetId, ...notFound });
 }
 
-function complete(state: State, owner: Connection, message: OutboundMessage, config: SessionConfig, out: Effects): void {
+function complete(state: State, owner: Connection, message: OutboundMessage, now: number, config: SessionConfig, out: Effects): void {
   out.persist({ op: 'deleteOutbound', seq: message.seq });
   state.session.inflight.delete(message.packetId!);
+  continueResend(state, owner, now, config, out);
   drain(state, owner, config, out);
 }
 

@@ -1,4 +1,4 @@
-// Packet identifier allocation for outbound QoS 1/2: 1..65535, never one still in use [MQTT-2.3.1-2].
+// Packet identifier allocation for outbound QoS 1/2: 1..65535, never one still in use [MQTT-2.3.1-4] [MQTT-2.2.1-4 v5].
 
 /**
  * Returns the next free identifier after `last`, wrapping from 65535 to 1, or undefined when all are taken.

@@ -42,15 +42,17 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
   // [MQTT-3.3.2-2] [MQTT-4.7.3-1] not a topic name: a protocol violation, the connection closes.
   if (!admission.ok && admission.reasonCode === ReasonCode.TopicNameInvalid) return close(admission.reasonCode);
 
-  // [MQTT-3.3.4-7 v5] more unacknowledged QoS 1/2 publishes than our Receive Maximum.
-  const isNew = packet.qos > 0 && !session.inboundQos2.has(packetId);
+  // [MQTT-3.3.4-7 v5] more unacknowledged QoS 1/2 publishes than our Receive Maximum (a QoS 2 resend of an id
+  // already received is not a new one).
+  const isNew = packet.qos === 1 || (packet.qos === 2 && !session.inboundQos2.has(packetId));
   if (v5 && isNew && connection.inboundUnacknowledged >= config.receiveMaximum) return close(ReasonCode.ReceiveMaximumExceeded);
   if (isNew) {
     connection.inboundUnacknowledged++;
     if (packet.qos === 2) connection.countedQos2.add(packetId);
   }
   const refusal = admission.ok ? undefined : admission;
-  // [MQTT-3.3.2-4 v5] a QoS 0 PUBLISH has no acknowledgement to refuse it with: the connection closes (0x99).
+  // (5.0 §3.3.2.3.2) a QoS 0 PUBLISH has no acknowledgement to refuse a payload that is not the UTF-8 it
+  // declares: the connection closes (0x99).
   if (refusal?.reasonCode === ReasonCode.PayloadFormatInvalid && packet.qos === 0) return close(refusal.reasonCode);
   if (refusal?.counter) out.persist({ op: 'count', counter: refusal.counter, n: 1 });
   // (5.0 reason 0x96 Message rate too high) past the token's rate the connection ends (3.1.1 has no other answer).
@@ -64,7 +66,13 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
   const retainedLimit = packet.retain ? retainedShare(token, config.shardCount) : undefined;
   if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
   const reason = refusal && v5 ? { reasonCode: refusal.reasonCode } : {};
-  const route = (ack: RouteAck) => out.emit({ type: 'route', tenant: record.tenant, message, ack });
+  const routes = state.routes;
+  /** Routes the message; the ack waits for the outcome. */
+  const routeFor = (ack: PendingAck, inboundQos2?: number) => {
+    ack.routeId = routes.next++;
+    const routeAck: RouteAck = { connectionId: connection.id, routeId: ack.routeId, epoch: routes.epoch, ...(inboundQos2 === undefined ? {} : { inboundQos2 }) };
+    out.emit({ type: 'route', tenant: record.tenant, message, ack: routeAck });
+  };
 
   switch (packet.qos) {
     case 0:
@@ -73,19 +81,26 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
     case 1: {
       // [MQTT-4.3.2-2] PUBACK only once the message is stored at every subscriber; refused: at once.
       const ack: PendingAck = { packet: { type: 'puback', packetId, ...reason } };
-      if (!refusal) route({ connectionId: connection.id, routeId: (ack.routeId = connection.nextRouteId++) });
+      if (!refusal) routeFor(ack);
       return queueAck(connection, ack, out);
     }
     case 2: {
       // [MQTT-4.3.3-2] method B: route on first receipt, remember the id until PUBREL, never route it twice.
-      if (session.inboundQos2.has(packetId)) return queueAck(connection, { packet: { type: 'pubrec', packetId } }, out);
+      if (session.inboundQos2.has(packetId)) {
+        // While the first copy is still being routed (sent before a take-over, say), this PUBREC waits for it.
+        const firstCopy = routes.inboundQos2.get(packetId);
+        return queueAck(connection, { packet: { type: 'pubrec', packetId }, ...(firstCopy === undefined ? {} : { routeId: firstCopy }) }, out);
+      }
       // A refused QoS 2 ends at PUBREC with an error code: no PUBREL follows (5.0 §4.3.3).
       if (refusal && v5) return queueAck(connection, { packet: { type: 'pubrec', packetId, ...reason } }, out);
       session.inboundQos2.add(packetId);
       const ack: PendingAck = { packet: { type: 'pubrec', packetId } };
       // 3.1.1 has no refusal: the message is acknowledged and dropped, the exchange runs to PUBCOMP.
       if (refusal) out.persist({ op: 'addInboundQos2', packetId });
-      else route({ connectionId: connection.id, routeId: (ack.routeId = connection.nextRouteId++), inboundQos2: packetId });
+      else {
+        routeFor(ack, packetId);
+        routes.inboundQos2.set(packetId, ack.routeId!);
+      }
       return queueAck(connection, ack, out);
     }
   }
@@ -105,20 +120,26 @@ export function onPubrel(state: State, connection: Connection, packetId: number,
  * no acknowledgement, the connection closes, and the client resends after it reconnects [DESIGN §3].
  */
 export function onRouted(state: State, ack: RouteAck, ok: boolean, now: number, config: SessionConfig, out: Effects): void {
-  const session = state.session;
-  const ownerId = session.record?.connectionId;
-  // The QoS 2 id belongs to this session still (not one started anew since): keep it, or forget it.
-  if (ack.inboundQos2 !== undefined && (ownerId === ack.connectionId || ownerId === null) && session.inboundQos2.has(ack.inboundQos2)) {
+  const { session, routes } = state;
+  // A QoS 2 id of this session (not of one discarded since, whatever connection now owns it): kept once
+  // stored everywhere, so that a resend is never routed again; forgotten if routing failed.
+  if (ack.inboundQos2 !== undefined && ack.epoch === routes.epoch) {
+    routes.inboundQos2.delete(ack.inboundQos2);
     if (ok) out.persist({ op: 'addInboundQos2', packetId: ack.inboundQos2 });
     else session.inboundQos2.delete(ack.inboundQos2);
   }
-  const connection = state.connections.get(ack.connectionId);
-  if (connection?.phase !== 'connected') return;
-  const pending = connection.pendingAcks.find((entry) => entry.routeId === ack.routeId);
-  if (!pending) return;
-  if (!ok) return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
-  delete pending.routeId;
-  flushAcks(connection, out);
+  // The acks waiting for this route: the publisher's, and a resend's on a connection that took over.
+  for (const connection of state.connections.values()) {
+    if (connection.phase !== 'connected') continue;
+    const waiting = connection.pendingAcks.filter((entry) => entry.routeId === ack.routeId);
+    if (waiting.length === 0) continue;
+    if (!ok) {
+      endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
+      continue;
+    }
+    for (const entry of waiting) delete entry.routeId;
+    flushAcks(connection, out);
+  }
 }
 
 function queueAck(connection: Connection, ack: PendingAck, out: Effects): void {

@@ -109,6 +109,11 @@ export interface ConnectionRecord {
   maximumPacketSize?: number;
   /** The client's Topic Alias Maximum for packets we send it. */
   topicAliasMaximum: number;
+  /**
+   * Set while a resume resends the inflight window in steps: inflight messages from this seq on are still to
+   * be sent on this connection, as the client's (lower) Receive Maximum gives room [MQTT-3.3.4-9 v5].
+   */
+  resendFromSeq?: number;
 }
 
 /** An acknowledgement waiting for its turn: acks leave in the order their packets arrived [MQTT-4.6.0-2]. */
@@ -134,12 +139,23 @@ export interface Connection extends ConnectionRecord {
   countedQos2: Set<number>;
   /** in: acknowledgements in arrival order, each sent once it and every earlier one is ready. */
   pendingAcks: PendingAck[];
-  /** Names the routes of this connection whose outcome an ack waits for. */
-  nextRouteId: number;
   /** out: our topic aliases; lost on hibernation, which is safe: the next send defines the alias again. */
   outboundAliases: OutboundTopicAliases | undefined;
   /** in: the token's publish rate (a wake starts with a full bucket). */
   publishBucket: RateBucket | undefined;
+}
+
+/**
+ * Routes whose outcome an acknowledgement waits for. Memory only: routing in flight keeps the object awake,
+ * and a route that dies with the object was never acknowledged.
+ */
+export interface Routes {
+  /** The next route id (never reused within this object's life). */
+  next: number;
+  /** Bumped when the session is discarded: a late outcome of the old session's route changes nothing. */
+  epoch: number;
+  /** in: QoS 2 packet ids whose first copy is still being routed → that route's id. */
+  inboundQos2: Map<number, number>;
 }
 
 /** The whole state of one session object. The reducers update it in place and return effects. */
@@ -147,6 +163,16 @@ export interface State {
   session: StoredSession;
   /** The relay sockets of this object by connection id: the owner, and others being taken over or refused. */
   connections: Map<string, Connection>;
+  routes: Routes;
+}
+
+/** The state of a session object as it wakes: the stored session and the connections of its sockets. */
+export function wakeState(session: StoredSession, connections: Iterable<ConnectionRecord>): State {
+  return {
+    session,
+    connections: new Map([...connections].map((record) => [record.id, connectionFrom(record)])),
+    routes: { next: 1, epoch: 0, inboundQos2: new Map() },
+  };
 }
 
 export function emptySession(): StoredSession {
@@ -185,7 +211,6 @@ export function connectionFrom(record: ConnectionRecord, offeredToken?: Connecti
     inboundUnacknowledged: 0,
     countedQos2: new Set(),
     pendingAcks: [],
-    nextRouteId: 1,
     outboundAliases: undefined,
     publishBucket: undefined,
   };
@@ -193,7 +218,7 @@ export function connectionFrom(record: ConnectionRecord, offeredToken?: Connecti
 
 /** The attachment part of a connection. */
 export function recordOf(connection: Connection): ConnectionRecord {
-  const { id, tenant, clientId, clientIdAssigned, serverKeepAlive, phase, protocolVersion, receiveMaximum, maximumPacketSize, topicAliasMaximum } = connection;
+  const { id, tenant, clientId, clientIdAssigned, serverKeepAlive, phase, protocolVersion, receiveMaximum, maximumPacketSize, topicAliasMaximum, resendFromSeq } = connection;
   return {
     id,
     tenant,
@@ -205,6 +230,7 @@ export function recordOf(connection: Connection): ConnectionRecord {
     receiveMaximum,
     ...(maximumPacketSize === undefined ? {} : { maximumPacketSize }),
     topicAliasMaximum,
+    ...(resendFromSeq === undefined ? {} : { resendFromSeq }),
   };
 }
 

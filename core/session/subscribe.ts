@@ -25,7 +25,8 @@ export type FilterDecision =
  * Filters starting with a wildcard cannot match them [MQTT-4.7.2-1].
  */
 export function isSysFilter(filter: string): boolean {
-  return filter === '$SYS' || filter.startsWith('$SYS/');
+  const inner = parseSharedSubscription(filter)?.filter ?? filter;
+  return inner === '$SYS' || inner.startsWith('$SYS/');
 }
 
 /** The server's ceiling on granted QoS. */
@@ -69,12 +70,13 @@ export function onSubscribe(state: State, connection: Connection, packet: Subscr
   const refusedByQuota = applySubscriptionQuota(decisions, session, token?.limits.maxSubscriptions, connection.protocolVersion);
   if (refusedByQuota > 0) out.persist({ op: 'count', counter: 'limit_subscriptions', n: refusedByQuota });
 
-  const then: SubscribeContinuation = { packetId: packet.packetId, reasonCodes: subackCodes(decisions), retained: [] };
+  const then: SubscribeContinuation = { packetId: packet.packetId, reasonCodes: subackCodes(decisions), retained: [], added: [], epoch: state.routes.epoch };
   const forShards = [];
   for (const decision of decisions) {
     if (!decision.ok) continue;
     const { topicFilter: filter, qos, noLocal, retainAsPublished, retainHandling } = decision.subscription;
     const options = subscriptionOptions({ qos, noLocal, retainAsPublished, ...(subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier }) });
+    if (!session.subscriptions.has(filter)) then.added.push(filter);
     session.subscriptions.set(filter, options);
     out.persist({ op: 'putSubscription', filter, options });
     forShards.push({ filter, ...options });
@@ -93,8 +95,9 @@ export function onSubscribe(state: State, connection: Connection, packet: Subscr
 }
 
 /**
- * The shards registered a SUBSCRIBE's filters (undefined: they could not be reached: no SUBACK, the
- * connection closes, the client subscribes again after it reconnects).
+ * The shards registered a SUBSCRIBE's filters. Undefined: they could not be reached: no SUBACK, the
+ * connection closes and the filters it added are forgotten (a resumed session must not claim subscriptions
+ * no shard may hold); the client subscribes again after it reconnects.
  */
 export function onSubscribed(
   state: State,
@@ -106,13 +109,18 @@ export function onSubscribed(
   out: Effects,
 ): void {
   const connection = state.connections.get(connectionId);
+  if (!results) {
+    if (then.epoch === state.routes.epoch && then.added.length > 0) forgetSubscriptions(state, then.added, out);
+    if (connection) endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
+    return;
+  }
   if (connection?.phase !== 'connected') return;
-  if (!results) return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
   // [MQTT-3.8.4-1] SUBACK with one code per filter, in order [MQTT-3.8.4-5].
   out.send(connection.id, { type: 'suback', packetId: then.packetId, reasonCodes: then.reasonCodes });
 
-  // [MQTT-3.8.4-3] retained messages follow, RETAIN=1 [MQTT-3.3.1-8]; 5.0 Retain Handling decides
-  // whether: 0 always, 1 only for a new subscription, 2 never [MQTT-3.3.1-9 v5] [MQTT-3.3.1-10 v5].
+  // [MQTT-3.3.1-6] retained messages follow (again on a re-subscription [MQTT-3.8.4-3]), RETAIN=1
+  // [MQTT-3.3.1-8]; 5.0 Retain Handling decides whether: 0 always [MQTT-3.3.1-9 v5], 1 only for a new
+  // subscription [MQTT-3.3.1-10 v5], 2 never [MQTT-3.3.1-11 v5].
   const retained: Delivery[] = [];
   for (const plan of then.retained) {
     const result = results.get(plan.filter);
@@ -169,15 +177,19 @@ function applySubscriptionQuota(decisions: FilterDecision[], session: StoredSess
   if (maxSubscriptions === undefined) return 0;
   let held = session.subscriptions.size;
   let refused = 0;
+  // A filter named twice in one SUBSCRIBE is one subscription, replaced [MQTT-3.8.4-4].
+  const added = new Set<string>();
   decisions.forEach((decision, index) => {
-    if (!decision.ok || session.subscriptions.has(decision.subscription.topicFilter)) return;
+    const filter = decision.ok ? decision.subscription.topicFilter : undefined;
+    if (filter === undefined || session.subscriptions.has(filter) || added.has(filter)) return;
     if (held < maxSubscriptions) {
       held++;
+      added.add(filter);
       return;
     }
     refused++;
     const reasonCode: ReasonCodeValue = ReasonCode.QuotaExceeded;
-    decisions[index] = { ok: false, topicFilter: decision.subscription.topicFilter, reasonCode: subackFailureFor(reasonCode, protocolVersion) };
+    decisions[index] = { ok: false, topicFilter: filter, reasonCode: subackFailureFor(reasonCode, protocolVersion) };
   });
   return refused;
 }

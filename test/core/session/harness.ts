@@ -9,7 +9,6 @@ import { step, type Input } from '../../../core/session/machine.js';
 import {
   OutboundState,
   TOPIC_ALIAS_MAXIMUM,
-  connectionFrom,
   emptySession,
   openingRecord,
   type ConnectionRecord,
@@ -18,6 +17,7 @@ import {
   type SessionRecord,
   type State,
   type StoredSession,
+  wakeState,
 } from '../../../core/session/state.js';
 import type { ConnectionToken } from '../../../core/tenancy/token.js';
 
@@ -154,7 +154,7 @@ export interface OpenOptions {
 
 /** One session object: its state, its store, the effects of the last input, and the time. */
 export class SessionHarness {
-  state: State = { session: emptySession(), connections: new Map() };
+  state: State = wakeState(emptySession(), []);
   readonly store = new MemoryStore();
   now = T0;
   /** Effects of the last input, answers to readQueue included, in the order they were applied. */
@@ -212,9 +212,8 @@ export class SessionHarness {
 
   /** Eviction and wake: only the store's rows and the sockets' attachments survive. */
   restart(): void {
-    const connections = new Map<string, ReturnType<typeof connectionFrom>>();
-    for (const [id, record] of this.attachments) if (this.state.connections.has(id)) connections.set(id, connectionFrom(structuredClone(record)));
-    this.state = { session: this.store.load(), connections };
+    const records = [...this.attachments].filter(([id]) => this.state.connections.has(id)).map(([, record]) => structuredClone(record));
+    this.state = wakeState(this.store.load(), records);
   }
 
   advance(ms: number): void {
