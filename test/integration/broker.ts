@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { waitUntil } from './clients.js';
 
 const root = resolve(import.meta.dirname, '../..');
 let bundlePromise: Promise<string> | undefined;
@@ -81,4 +82,34 @@ function withoutDevVars(bindings: Record<string, unknown> | undefined): Record<s
 /** A fresh directory for persisted Durable Object storage. */
 export function tempPersistDir(): string {
   return mkdtempSync(join(tmpdir(), 'edge-mqtt-state-'));
+}
+
+export interface SessionDescription {
+  connected: boolean;
+  subscriptions: Array<{ filter: string; qos: number }>;
+  queued: number;
+  inflight: number;
+}
+
+/** A session object's own account of itself (what the sessions API shows), over RPC; undefined once it ended. */
+export async function describeSession(target: RunningBroker, clientId: string, tenant = 'default'): Promise<SessionDescription | undefined> {
+  const namespace = await target.miniflare.getDurableObjectNamespace('SESSION');
+  const stub = namespace.get(namespace.idFromName(`${tenant}\u0000${clientId}`)) as unknown as { describe(): Promise<SessionDescription | undefined> };
+  return stub.describe();
+}
+
+/** Waits until the session object has processed the loss or end of its connection (offline, or ended). */
+export function sessionOffline(target: RunningBroker, clientId: string, tenant = 'default'): Promise<void> {
+  return waitUntil(async () => !(await describeSession(target, clientId, tenant))?.connected, { what: `session ${clientId} offline` });
+}
+
+/** Waits until the session object holds no unacknowledged outbound message and nothing queued. */
+export function sessionSettled(target: RunningBroker, clientId: string, tenant = 'default', timeoutMs = 5000): Promise<void> {
+  return waitUntil(
+    async () => {
+      const session = await describeSession(target, clientId, tenant);
+      return session !== undefined && session.inflight === 0 && session.queued === 0;
+    },
+    { timeoutMs, what: `session ${clientId}: every message acknowledged` },
+  );
 }

@@ -30,7 +30,7 @@ export function connectClient(url: string, options: IClientOptions = {}): Promis
   });
 }
 
-/** Records every message a client receives, with a way to wait for a count. */
+/** Records every message a client receives, with ways to wait for what is expected. */
 export function recorder(client: MqttClient) {
   const messages: Received[] = [];
   const waiters: Array<() => void> = [];
@@ -38,25 +38,37 @@ export function recorder(client: MqttClient) {
     messages.push({ topic, payload: payload.toString(), packet });
     for (const wake of waiters.splice(0)) wake();
   });
+  /** Waits, woken by each message, until `done(messages)` holds; throws after timeoutMs, saying what it expected. */
+  async function until(done: (received: Received[]) => boolean, timeoutMs: number, expected: () => string): Promise<Received[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done(messages)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${expected()}: ${JSON.stringify(messages.map((m) => m.topic))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return messages;
+  }
   return {
     messages,
-    async waitFor(count: number, timeoutMs = 5000): Promise<Received[]> {
-      const deadline = Date.now() + timeoutMs;
-      while (messages.length < count) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`expected ${count} messages, got ${messages.length}: ${JSON.stringify(messages.map((m) => m.topic))}`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
-      return messages;
+    waitFor(count: number, timeoutMs = 5000): Promise<Received[]> {
+      return until((received) => received.length >= count, timeoutMs, () => `expected ${count} messages, got ${messages.length}`);
+    },
+    /** Waits for the message carrying this (marker) payload and takes it out of `messages`. */
+    async takeMarker(payload: string, timeoutMs = 5000): Promise<void> {
+      const isMarker = (message: Received) => message.payload === payload;
+      await until((received) => received.some(isMarker), timeoutMs, () => `expected the marker ${payload}`);
+      messages.splice(messages.findIndex(isMarker), 1);
     },
   };
 }
+
+export type Recorder = ReturnType<typeof recorder>;
 
 /**
  * Subscribes and resolves with one { topic, qos } per filter, where qos is the SUBACK code (a refusal such
@@ -86,6 +98,62 @@ export function end(client: MqttClient, force = false): Promise<void> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `condition` (every `intervalMs`) until it holds, for what can be observed but sends no event: an
+ * object's state over RPC, the admin API, a counter. Throws after `timeoutMs`, naming what it waited for.
+ */
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<void> {
+  const { timeoutMs = 5000, intervalMs = 20, what = 'a condition' } = options;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+let markers = 0;
+
+/**
+ * Shows that nothing more is on its way from `publisher` on `topic` to the subscriber that `got` records,
+ * without waiting out a timer: publishes a marker there and waits for it. Messages from one publisher on one
+ * topic arrive in order at each subscriber (DESIGN §3), so whatever the broker sent that subscriber from this
+ * publisher on this topic before the marker has arrived when the marker does. The marker is taken out of
+ * `got.messages`, so what a test asserts about them reads as before. Give the QoS the deliveries in question
+ * have: mqtt.js reports a QoS 2 message only at PUBREL, so only a QoS 2 marker comes after one.
+ */
+export async function sentinel(publisher: MqttClient, topic: string, got: Recorder, qos: 0 | 1 | 2 = 1): Promise<void> {
+  const payload = `sentinel-${++markers}`;
+  await publish(publisher, topic, payload, { qos });
+  await got.takeMarker(payload);
+}
+
+let roundTrips = 0;
+
+/**
+ * A round trip through the client's session object: an UNSUBSCRIBE of a filter it never held (no state, no
+ * ACL involved), resolved at UNSUBACK. The session answers on the socket it delivers on, so whatever it sent
+ * this client before it read the UNSUBSCRIBE has arrived, and at QoS 0 or 1 has been recorded, when this
+ * resolves (mqtt.js reports a QoS 2 message only at PUBREL). It proves a negative after an acknowledged QoS 1
+ * publish: the PUBACK leaves only once the shard has handed the message to every matching session
+ * (ShardRouter.publish, TopicShardDO.publish), so by now it has reached this client or never will. Also for
+ * what a session sends in the step of a packet it answered (retained messages with SUBACK, the queue with
+ * CONNACK).
+ */
+export function roundTrip(client: MqttClient, timeoutMs = 5000): Promise<void> {
+  const filter = `round-trip/${++roundTrips}`;
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no UNSUBACK within ${timeoutMs} ms`)), timeoutMs);
+    client.unsubscribe(filter, (error) => {
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve();
+    });
+  });
+}
 
 /** A raw MQTT-over-WebSocket connection: sends bytes, collects bytes, reports the close. */
 export class RawClient {

@@ -1,7 +1,7 @@
 // CONNECT rules and framing at the byte level, through the real Worker and session objects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from './broker.js';
-import { RawClient, connectBytes, connectClient, end, publishBytes, recorder, subscribe, subscribeBytes, withHeader } from './clients.js';
+import { RawClient, connectBytes, connectClient, end, publishBytes, recorder, subscribe, subscribeBytes, waitUntil, withHeader } from './clients.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -164,7 +164,7 @@ describe('costs', () => {
     client.on('packetreceive', (packet) => {
       if (packet.cmd === 'pingresp') pongs++;
     });
-    await new Promise((resolve) => setTimeout(resolve, 3500));
+    await waitUntil(() => pongs >= 2, { timeoutMs: 5000, what: 'two PINGRESPs' });
     const after = await stub.invocationCounts();
     expect(pongs).toBeGreaterThanOrEqual(2);
     expect(after.webSocketMessage - before.webSocketMessage).toBe(0);

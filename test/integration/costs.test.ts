@@ -1,7 +1,7 @@
 // What a message costs in Durable Object terms (DESIGN §2, §4), read from the objects' own counters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from './broker.js';
-import { connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+import { sessionSettled, startBroker, type RunningBroker } from './broker.js';
+import { connectClient, end, publish, recorder, subscribe } from './clients.js';
 
 interface Counts {
   rpc: number;
@@ -50,8 +50,8 @@ describe('costs per message', () => {
     const names = { sub: 'default\u0000cost0-sub', pub: 'default\u0000cost0-pub', shard: 'default\u0000shard\u00000' };
     const before = { sub: await counts('SESSION', names.sub), pub: await counts('SESSION', names.pub), shard: await counts('SHARD', names.shard) };
     for (let i = 0; i < 300; i++) pub.publish('cost0/t', String(i), { qos: 0 });
+    // Each counter below moves before the delivery that carries the last message leaves the subscriber's session.
     await got.waitFor(301, 10_000);
-    await sleep(100);
     const after = { sub: await counts('SESSION', names.sub), pub: await counts('SESSION', names.pub), shard: await counts('SHARD', names.shard) };
     const sub0 = delta(after.sub, before.sub);
     const pub0 = delta(after.pub, before.pub);
@@ -72,12 +72,12 @@ describe('costs per message', () => {
     const pub = await connectClient(broker.mqttUrl, { clientId: 'cost1-pub' });
     await publish(pub, 'cost1/t', 'warm-up', { qos: 1 });
     await got.waitFor(1);
-    await sleep(100);
+    await sessionSettled(broker, 'cost1-sub'); // the warm-up's PUBACK has deleted its row
     const name = 'default\u0000cost1-sub';
     const before = await counts('SESSION', name);
     for (let i = 0; i < 20; i++) await publish(pub, 'cost1/t', String(i), { qos: 1 });
     await got.waitFor(21);
-    await sleep(200); // let the PUBACKs arrive
+    await sessionSettled(broker, 'cost1-sub'); // let the PUBACKs arrive
     const used = delta(await counts('SESSION', name), before);
     expect(used.messagesOut).toBe(20);
     expect(used.rowsWritten).toBe(40);

@@ -1,6 +1,6 @@
 // QoS 1 under a burst through a small inflight window: every message arrives, in order per publisher.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from './broker.js';
+import { sessionSettled, startBroker, type RunningBroker } from './broker.js';
 import { connectClient, end, publish, recorder, subscribe } from './clients.js';
 
 let broker: RunningBroker;
@@ -24,7 +24,7 @@ describe('flow control', () => {
         publishers.map((client, p) => Promise.all([...Array(75).keys()].map((i) => publish(client, `flow/${p}`, `${p}:${wave * 75 + i}`, { qos: 1 })))),
       );
       await got.waitFor(450 * (wave + 1), 20_000);
-      await new Promise((resolve) => setTimeout(resolve, 300)); // the last PUBACKs reach the session
+      await sessionSettled(broker, 'flow-sub'); // the last PUBACKs reach the session: its outbound table is empty
     }
     const byPublisher = new Map<string, number[]>();
     for (const { payload } of got.messages) {

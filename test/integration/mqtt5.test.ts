@@ -2,8 +2,8 @@
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IClientSubscribeOptions, type IConnackPacket, type IDisconnectPacket, type MqttClient, type Packet } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PacketFramer, decodePacket, encodePacket, type Packet as WirePacket, type Properties } from '../../core/codec/index.js';
-import { startBroker, type RunningBroker } from './broker.js';
-import { RawClient, connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+import { sessionOffline, startBroker, type RunningBroker } from './broker.js';
+import { RawClient, connectClient, end, publish, recorder, roundTrip, sentinel, sleep, subscribe, waitUntil } from './clients.js';
 
 type Recorder = ReturnType<typeof recorder>;
 type ReasonError = Error & { code?: number };
@@ -320,7 +320,7 @@ describe('MQTT 5.0 message properties', () => {
     await publish5(pub.client, 'pfi/t', Buffer.from([0x61, 0xff, 0xfe, 0x62]), { qos: 1 });
     await publish5(pub.client, 'pfi/t', 'héllo', { qos: 1, properties: { payloadFormatIndicator: true } });
     await sub.got.waitFor(2);
-    await sleep(200);
+    await sentinel(pub.client, 'pfi/t', sub.got);
     expect(sub.got.messages.map((m) => [...Buffer.from(m.packet.payload as Buffer)])).toEqual([
       [0x61, 0xff, 0xfe, 0x62],
       [...Buffer.from('héllo')],
@@ -356,13 +356,15 @@ describe('MQTT 5.0 session expiry and Clean Start', () => {
     const first = await open(broker.mqttUrl, { clientId: 'sx-gone', clean: false, properties: { sessionExpiryInterval: 1 } });
     await subscribe5(first.client, 'sx/gone', { qos: 1 });
     await end(first.client);
-    await sleep(2500);
+    // The interval runs from when the session saw the connection end: then it must pass (1 s, the least there is).
+    await sessionOffline(broker, 'sx-gone');
+    await sleep(1100);
     const pub = await open(broker.mqttUrl, { clientId: 'sx-gone-pub' });
     await publish5(pub.client, 'sx/gone', 'after expiry', { qos: 1 });
     const again = await open(broker.mqttUrl, { clientId: 'sx-gone', clean: false, properties: { sessionExpiryInterval: 1 } });
     expect(again.connack.sessionPresent).toBe(false);
     await publish5(pub.client, 'sx/gone', 'live', { qos: 1 });
-    await sleep(400);
+    await roundTrip(again.client); // after the PUBACK: had an old subscription matched, 'live' has arrived
     expect(again.got.messages).toHaveLength(0);
     await Promise.all([end(again.client), end(pub.client)]);
   });
@@ -394,7 +396,7 @@ describe('MQTT 5.0 session expiry and Clean Start', () => {
     const fresh = await open(broker.mqttUrl, { clientId: 'cs-1', clean: true, properties: { sessionExpiryInterval: 30 } });
     expect(fresh.connack.sessionPresent).toBe(false);
     await publish5(pub.client, 'cs/t', 'live', { qos: 1 });
-    await sleep(400);
+    await roundTrip(fresh.client); // after the PUBACK, and after whatever the session sent with CONNACK
     expect(fresh.got.messages).toHaveLength(0);
     await Promise.all([end(fresh.client), end(pub.client)]);
   });
@@ -407,7 +409,7 @@ describe('MQTT 5.0 session expiry and Clean Start', () => {
     await publish5(pub.client, 'sx/zero', 'nobody keeps this', { qos: 1 });
     const again = await open(broker.mqttUrl, { clientId: 'sx-zero', clean: false });
     expect(again.connack.sessionPresent).toBe(false);
-    await sleep(400);
+    await roundTrip(again.client); // a queue would have been sent with CONNACK
     expect(again.got.messages).toHaveLength(0);
     await Promise.all([end(again.client), end(pub.client)]);
   });
@@ -433,11 +435,11 @@ describe('MQTT 5.0 message expiry', () => {
     const pub = await open(broker.mqttUrl, { clientId: 'mx-short-pub' });
     await publish5(pub.client, 'mx/short', 'expires', { qos: 1, properties: { messageExpiryInterval: 1 } });
     await publish5(pub.client, 'mx/short', 'stays', { qos: 1 });
-    await sleep(2500);
+    await sleep(1100); // 'expires' was stamped before its PUBACK: more than its 1 s has passed
     const again = await open(broker.mqttUrl, { clientId: 'mx-short', clean: false, properties: { sessionExpiryInterval: 60 } });
     expect(again.connack.sessionPresent).toBe(true);
     await again.got.waitFor(1);
-    await sleep(300);
+    await sentinel(pub.client, 'mx/short', again.got);
     expect(again.got.messages.map((m) => m.payload)).toEqual(['stays']);
     await Promise.all([end(again.client, true), end(pub.client)]);
   });
@@ -448,13 +450,13 @@ describe('MQTT 5.0 message expiry', () => {
     await end(sub.client);
     const pub = await open(broker.mqttUrl, { clientId: 'mx-long-pub' });
     await publish5(pub.client, 'mx/long', 'lives a minute', { qos: 1, properties: { messageExpiryInterval: 60 } });
-    await sleep(1500);
+    await sleep(1100);
     const again = await open(broker.mqttUrl, { clientId: 'mx-long', clean: false, properties: { sessionExpiryInterval: 60 } });
     const [message] = await again.got.waitFor(1);
     expect(message!.payload).toBe('lives a minute');
     const remaining = message!.packet.properties?.messageExpiryInterval;
     expect(remaining).toBeGreaterThan(0);
-    expect(remaining).toBeLessThan(60); // 1.5 s of waiting came off
+    expect(remaining).toBeLessThan(60); // 1.1 s of waiting came off (rounded up: 59)
     await Promise.all([end(again.client, true), end(pub.client)]);
   });
 
@@ -467,10 +469,10 @@ describe('MQTT 5.0 message expiry', () => {
     const [first] = await early.got.waitFor(1);
     expect(first!.packet.retain).toBe(true);
     expect(first!.packet.properties?.messageExpiryInterval).toBeLessThanOrEqual(1);
-    await sleep(2500);
+    await sleep(1100); // it was stamped before its PUBACK: more than its 1 s has passed
     const late = await open(broker.mqttUrl, { clientId: 'mx-ret-late' });
     await subscribe5(late.client, 'mx/ret', { qos: 1 });
-    await sleep(500);
+    await roundTrip(late.client); // retained messages go out with the SUBACK
     expect(late.got.messages).toHaveLength(0);
     await publish5(pub.client, 'mx/ret', '', { qos: 1, retain: true });
     await Promise.all([end(early.client), end(late.client), end(pub.client)]);
@@ -487,10 +489,14 @@ describe('MQTT 5.0 wills', () => {
       will: { topic: 'wd/re/will', payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 2 } },
     });
     drop(first.client);
-    await sleep(300);
+    await sessionOffline(broker, 'wd-re'); // the socket loss is seen: a reconnect, not a take-over
+    const lostBy = Date.now();
     const again = await open(broker.mqttUrl, options);
     expect(again.connack.sessionPresent).toBe(true);
-    await sleep(3000);
+    // Past the moment the will was due (2 s after the loss), with room for a late alarm; then a marker from
+    // the same session on the will topic comes after any will it published.
+    await sleep(lostBy + 2500 - Date.now());
+    await sentinel(again.client, 'wd/re/will', watcher.got);
     expect(watcher.got.messages).toHaveLength(0);
     await Promise.all([end(again.client), end(watcher.client)]);
   });
@@ -658,10 +664,11 @@ describe('MQTT 5.0 flow control and packet size', () => {
     let acknowledged = 0;
     while (acknowledged < 20) {
       const window = Math.min(3, 20 - acknowledged);
-      const deadline = Date.now() + 5000;
-      while (held.length < window && Date.now() < deadline) await sleep(20);
+      await waitUntil(() => held.length >= window, { intervalMs: 5, what: `${window} unacknowledged messages` });
       expect(held.length).toBe(window);
-      await sleep(150); // room for the server to overrun the window, if it would
+      // Room for the server to overrun the window, if it would: whatever the session sent before reading
+      // this round trip (all it had been given by then) has arrived.
+      await roundTrip(sub.client);
       expect(unacknowledged).toBeLessThanOrEqual(3);
       const batch = held.splice(0);
       acknowledged += batch.length;
@@ -683,7 +690,7 @@ describe('MQTT 5.0 flow control and packet size', () => {
     await publish5(pub.client, 'mps/t', 'x'.repeat(500), { qos: 1 });
     await publish5(pub.client, 'mps/t', 'small', { qos: 1 });
     await sub.got.waitFor(1);
-    await sleep(300);
+    await sentinel(pub.client, 'mps/t', sub.got);
     expect(sub.got.messages.map((m) => m.payload)).toEqual(['small']);
     expect(sub.errors).toEqual([]); // mqtt.js raises 0x95 on an oversized packet
     expect(sub.client.connected).toBe(true);
@@ -729,7 +736,7 @@ describe('MQTT 5.0 SUBSCRIBE and UNSUBSCRIBE', () => {
     await publish5(pub.client, 'sid/other', 'one filter', { qos: 1 });
     await publish5(pub.client, 'sid/live', 'two filters', { qos: 1 });
     await sub.got.waitFor(3);
-    await sleep(200);
+    await sentinel(pub.client, 'sid/live', sub.got);
     // One copy per message [MQTT-3.3.4-4 v5]: 'sid/live' matches both, only 'sid/#' has an identifier.
     expect(sub.got.messages.slice(1).map((m) => [m.topic, subscriptionIds(m.packet)])).toEqual([
       ['sid/other', [7]],
@@ -744,7 +751,7 @@ describe('MQTT 5.0 SUBSCRIBE and UNSUBSCRIBE', () => {
     await publish5(pub.client, 'rh2/t', 'retained', { qos: 1, retain: true });
     const sub = await open(broker.mqttUrl, { clientId: 'rh2-sub' });
     await subscribe5(sub.client, 'rh2/t', { qos: 1, rh: 2 });
-    await sleep(400);
+    await roundTrip(sub.client); // retained messages go out with the SUBACK
     expect(sub.got.messages).toHaveLength(0);
     // The subscription itself works.
     await publish5(pub.client, 'rh2/t', 'live', { qos: 1 });
@@ -762,7 +769,7 @@ describe('MQTT 5.0 SUBSCRIBE and UNSUBSCRIBE', () => {
     await sub.got.waitFor(1);
     expect(sub.got.messages.map((m) => [m.payload, m.packet.retain])).toEqual([['retained', true]]);
     await subscribe5(sub.client, 'rh1/t', { qos: 1, rh: 1 });
-    await sleep(400);
+    await roundTrip(sub.client);
     expect(sub.got.messages).toHaveLength(1);
     // Retain Handling 0 on the same, existing subscription sends it again [MQTT-3.3.1-9 v5].
     await subscribe5(sub.client, 'rh1/t', { qos: 1, rh: 0 });

@@ -1,7 +1,7 @@
 // Publish/subscribe through the real Worker and Durable Objects with mqtt.js over WebSocket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from './broker.js';
-import { RawClient, connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+import { RawClient, connectClient, end, publish, recorder, sentinel, subscribe } from './clients.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -57,7 +57,7 @@ describe('publish and subscribe', () => {
     const pub = await connectClient(broker.mqttUrl, { clientId: 'q2-pub' });
     for (let i = 0; i < 5; i++) await publish(pub, 'q2/topic', `m${i}`, { qos: 2 });
     await got.waitFor(5);
-    await sleep(200);
+    await sentinel(pub, 'q2/topic', got, 2);
     expect(got.messages.map((m) => m.payload)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
     expect(got.messages.every((m) => m.packet.qos === 2)).toBe(true);
     await Promise.all([end(sub), end(pub)]);
@@ -85,7 +85,7 @@ describe('publish and subscribe', () => {
     const pub = await connectClient(broker.mqttUrl, { clientId: 'overlap-pub' });
     await publish(pub, 'ov/a/x', 'once', { qos: 2 });
     await got.waitFor(1);
-    await sleep(300);
+    await sentinel(pub, 'ov/a/x', got, 2);
     expect(got.messages).toHaveLength(1);
     expect(got.messages[0]!.packet.qos).toBe(2);
     await Promise.all([end(sub), end(pub)]);

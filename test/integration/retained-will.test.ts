@@ -1,7 +1,7 @@
 // Retained messages, wildcards, $ topics and the last will, end to end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from './broker.js';
-import { RawClient, connectBytes, connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+import { sessionOffline, startBroker, type RunningBroker } from './broker.js';
+import { RawClient, connectBytes, connectClient, end, publish, recorder, roundTrip, sentinel, subscribe, waitUntil } from './clients.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -33,7 +33,7 @@ describe('retained messages and wildcards', () => {
     const sub = await connectClient(broker.mqttUrl, { clientId: 'del-sub' });
     const got = recorder(sub);
     await subscribe(sub, 'del/+', 1);
-    await sleep(400);
+    await roundTrip(sub); // retained messages go out with the SUBACK
     expect(got.messages).toHaveLength(0);
     await Promise.all([end(sub), end(pub)]);
   });
@@ -45,7 +45,7 @@ describe('retained messages and wildcards', () => {
     const pub = await connectClient(broker.mqttUrl, { clientId: 'wc-pub' });
     for (const topic of ['wc', 'wc/a', 'wc/a/b/c', 'one/y/x', 'one/y/z/x', 'one/x']) await publish(pub, topic, topic, { qos: 1 });
     await got.waitFor(4);
-    await sleep(300);
+    await roundTrip(sub); // every publish was acknowledged, so delivered wherever it matched
     expect(got.messages.map((m) => m.topic).sort()).toEqual(['one/y/x', 'wc', 'wc/a', 'wc/a/b/c']);
     await Promise.all([end(sub), end(pub)]);
   });
@@ -58,8 +58,11 @@ describe('retained messages and wildcards', () => {
     const sys = await connectClient(broker.mqttUrl, { clientId: 'dollar-sys' });
     const sysGot = recorder(sys);
     await subscribe(sys, '$SYS/broker/#', 0);
-    await sysGot.waitFor(7, 5000);
-    await sleep(1500);
+    // A second round of $SYS starts only once every delivery of the first finished (publishSys awaits them
+    // all): then whatever the first sent 'sub' has reached its session, and a round trip brings it here.
+    const uptimes = () => sysGot.messages.filter((m) => m.topic === '$SYS/broker/uptime').length;
+    await waitUntil(() => uptimes() >= 2, { what: 'a second $SYS round' });
+    await roundTrip(sub);
     expect(got.messages.filter((m) => m.topic.startsWith('$'))).toHaveLength(0);
     await Promise.all([end(sub), end(sys)]);
   });
@@ -91,7 +94,7 @@ describe('retained messages and wildcards', () => {
     // A client cannot publish into $SYS.
     const writer = await connectClient(broker.mqttUrl, { clientId: 'sys-writer' });
     await publish(writer, '$SYS/broker/version', 'forged', { qos: 1 });
-    await sleep(1500);
+    await roundTrip(sys); // after the PUBACK: had it been routed, it has arrived
     expect(got.messages.filter((m) => m.payload === 'forged')).toHaveLength(0);
     await Promise.all([end(sys), end(writer)]);
   });
@@ -120,9 +123,12 @@ describe('last will', () => {
     const { watcher, got } = await willWatcher('will/clean');
     const client = await connectClient(broker.mqttUrl, { clientId: 'will-clean', will: { topic: 'will/clean', payload: 'no', qos: 1, retain: false } });
     await end(client);
-    await sleep(500);
+    // Once the session has ended, a marker from the same client id on the will topic comes after any will.
+    await sessionOffline(broker, 'will-clean');
+    const again = await connectClient(broker.mqttUrl, { clientId: 'will-clean' });
+    await sentinel(again, 'will/clean', got);
     expect(got.messages).toHaveLength(0);
-    await end(watcher);
+    await Promise.all([end(watcher), end(again)]);
   });
 
   it('[MQTT-3.1.2-24] the will is published when the keepalive expires', async () => {

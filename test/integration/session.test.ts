@@ -1,7 +1,7 @@
 // Sessions: take-over, clean and persistent sessions, offline queue, resend with DUP, exactly-once QoS 2.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, type RunningBroker } from './broker.js';
-import { RawClient, connectBytes, connectClient, end, publish, publishBytes, recorder, sleep, subscribe, subscribeBytes } from './clients.js';
+import { sessionOffline, startBroker, type RunningBroker } from './broker.js';
+import { RawClient, connectBytes, connectClient, end, publish, publishBytes, recorder, roundTrip, sentinel, subscribe, subscribeBytes } from './clients.js';
 
 let broker: RunningBroker;
 beforeAll(async () => {
@@ -49,7 +49,7 @@ describe('sessions', () => {
     const got = recorder(fresh);
     const pub = await connectClient(broker.mqttUrl, { clientId: 'clean-pub' });
     await publish(pub, 'clean/t', 'gone', { qos: 1 });
-    await sleep(500);
+    await roundTrip(fresh); // after the PUBACK: anything delivered to this session has arrived
     expect(got.messages).toHaveLength(0);
     await Promise.all([end(fresh), end(pub)]);
     // After a clean session ends, a persistent reconnect finds nothing either.
@@ -68,13 +68,12 @@ describe('sessions', () => {
     await publish(pub, 'queue/b', 'q0', { qos: 0 });
     await publish(pub, 'queue/a', 'q2', { qos: 2 });
     await publish(pub, 'queue/c', 'q3', { qos: 1 });
-    await end(pub);
     const back = await connectClient(broker.mqttUrl, { clientId: 'queue-sub', clean: false });
     const got = recorder(back);
     await got.waitFor(3);
-    await sleep(300);
+    await sentinel(pub, 'queue/c', got); // after q3, from its publisher
     expect(got.messages.map((m) => m.payload)).toEqual(['q1', 'q2', 'q3']);
-    await end(back);
+    await Promise.all([end(back), end(pub)]);
   });
 
   it('[DESIGN §3] the offline queue is bounded: the oldest messages are dropped', async () => {
@@ -83,13 +82,12 @@ describe('sessions', () => {
     await end(sub);
     const pub = await connectClient(broker.mqttUrl, { clientId: 'bound-pub' });
     for (let i = 0; i < 8; i++) await publish(pub, 'bound/t', String(i), { qos: 1 });
-    await end(pub);
     const back = await connectClient(broker.mqttUrl, { clientId: 'bound-sub', clean: false });
     const got = recorder(back);
     await got.waitFor(5);
-    await sleep(300);
+    await sentinel(pub, 'bound/t', got);
     expect(got.messages.map((m) => m.payload)).toEqual(['3', '4', '5', '6', '7']);
-    await end(back);
+    await Promise.all([end(back), end(pub)]);
   });
 
   it('[MQTT-4.4.0-1] unacknowledged QoS 1 messages are resent with DUP=1 on reconnect', async () => {
@@ -105,7 +103,7 @@ describe('sessions', () => {
     expect(bytes[9]! & 0xf0).toBe(0x30);
     expect(bytes[9]! & 0x08).toBe(0); // first delivery: DUP=0
     raw.terminate();
-    await sleep(300);
+    await sessionOffline(broker, 'noack'); // a reconnect, not a take-over
     const back = await connectClient(broker.mqttUrl, { clientId: 'noack', clean: false });
     const got = recorder(back);
     await got.waitFor(1);
@@ -129,7 +127,11 @@ describe('sessions', () => {
     await raw.send([0x62, 2, 0, 7]); // PUBREL
     const done = await raw.until((b) => b.length >= 16);
     expect([...done.subarray(12, 16)]).toEqual([0x70, 2, 0, 7]);
-    await sleep(300);
+    // A QoS 2 marker from the same publisher on the same topic: mqtt.js reports QoS 2 messages at PUBREL, in order.
+    await raw.send(publishBytes('once/t', 'marker', { qos: 2, packetId: 8 }));
+    await raw.until((b) => b.length >= 20); // PUBREC
+    await raw.send([0x62, 2, 0, 8]);
+    await got.takeMarker('marker');
     expect(got.messages.map((m) => m.payload)).toEqual(['exactly']);
     raw.close();
     await end(sub);
@@ -161,7 +163,7 @@ describe('sessions', () => {
     await publish(pub, 'resub/t', 'live', { qos: 1 });
     await got.waitFor(3);
     expect(got.messages[2]!.packet.qos).toBe(1);
-    await sleep(200);
+    await sentinel(pub, 'resub/t', got);
     expect(got.messages).toHaveLength(3); // one subscription, replaced: one copy
     await publish(pub, 'resub/t', '', { qos: 0, retain: true });
     await Promise.all([end(sub), end(pub)]);
@@ -174,7 +176,7 @@ describe('sessions', () => {
     await new Promise<void>((resolve, reject) => sub.unsubscribe('unsub/#', (error) => (error ? reject(error) : resolve())));
     const pub = await connectClient(broker.mqttUrl, { clientId: 'unsub-pub' });
     await publish(pub, 'unsub/x', 'nobody', { qos: 1 });
-    await sleep(300);
+    await roundTrip(sub);
     expect(got.messages).toHaveLength(0);
     await Promise.all([end(sub), end(pub)]);
   });

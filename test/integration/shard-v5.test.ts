@@ -10,7 +10,7 @@ import { shardOf, shardsForFilter } from '../../core/routing/shard.js';
 import type { RetainedMessage, RoutedMessage } from '../../core/routing/message.js';
 import type { ShardSubscription, SubscribeResult } from '../../core/routing/subscription.js';
 import { startBroker, tempPersistDir, type RunningBroker } from './broker.js';
-import { connectClient, end, recorder, sleep, subscribe } from './clients.js';
+import { connectClient, end, recorder, roundTrip, sentinel, sleep, subscribe } from './clients.js';
 
 const SHARD_COUNT = 4;
 const TENANT = 'default';
@@ -98,7 +98,8 @@ describe('shared subscriptions [MQTT 5.0 §4.8.2]', () => {
     for (const member of members) await subscribeWith(member, '$share/workers/bal/+', { qos: 1 });
     const pub = await v5('bal-pub');
     for (let i = 0; i < 30; i++) await publishWith(pub, `bal/${i % 3}`, `m${i}`, { qos: 1 });
-    await sleep(300);
+    // Every PUBACK came after the shard's deliveries: a round trip through each member brings in its share.
+    await Promise.all(members.map((member) => roundTrip(member)));
     const counts = got.map((r) => r.messages.length);
     const payloads = got.flatMap((r) => r.messages.map((m) => m.payload));
     expect(payloads).toHaveLength(30);
@@ -117,10 +118,10 @@ describe('shared subscriptions [MQTT 5.0 §4.8.2]', () => {
     const pub = await v5('off-pub');
     // One at a time, so the shard hears "offline" before the next pick.
     for (let i = 0; i < 20; i++) await publishWith(pub, 'off/orders', `o${i}`, { qos: 1 });
-    await sleep(200);
     const back = await persistent('off-away');
     const gotBack = recorder(back);
-    await sleep(500);
+    // All acknowledged, so delivered or queued; the queue goes out with CONNACK.
+    await Promise.all([roundTrip(stays), roundTrip(back)]);
     const all = [...gotStays.messages, ...gotBack.messages].map((m) => m.payload);
     expect(all.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `o${i}`).sort());
     // At most the copies picked before the shard learned the member was offline went to its queue.
@@ -139,7 +140,7 @@ describe('shared subscriptions [MQTT 5.0 §4.8.2]', () => {
     await subscribeWith(other, '$share/g/mix/t', { qos: 1 });
     const pub = await v5('mix-pub');
     for (let i = 0; i < 6; i++) await publishWith(pub, 'mix/t', `x${i}`, { qos: 1 });
-    await sleep(300);
+    await Promise.all([roundTrip(both), roundTrip(other)]);
     // Every message once through 'mix/t', plus the shared copies the group handed to this session.
     const sharedToBoth = gotBoth.messages.length - 6;
     expect(sharedToBoth + gotOther.messages.length).toBe(6);
@@ -155,7 +156,7 @@ describe('shared subscriptions [MQTT 5.0 §4.8.2]', () => {
     const got = recorder(sub);
     await subscribeWith(sub, '$share/g/sret/t', { qos: 1 });
     await subscribeWith(sub, '$share/g/sret/+', { qos: 1 });
-    await sleep(300);
+    await roundTrip(sub); // retained messages go out with the SUBACK
     expect(got.messages).toEqual([]);
     await subscribe(sub, 'sret/t', 1);
     expect((await got.waitFor(1))[0]!.payload).toBe('kept');
@@ -178,7 +179,7 @@ describe('the shard, driven over RPC', () => {
     await shardSubscribe(sessionOf('rpc-nl-self'), { filter: 'rpc-nl/t', qos: 1, noLocal: true });
     await publishWith(self, 'rpc-nl/t', 'own', { qos: 1 });
     await gotOther.waitFor(1);
-    await sleep(200);
+    await roundTrip(self); // after the PUBACK: a copy for itself has arrived, if there was one
     expect(gotSelf.messages).toEqual([]);
     await shardSubscribe(sessionOf('rpc-nl-self'), { filter: 'rpc-nl/t', qos: 1, noLocal: false });
     await publishWith(self, 'rpc-nl/t', 'own again', { qos: 1 });
@@ -218,7 +219,7 @@ describe('the shard, driven over RPC', () => {
     expect(await shard.publish([{ ...expired, payload: bytes('fresh'), expiresAt: Date.now() + 60_000 }])).toBe(1);
     const [message] = await got.waitFor(1);
     expect(message!.payload).toBe('fresh');
-    await sleep(200);
+    await roundTrip(sub); // shard.publish resolved after its deliveries
     expect(got.messages).toHaveLength(1);
     const retained = await shardSubscribe(sessionOf('rpc-exp-probe'), { filter: 'rpc-exp/live', qos: 1 });
     expect(retained.map((m) => text(m.payload))).toEqual(['fresh']);
@@ -235,7 +236,7 @@ describe('the shard, driven over RPC', () => {
     const before = await shardSubscribe(probe, { filter: topic, qos: 1 });
     expect(before.map((m) => [text(m.payload), m.expiresAt])).toEqual([['soon gone', expiresAt]]);
     expect((await shardSubscribe(probe, { filter: 'rpc-ret/+', qos: 1 })).length).toBe(1);
-    await sleep(500);
+    await sleep(expiresAt + 50 - Date.now()); // just past its expiry
     expect(await shardSubscribe(probe, { filter: 'rpc-ret/+', qos: 1 })).toEqual([]);
     expect(await shardSubscribe(probe, { filter: topic, qos: 1 })).toEqual([]);
     await (await shardFor(topic)).unsubscribe(probe, [topic]);
@@ -253,7 +254,7 @@ describe('the shard, driven over RPC', () => {
     const messages = Array.from({ length: 4 }, (_, i) => ({ topic: 'reroute/t', payload: bytes(`r${i}`), qos: 1 as const, retain: false }));
     expect(await shard.publish(messages)).toBe(4);
     await got.waitFor(4);
-    await sleep(200);
+    await roundTrip(real); // shard.publish resolved after its deliveries and redeliveries
     expect(got.messages.map((m) => m.payload).sort()).toEqual(['r0', 'r1', 'r2', 'r3']);
     await end(real);
   });
@@ -325,7 +326,7 @@ describe('5.0 subscription options and expiry, end to end', () => {
     await subscribeWith(other, 'e2e-nl/t', { qos: 1, nl: true });
     await publishWith(self, 'e2e-nl/t', 'mine', { qos: 1 });
     await gotOther.waitFor(1);
-    await sleep(300);
+    await roundTrip(self); // after the PUBACK: a copy for itself has arrived, if there was one
     expect(gotSelf.messages).toEqual([]);
     await Promise.all([end(self), end(other)]);
   });
@@ -367,7 +368,7 @@ describe('5.0 subscription options and expiry, end to end', () => {
     const pub = await v5('e2e-sids-pub');
     await publishWith(pub, 'e2e-sids/a', 'x', { qos: 1 });
     await got.waitFor(1);
-    await sleep(200);
+    await sentinel(pub, 'e2e-sids/a', got);
     expect(got.messages).toHaveLength(1);
     expect(identifiers(got.messages[0]!.packet)).toEqual([7, 9]);
     expect(got.messages[0]!.packet.qos).toBe(1);
@@ -380,7 +381,7 @@ describe('5.0 subscription options and expiry, end to end', () => {
     const sub = await v5('e2e-rh2');
     const got = recorder(sub);
     await subscribeWith(sub, 'e2e-rh/t', { qos: 1, rh: 2 });
-    await sleep(300);
+    await roundTrip(sub); // retained messages go out with the SUBACK
     expect(got.messages).toEqual([]);
     await end(sub);
   });
@@ -391,7 +392,7 @@ describe('5.0 subscription options and expiry, end to end', () => {
     await subscribeWith(sub, 'e2e-rh/t', { qos: 1, rh: 1 });
     await got.waitFor(1);
     await subscribeWith(sub, 'e2e-rh/t', { qos: 1, rh: 1 });
-    await sleep(300);
+    await roundTrip(sub);
     expect(got.messages.map((m) => m.payload)).toEqual(['kept']);
     const pub = await v5('e2e-rh-clean');
     await publishWith(pub, 'e2e-rh/t', '', { qos: 1, retain: true });
@@ -401,11 +402,11 @@ describe('5.0 subscription options and expiry, end to end', () => {
   it('[MQTT-3.3.2-5 v5] an expired retained message is not sent to a new subscriber', async () => {
     const pub = await v5('e2e-exp-pub');
     await publishWith(pub, 'e2e-exp/t', 'short-lived', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
-    await sleep(1300);
+    await sleep(1100); // it was stamped before its PUBACK: more than its 1 s has passed
     const sub = await v5('e2e-exp-sub');
     const got = recorder(sub);
     await subscribeWith(sub, 'e2e-exp/+', { qos: 1 });
-    await sleep(300);
+    await roundTrip(sub);
     expect(got.messages).toEqual([]);
     await Promise.all([end(sub), end(pub)]);
   });

@@ -2,7 +2,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from './broker.js';
-import { connectClient, end, publish, recorder, sleep, subscribe } from './clients.js';
+import { connectClient, end, publish, recorder, roundTrip, sentinel, subscribe, waitUntil } from './clients.js';
 
 const ADMIN = 'tenancy-admin-secret';
 let broker: RunningBroker;
@@ -48,6 +48,17 @@ function refusedCode(url: string, options: Record<string, unknown>): Promise<num
       },
       (error: { code?: number }) => resolve(error.code ?? -1),
     );
+  });
+}
+
+/** Waits until the tenant object has a client's presence report (connected): what its limits count. */
+async function presenceReported(tenant: string, clientId: string): Promise<void> {
+  const namespace = await broker.miniflare.getDurableObjectNamespace('TENANT');
+  const stub = namespace.get(namespace.idFromName(tenant)) as unknown as {
+    listSessions(): Promise<Array<{ clientId: string; connected: boolean }>>;
+  };
+  await waitUntil(async () => (await stub.listSessions()).some((s) => s.clientId === clientId && s.connected), {
+    what: `the presence of ${clientId} at tenant ${tenant}`,
   });
 }
 
@@ -102,7 +113,7 @@ describe('tokens', () => {
     );
     expect(refusal).toBe(0x87);
     await got.waitFor(1);
-    await sleep(300);
+    await roundTrip(watcher); // every publish was answered, so delivered wherever it went
     expect(got.messages.map((m) => m.payload)).toEqual(['allowed']);
     await Promise.all([end(watcher), end(v3), end(v5)]);
   });
@@ -145,7 +156,7 @@ describe('tokens', () => {
     await got.waitFor(1);
     expect((await api('PATCH', `/tenants/acme/tokens/${tok.id}`, master, { acl: [{ filter: 'sport/#', rights: ['sub'] }] })).status).toBe(200);
     await publish(publisher, 'news/a', 'second', { qos: 1 });
-    await sleep(400);
+    await roundTrip(reader); // after the PUBACK: had it matched, 'second' has arrived
     expect(got.messages.map((m) => m.payload)).toEqual(['first']);
     expect(reader.connected).toBe(true);
     const readerClosed = closed(reader);
@@ -172,7 +183,7 @@ describe('tokens', () => {
       limits: { maxConnections: 1, maxSubscriptions: 2, maxMessageSize: 10 },
     });
     const first = await connectClient(broker.mqttUrl, { clientId: 'l1', username: limited.token, protocolVersion: 5 });
-    await sleep(200); // presence reaches the tenant object
+    await presenceReported('acme', 'l1');
     expect(await refusedCode(broker.mqttUrl, { clientId: 'l2', username: limited.token, protocolVersion: 5 })).toBe(0x97);
     expect(await refusedCode(broker.mqttUrl, { clientId: 'l3', username: limited.token })).toBe(3);
     const granted = await subscribe(first, { a: { qos: 0 }, b: { qos: 0 }, c: { qos: 0 } });
@@ -192,7 +203,8 @@ describe('tenants', () => {
     const blue = await newTenant('blue');
     const inRed = await connectClient(broker.mqttUrl, { clientId: 'same', username: red });
     const inBlue = await connectClient(broker.mqttUrl, { clientId: 'same', username: blue });
-    await sleep(200);
+    // A take-over closes the old connection as the new one is accepted: then the round trip gets no answer.
+    await Promise.all([roundTrip(inRed), roundTrip(inBlue)]);
     expect(inRed.connected && inBlue.connected).toBe(true); // no take-over across tenants
     const redGot = recorder(inRed);
     const blueGot = recorder(inBlue);
@@ -200,7 +212,7 @@ describe('tenants', () => {
     await subscribe(inBlue, 'shared/topic', 0);
     await publish(inRed, 'shared/topic', 'red only', { qos: 1 });
     await redGot.waitFor(1);
-    await sleep(300);
+    await roundTrip(inBlue); // after the PUBACK: had it crossed, 'red only' has arrived
     expect(blueGot.messages).toHaveLength(0);
     await Promise.all([end(inRed), end(inBlue)]);
   });
@@ -243,8 +255,16 @@ describe('sessions API', () => {
     const pub = await connectClient(broker.mqttUrl, { clientId: 'pub-1', username: master });
     await publish(pub, 'y/1', 'queued', { qos: 1 });
     await end(pub);
-    await sleep(200);
-    const listed = await api('GET', '/tenants/sess/sessions', master);
+    // The ends of both connections have reached their sessions and the tenant object.
+    let listed: { status: number; json: any } = { status: 0, json: undefined };
+    await waitUntil(
+      async () => {
+        listed = await api('GET', '/tenants/sess/sessions', master);
+        const sessions = (listed.json?.sessions ?? []) as Array<{ clientId: string; connected: boolean }>;
+        return !sessions.some((s) => s.clientId === 'pub-1') && sessions.some((s) => s.clientId === 'away-1' && !s.connected);
+      },
+      { what: 'pub-1 ended and away-1 offline in the sessions API' },
+    );
     expect(listed.status).toBe(200);
     const byId = Object.fromEntries(listed.json.sessions.map((s: { clientId: string }) => [s.clientId, s]));
     expect(byId['live-1']).toMatchObject({ connected: true, subscriptions: [{ filter: 'x/#', qos: 1 }], queued: 0 });
@@ -294,7 +314,7 @@ describe('tenant limits', () => {
     const third = await api('POST', '/tenants/small/tokens', master, { name: 'third' });
     expect(third).toEqual({ status: 403, json: { error: "the tenant's limit of 2 tokens is reached" } });
     const first = await connectClient(broker.mqttUrl, { clientId: 'only', username: master, protocolVersion: 5 });
-    await sleep(200);
+    await presenceReported('small', 'only');
     expect(await refusedCode(broker.mqttUrl, { clientId: 'another', username: master, protocolVersion: 5 })).toBe(0x97);
     // The same client id is not a new session: it takes the existing one over.
     const again = await connectClient(broker.mqttUrl, { clientId: 'only', username: master, protocolVersion: 5 });
@@ -338,13 +358,12 @@ describe('token queue limit', () => {
     await end(sub);
     const pub = await connectClient(broker.mqttUrl, { clientId: 'qp', username: master });
     for (let i = 0; i < 5; i++) await publish(pub, 'q/t', String(i), { qos: 1 });
-    await end(pub);
     const back = await connectClient(broker.mqttUrl, { clientId: 'qs', username: tok.token, clean: false });
     const got = recorder(back);
     await got.waitFor(2);
-    await sleep(300);
+    await sentinel(pub, 'q/t', got);
     expect(got.messages.map((m) => m.payload)).toEqual(['3', '4']);
-    await end(back);
+    await Promise.all([end(back), end(pub)]);
   });
 });
 
