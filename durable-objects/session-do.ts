@@ -39,7 +39,7 @@ export class SessionDO extends CountedObject {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new SessionStore(this.sql, (run) => ctx.storage.transactionSync(run));
+    this.store = new SessionStore(this.sql);
     this.config = sessionConfig(brokerConfig(env));
   }
 

@@ -20,7 +20,10 @@ CREATE TABLE IF NOT EXISTS session (
   will TEXT,
   expires_at INTEGER,
   will_at INTEGER,
-  max_queued INTEGER
+  -- unused since the token (with its maxQueued) is stored whole; kept for tables made before
+  max_queued INTEGER,
+  -- the token of the owning connection (id, ACL, limits) as JSON: not in the socket attachment, which is small
+  token TEXT
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
   filter TEXT PRIMARY KEY,
@@ -52,36 +55,20 @@ CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS schema_version (
-  version INTEGER NOT NULL
-);
 `;
-/**
- * Changes since the first schema, each applied once, in order; `schema_version` holds how many ran. Tables
- * created by an earlier release keep working (SQLite has no ADD COLUMN IF NOT EXISTS).
- */
-const MIGRATIONS: readonly string[] = [
-  // The token of the owning connection (ACL, limits) lives with the session, not in the socket attachment;
-  // its maxQueued replaces the max_queued column, which stays unused.
-  'ALTER TABLE session ADD COLUMN token TEXT;',
-];
 
 type Row = Record<string, SqlStorageValue>;
 
 /** Typed access to a session object's SQLite database. All calls are synchronous. */
 export class SessionStore {
-  constructor(
-    private readonly sql: CountedSql,
-    transaction: (run: () => void) => void,
-  ) {
+  constructor(private readonly sql: CountedSql) {
     sql.run(SCHEMA);
-    const applied = (sql.one<Row>('SELECT version FROM schema_version')?.version as number | undefined) ?? 0;
-    if (applied < MIGRATIONS.length) {
-      transaction(() => {
-        for (const migration of MIGRATIONS.slice(applied)) sql.run(migration);
-        sql.run('DELETE FROM schema_version');
-        sql.run('INSERT INTO schema_version (version) VALUES (?)', MIGRATIONS.length);
-      });
+    // A session table made before the token column gets it (SQLite has no ADD COLUMN IF NOT EXISTS). The probe
+    // reads no row, so a new session object pays nothing for it: every new client id is a new object.
+    try {
+      sql.run('SELECT token FROM session LIMIT 0');
+    } catch {
+      sql.run('ALTER TABLE session ADD COLUMN token TEXT');
     }
   }
 
