@@ -174,7 +174,10 @@ export class SessionDO extends CountedObject {
         input = fault(connectionId, error);
       }
       if (input.type === 'packet' && input.packet.type === 'publish') this.invocations.messagesIn++;
-      background.push(...(await this.runAndWait(input)).background);
+      // Most packets apply at once; only a SUBSCRIBE waits (for its shards) before the next packet.
+      const blocking: Promise<Applied>[] = [];
+      background.push(...this.run(input, blocking).background);
+      for (const answered of blocking) background.push(...(await answered).background);
     }
     return background;
   }
@@ -215,17 +218,16 @@ export class SessionDO extends CountedObject {
         background.push(effect.at === null ? this.ctx.storage.deleteAlarm() : this.ctx.storage.setAlarm(effect.at));
         return;
       case 'route': {
-        const { ack } = effect;
-        const routed = this.routesFor(effect.tenant).publish(effect.message);
-        background.push(
-          routed.then(
-            () => (ack ? settle(this.run({ type: 'routed', ack, ok: true })) : undefined),
-            (error: unknown) => {
-              console.error('routing failed', { topic: effect.message.topic, acknowledged: false, error: String(error) });
-              return ack ? settle(this.run({ type: 'routed', ack, ok: false })) : undefined;
-            },
-          ),
-        );
+        const { ack, message } = effect;
+        const routed = this.routesFor(effect.tenant).publish(message);
+        const failed = (error: unknown) => console.error('routing failed', { topic: message.topic, acknowledged: false, error: String(error) });
+        if (!ack) {
+          background.push(routed.catch(failed));
+          return;
+        }
+        // The outcome is the next input: the acknowledgement waiting for it may leave, or the connection ends.
+        const outcome = (ok: boolean) => settle(this.run({ type: 'routed', ack, ok }));
+        background.push(routed.then(() => outcome(true), (error: unknown) => (failed(error), outcome(false))));
         return;
       }
       case 'subscribeShards': {
