@@ -1,6 +1,6 @@
 // SessionDO: one MQTT session (tenant, client id), a thin adapter over the state machine in core/session:
 // platform entry points → one input at a time → step() → apply its effects. No protocol decision lives here.
-import { PacketFramer, decodePacket, encodePackets } from '../core/codec/index.js';
+import { PacketFramer, assertNever, decodePacket, encodePackets } from '../core/codec/index.js';
 import { MqttError } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
@@ -258,6 +258,8 @@ export class SessionDO extends CountedObject {
       case 'wantSys':
         this.ctx.waitUntil(tenantStub(this.env, effect.tenant).wantSys(effect.tenant).catch((e: unknown) => console.error('wantSys failed', String(e))));
         return;
+      default:
+        return assertNever(effect);
     }
   }
 
