@@ -10,9 +10,10 @@
 // What only a PUBLISH packet has (topic aliases, Receive Maximum, publish rate, QoS 2 duplicates) is checked
 // around it in publish.ts.
 import { isWellFormedUtf8 } from '../codec/utf8.js';
-import type { Properties } from '../codec/packets.js';
+import type { Properties, Will } from '../codec/packets.js';
 import { mayPublish, type AclIdentity } from '../acl/acl.js';
 import { ReasonCode, type ReasonCodeValue } from '../reason-codes.js';
+import { routedMessage, type RoutedMessage } from '../routing/message.js';
 import type { ConnectionToken } from '../tenancy/token.js';
 import { isValidTopicName } from '../topic/validate.js';
 import type { SessionCounter } from './effects.js';
@@ -51,9 +52,20 @@ export function aclIdentity(clientId: string, token: ConnectionToken | null): Ac
   return { clientId, username: token?.id ?? '' };
 }
 
-/** How many retained topics one shard may hold for the tenant: its share of the tenant's limit. */
-export function retainedShare(token: ConnectionToken | null, shardCount: number): number | undefined {
-  return token?.maxRetained === undefined ? undefined : Math.ceil(token.maxRetained / shardCount);
+/** How many retained topics one shard may hold for the tenant: its share of the tenant's limit (if any). */
+export function retainedShare(maxRetained: number | undefined, shardCount: number): number | undefined {
+  return maxRetained === undefined ? undefined : Math.ceil(maxRetained / shardCount);
+}
+
+/**
+ * The message an admitted publish (a PUBLISH, a will, an HTTP publish) hands its shard: `routedMessage`, and
+ * with RETAIN the shard's share of the tenant's retained limit.
+ */
+export function messageToRoute(source: Will, origin: string, maxRetained: number | undefined, now: number, shardCount: number): RoutedMessage {
+  const message = routedMessage(source, origin, now);
+  const retainedLimit = source.retain ? retainedShare(maxRetained, shardCount) : undefined;
+  if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
+  return message;
 }
 
 function refuse(reasonCode: ReasonCodeValue, reason: string): Refusal {

@@ -6,9 +6,9 @@
 //   a reset lost the owner's socket without a close event ──▶ treated as lost when noticed (DESIGN §3)
 import type { Will } from '../codec/packets.js';
 import type { ReasonCodeValue } from '../reason-codes.js';
-import { routedMessage, sessionName } from '../routing/message.js';
+import { sessionName } from '../routing/message.js';
 import type { ConnectionToken } from '../tenancy/token.js';
-import { admitPublish, aclIdentity, retainedShare } from './admission.js';
+import { aclIdentity, admitPublish, messageToRoute } from './admission.js';
 import type { Effects, PresenceState } from './effects.js';
 import { sessionExpiresAt, willPublishAt } from './expiry.js';
 import { emptySession, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
@@ -135,9 +135,7 @@ function publishWillOf(who: { tenant: string; clientId: string; token: Connectio
     out.persist({ op: 'count', counter: 'will_refused', n: 1 });
     return;
   }
-  const message = routedMessage(will, sessionName(who.tenant, who.clientId), now);
-  const retainedLimit = will.retain ? retainedShare(who.token, config.shardCount) : undefined;
-  if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
+  const message = messageToRoute(will, sessionName(who.tenant, who.clientId), who.token?.maxRetained, now, config.shardCount);
   out.emit({ type: 'route', tenant: who.tenant, message });
 }
 

@@ -10,9 +10,9 @@
 // before it [MQTT-4.6.0-2]; a failed route sends no ack and closes the connection: the client resends.
 import type { Packet, PublishPacket } from '../codec/packets.js';
 import { ReasonCode, isFailureCode } from '../reason-codes.js';
-import { routedMessage, sessionName } from '../routing/message.js';
+import { sessionName } from '../routing/message.js';
 import { RateBucket } from '../tenancy/limits.js';
-import { admitPublish, aclIdentity, retainedShare } from './admission.js';
+import { aclIdentity, admitPublish, messageToRoute } from './admission.js';
 import type { Effects, RouteAck } from './effects.js';
 import { endConnection } from './lifecycle.js';
 import type { Connection, PendingAck, SessionConfig, State } from './state.js';
@@ -62,9 +62,7 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
     return close(ReasonCode.MessageRateTooHigh);
   }
 
-  const message = routedMessage({ ...packet, topic }, sessionName(record.tenant, record.clientId), now);
-  const retainedLimit = packet.retain ? retainedShare(token, config.shardCount) : undefined;
-  if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
+  const message = messageToRoute({ ...packet, topic }, sessionName(record.tenant, record.clientId), token?.maxRetained, now, config.shardCount);
   const reason = refusal && v5 ? { reasonCode: refusal.reasonCode } : {};
   const routes = state.routes;
   /** Routes the message; the ack waits for the outcome. */

@@ -6,8 +6,7 @@ import { REGISTRY_NAME, sessionName, sessionStub, shardStub, tenantStub } from '
 import type { Env } from '../../durable-objects/env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './tenant-auth.js';
-import { admitPublish, aclIdentity, retainedShare } from '../../core/session/admission.js';
-import { routedMessage } from '../../core/routing/message.js';
+import { aclIdentity, admitPublish, messageToRoute } from '../../core/session/admission.js';
 import { shardOf, shardsForFilter } from '../../core/routing/shard.js';
 import { ReasonCode } from '../../core/reason-codes.js';
 import { isValidTopicFilter, isValidTopicName, parseSharedSubscription } from '../../core/topic/validate.js';
@@ -110,10 +109,8 @@ tenantRoutes.post('/publish', async (c) => {
   if (!admission.ok) throw jsonError(httpStatusOf(admission.reasonCode), admission.reason);
   const tenant = c.get('tenant');
   const { shardCount } = brokerConfig(c.env);
-  const message = routedMessage({ topic, payload: bytes, qos, retain }, `${tenant}\u0000http`, Date.now());
-  const maxRetained = c.get('maxRetained');
-  const retainedLimit = retain ? retainedShare({ id: '', acl: [], limits: {}, ...(maxRetained === undefined ? {} : { maxRetained }) }, shardCount) : undefined;
-  if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
+  // The tenant's retained limit binds the admin too.
+  const message = messageToRoute({ topic, payload: bytes, qos, retain }, `${tenant}\u0000http`, c.get('maxRetained'), Date.now(), shardCount);
   const delivered = await new ShardRouter(c.env, tenant, shardCount).publishCounted(message);
   return c.json({ delivered });
 });

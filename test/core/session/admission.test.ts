@@ -197,8 +197,8 @@ describe('retainedShare', () => {
   const withRetained = (maxRetained: number): ConnectionToken => ({ ...token([]), maxRetained });
 
   it('[DESIGN §3] no limit for an anonymous client or a token without maxRetained', () => {
-    expect(retainedShare(null, 4)).toBeUndefined();
-    expect(retainedShare(token([]), 4)).toBeUndefined();
+    expect(retainedShare(undefined, 4)).toBeUndefined();
+    expect(retainedShare(token([]).maxRetained, 4)).toBeUndefined();
   });
 
   it.each([
@@ -208,6 +208,6 @@ describe('retainedShare', () => {
     [100, 1, 100],
     [0, 4, 0],
   ])('[DESIGN §3] maxRetained %i over %i shards gives each shard a share of %i (rounded up)', (maxRetained, shards, share) => {
-    expect(retainedShare(withRetained(maxRetained), shards)).toBe(share);
+    expect(retainedShare(withRetained(maxRetained).maxRetained, shards)).toBe(share);
   });
 });
