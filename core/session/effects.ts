@@ -1,10 +1,11 @@
 // What the session state machine asks its adapter to do: one typed Effect union, collected per step.
 //
-// A step's effects are applied in order, with two rules the collector enforces:
+// A step's effects are applied in order, with three rules the collector enforces:
 //   - every `persist` op of the step comes first, as one effect: rows are written before anything leaves
 //     (the Durable Object output gate then holds outgoing messages until the write is confirmed);
 //   - the packets of one step for one connection travel as one `send` (several MQTT packets in one
-//     WebSocket message: legal, and one billed message instead of many).
+//     WebSocket message: legal, and one billed message instead of many);
+//   - `setAlarm` and `presence` state a whole value: only the step's last one is kept.
 // Effects that need an answer (subscribeShards, readQueue, an acked route) get it back as a new input.
 import type { Packet, QoS } from '../codec/packets.js';
 import type { RoutedMessage } from '../routing/message.js';
@@ -121,9 +122,10 @@ export class Effects {
   }
 
   emit(effect: Exclude<Effect, { type: 'persist' | 'send' | 'close' }>): void {
-    if (effect.type === 'presence') {
-      // Only the last presence of a step counts (a take-over reports offline, then connected).
-      const earlier = this.list.findIndex((e) => e.type === 'presence');
+    if (effect.type === 'presence' || effect.type === 'setAlarm') {
+      // These state a whole value: only a step's last one counts (a take-over reports offline, then
+      // connected; a clean start clears the alarm, then CONNECT clears it again).
+      const earlier = this.list.findIndex((e) => e.type === effect.type);
       if (earlier >= 0) this.list.splice(earlier, 1);
     }
     this.list.push(effect);
