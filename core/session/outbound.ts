@@ -116,16 +116,19 @@ export function onQueueRead(state: State, messages: readonly OutboundMessage[], 
 export function resendInflight(state: State, owner: Connection, now: number, config: SessionConfig, out: Effects): void {
   delete owner.resendFromSeq;
   resendFrom(state, owner, -Infinity, 0, now, config, out);
+  if (owner.resendFromSeq !== undefined) out.emit({ type: 'saveConnection', connection: recordOf(owner) });
 }
 
-/** Resends inflight messages from `fromSeq` on while the window has room beyond the `sent` already out. */
+/**
+ * Resends inflight messages from `fromSeq` on while the window has room beyond the `sent` already out; sets
+ * `resendFromSeq` where it stopped.
+ */
 function resendFrom(state: State, owner: Connection, fromSeq: number, sent: number, now: number, config: SessionConfig, out: Effects): void {
   const { inflight } = state.session;
   const window = windowOf(owner, config);
   for (const message of [...inflight.values()].filter((m) => m.seq >= fromSeq).sort((a, b) => a.seq - b.seq)) {
     if (sent >= window) {
       owner.resendFromSeq = message.seq;
-      out.emit({ type: 'saveConnection', connection: recordOf(owner) });
       return;
     }
     const packetId = message.packetId!;
@@ -137,7 +140,6 @@ function resendFrom(state: State, owner: Connection, fromSeq: number, sent: numb
     }
     sent++;
   }
-  if (fromSeq !== -Infinity) out.emit({ type: 'saveConnection', connection: recordOf(owner) });
 }
 
 /** A slot freed while a resume's resend is unfinished: the next messages to resend go out. */
@@ -148,6 +150,7 @@ function continueResend(state: State, owner: Connection, now: number, config: Se
   let sent = 0;
   for (const message of state.session.inflight.values()) if (message.seq < fromSeq) sent++;
   resendFrom(state, owner, fromSeq, sent, now, config, out);
+  out.emit({ type: 'saveConnection', connection: recordOf(owner) });
 }
 
 /** PUBACK ends an outbound QoS 1 message and frees its slot. */
