@@ -42,7 +42,7 @@ export function endConnection(state: State, connection: Connection, ending: Endi
  * or not at all (DISCONNECT) [MQTT-3.1.2-8] [MQTT-3.14.4-3]; the session ends now (expiry 0) [MQTT-3.1.2-6]
  * or when its Session Expiry Interval runs out. Nothing happens if another connection already took it over.
  */
-export function releaseSession(state: State, connectionId: string, publishWill: boolean, now: number, config: SessionConfig, out: Effects): void {
+function releaseSession(state: State, connectionId: string, publishWill: boolean, now: number, config: SessionConfig, out: Effects): void {
   const record = state.session.record;
   if (!record || record.connectionId !== connectionId) return;
   const will = publishWill ? record.will : null;

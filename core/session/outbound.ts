@@ -22,12 +22,12 @@ import { OutboundState, ownerOf, recordOf, type Connection, type OutboundMessage
 import { OutboundTopicAliases } from './topic-alias.js';
 
 /** Our outbound window: MAX_INFLIGHT, or less if the client's Receive Maximum is lower [MQTT-3.3.4-9 v5]. */
-export function windowOf(connection: Connection, config: SessionConfig): number {
+function windowOf(connection: Connection, config: SessionConfig): number {
   return Math.min(config.maximumInflight, connection.receiveMaximum);
 }
 
 /** The queue's bound: the deployment's, or the token's if lower. */
-export function queueBound(session: StoredSession, config: SessionConfig): number {
+function queueBound(session: StoredSession, config: SessionConfig): number {
   return Math.min(config.maximumQueued, session.record?.token?.limits.maxQueued ?? Infinity);
 }
 

@@ -148,7 +148,7 @@ export function onUnsubscribe(state: State, connection: Connection, packet: Unsu
 }
 
 /** Forgets filters here and in their shards (all of them there: a shard may hold one this session lost). */
-export function forgetSubscriptions(state: State, filters: readonly string[], out: Effects): void {
+function forgetSubscriptions(state: State, filters: readonly string[], out: Effects): void {
   const { record, subscriptions } = state.session;
   for (const filter of filters) if (subscriptions.delete(filter)) out.persist({ op: 'deleteSubscription', filter });
   if (record && filters.length > 0) {
