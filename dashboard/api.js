@@ -68,6 +68,8 @@ export function tenantApi(auth) {
     createToken: (input) => call('POST', '/tokens', input),
     updateToken: (id, input) => call('PATCH', `/tokens/${encodeURIComponent(id)}`, input),
     deleteToken: (id) => call('DELETE', `/tokens/${encodeURIComponent(id)}`),
+    /** What a token's ACL decides: { allowed, entry, reason, clientIdAllowed }. */
+    testAcl: (input) => call('POST', '/acl/test', input),
     stats: () => call('GET', '/stats'),
     listSessions: () => call('GET', '/sessions').then((r) => r.sessions),
     kick: (clientId) => call('DELETE', `/sessions/${encodeURIComponent(clientId)}`),

@@ -6,18 +6,38 @@ export interface BrokerConfig {
   shardCount: number;
   maximumKeepAlive: number;
   connectTimeoutMs: number;
+  /** Time a packet may take from its first byte to its last: a half-sent packet cannot hold memory forever. */
+  packetTimeoutMs: number;
   maximumPacketSize: number;
   maximumInflight: number;
   /** 5.0 Receive Maximum we announce and enforce for a client's unacknowledged QoS 1/2 publishes. */
   receiveMaximum: number;
   maximumQueued: number;
+  /** Payload bytes queued per session; the oldest messages are dropped past it. */
+  maximumQueuedBytes: number;
+  /** Filters one SUBSCRIBE may carry: the rest are refused with 0x97 / 0x80. */
+  maximumFiltersPerSubscribe: number;
+  /** Subscriptions one session may hold (a token's maxSubscriptions may lower it). */
+  maximumSubscriptions: number;
+  /** Retained topics per tenant when the tenant sets no maxRetained; each shard holds its share. */
+  maximumRetained: number;
+  /** Retained payload bytes per tenant; each shard holds its share. */
+  maximumRetainedBytes: number;
+  /** Retained messages and payload bytes one round of a SUBSCRIBE's retained replay reads from the shards. */
+  retainedPage: number;
+  retainedPageBytes: number;
   allowAnonymous: boolean;
+  /** Origins a browser may open /mqtt from (ALLOWED_ORIGINS); null = any. Clients sending no Origin pass. */
+  allowedOrigins: readonly string[] | null;
 }
 
 function positiveInt(raw: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = Number(raw);
   return Number.isInteger(value) && value > 0 ? Math.min(value, max) : fallback;
 }
+
+/** The largest MAX_PACKET_SIZE honoured: a 2 MB row less room for the topic, properties and other columns. */
+export const MAXIMUM_STORABLE_PACKET = 1_900_000;
 
 const cache = new WeakMap<object, BrokerConfig>();
 
@@ -29,16 +49,34 @@ export function brokerConfig(env: Env): BrokerConfig {
       shardCount: positiveInt(env.SHARD_COUNT, 4, 256),
       maximumKeepAlive: positiveInt(env.MAX_KEEPALIVE, 60, 65535),
       connectTimeoutMs: positiveInt(env.CONNECT_TIMEOUT, 10) * 1000,
-      // 268,435,455 is the largest remaining length MQTT can express; WebSocket messages stop at 32 MiB.
-      maximumPacketSize: positiveInt(env.MAX_PACKET_SIZE, 1_048_576, 32 * 1024 * 1024),
+      packetTimeoutMs: positiveInt(env.PACKET_TIMEOUT, 60) * 1000,
+      // A QoS 1/2 message is a row in a subscriber's SQLite before it is acknowledged, and a Durable Object
+      // row holds at most 2 MB: a larger packet could never be stored, so it is never accepted.
+      maximumPacketSize: positiveInt(env.MAX_PACKET_SIZE, 1_048_576, MAXIMUM_STORABLE_PACKET),
       maximumInflight: positiveInt(env.MAX_INFLIGHT, 100, 65535),
       receiveMaximum: positiveInt(env.RECEIVE_MAXIMUM, 1024, 65535),
-      maximumQueued: positiveInt(env.MAX_QUEUED, 1000),
+      maximumQueued: positiveInt(env.MAX_QUEUED, 10_000),
+      maximumQueuedBytes: positiveInt(env.MAX_QUEUED_BYTES, 16 * 1024 * 1024),
+      maximumFiltersPerSubscribe: positiveInt(env.MAX_FILTERS_PER_SUBSCRIBE, 100),
+      maximumSubscriptions: positiveInt(env.MAX_SUBSCRIPTIONS, 1000),
+      maximumRetained: positiveInt(env.MAX_RETAINED, 10_000),
+      maximumRetainedBytes: positiveInt(env.MAX_RETAINED_BYTES, 64 * 1024 * 1024),
+      retainedPage: positiveInt(env.RETAINED_PAGE, 1000),
+      retainedPageBytes: positiveInt(env.RETAINED_PAGE_BYTES, 4 * 1024 * 1024),
       allowAnonymous: env.ALLOW_ANONYMOUS === 'true',
+      allowedOrigins: originList(env.ALLOWED_ORIGINS),
     };
     cache.set(env, config);
   }
   return config;
+}
+
+function originList(raw: string | undefined): readonly string[] | null {
+  const origins = (raw ?? '')
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/$/, ''))
+    .filter(Boolean);
+  return origins.length === 0 || origins.includes('*') ? null : origins;
 }
 
 /** What the session state machine needs of the configuration. */
@@ -48,6 +86,9 @@ export function sessionConfig(config: BrokerConfig): SessionConfig {
     receiveMaximum: config.receiveMaximum,
     maximumPacketSize: config.maximumPacketSize,
     maximumQueued: config.maximumQueued,
+    maximumQueuedBytes: config.maximumQueuedBytes,
+    maximumFiltersPerSubscribe: config.maximumFiltersPerSubscribe,
+    maximumSubscriptions: config.maximumSubscriptions,
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     shardCount: config.shardCount,
   };

@@ -25,6 +25,8 @@ type Attachment = ConnectionRecord & { v: 2 };
 interface Applied {
   reply: Reply | undefined;
   background: Promise<unknown>[];
+  /** True when the input wrote rows. */
+  wrote: boolean;
 }
 
 export class SessionDO extends CountedObject {
@@ -103,8 +105,11 @@ export class SessionDO extends CountedObject {
   /** Messages a shard matched to this session, batched; answers which filters it no longer holds. */
   async deliver(deliveries: Delivery[]): Promise<DeliverResult> {
     this.invocations.rpc++;
-    const { reply, background } = this.run({ type: 'deliver', deliveries });
+    const { reply, background, wrote } = this.run({ type: 'deliver', deliveries });
     if (background.length > 0) this.ctx.waitUntil(Promise.allSettled(background));
+    // The answer is what lets the publisher's acknowledgement leave: it must follow the commit of the rows
+    // just written [DESIGN §3], whether or not the runtime's output gate holds RPC answers.
+    if (wrote) await this.ctx.storage.sync();
     return reply as DeliverResult;
   }
 
@@ -195,7 +200,7 @@ export class SessionDO extends CountedObject {
     const { effects, reply } = step(this.load(), input, Date.now(), this.config);
     const background: Promise<unknown>[] = [];
     for (const effect of effects) this.apply(effect, background, blocking);
-    return { reply, background };
+    return { reply, background, wrote: effects.some((effect) => effect.type === 'persist') };
   }
 
   private apply(effect: Effect, background: Promise<unknown>[], blocking: Promise<Applied>[]): void {
@@ -219,7 +224,10 @@ export class SessionDO extends CountedObject {
         return;
       case 'route': {
         const { ack, message } = effect;
-        const routed = this.routesFor(effect.tenant).publish(message);
+        // A QoS 2 message leaves only once its id and key are committed: routed first and then lost in a
+        // crash, the client's resend would be a new message, and delivered twice.
+        const router = this.routesFor(effect.tenant);
+        const routed = message.exactlyOnceKey === undefined ? router.publish(message) : this.ctx.storage.sync().then(() => router.publish(message));
         const failed = (error: unknown) => console.error('routing failed', { topic: message.topic, acknowledged: false, error: String(error) });
         if (!ack) {
           background.push(routed.catch(failed));
@@ -263,14 +271,42 @@ export class SessionDO extends CountedObject {
     }
   }
 
-  /** Several packets in one WebSocket message: legal, and far cheaper than one message each. */
+  /**
+   * Several packets in one WebSocket message: legal, and far cheaper than one message each. But none larger
+   * than 1 MiB unless one packet alone is: a retained replay or a drained queue leaves as several bounded
+   * messages (Cloudflare stops at 32 MiB per message; the relay and the client each hold a message whole).
+   */
   private send(connectionId: string, packets: Parameters<typeof encodePackets>[0]): void {
+    const MESSAGE_BYTES = 1024 * 1024;
     const socket = this.sockets.get(connectionId);
     const version = this.load().connections.get(connectionId)?.protocolVersion ?? 4;
     if (!socket) return;
     for (const packet of packets) if (packet.type === 'publish') this.invocations.messagesOut++;
     try {
-      socket.send(encodePackets(packets, version));
+      const whole = encodePackets(packets, version);
+      if (whole.length <= MESSAGE_BYTES || packets.length === 1) return socket.send(whole);
+      // Rare: encode packet by packet and cut between packets.
+      let batch: Uint8Array[] = [];
+      let size = 0;
+      const flush = () => {
+        if (batch.length === 0) return;
+        const message = new Uint8Array(size);
+        let offset = 0;
+        for (const bytes of batch) {
+          message.set(bytes, offset);
+          offset += bytes.length;
+        }
+        socket.send(message);
+        batch = [];
+        size = 0;
+      };
+      for (const packet of packets) {
+        const bytes = encodePackets([packet], version);
+        if (size + bytes.length > MESSAGE_BYTES) flush();
+        batch.push(bytes);
+        size += bytes.length;
+      }
+      flush();
     } catch (error) {
       console.warn('send to relay failed', String(error));
     }

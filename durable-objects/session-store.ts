@@ -3,6 +3,7 @@
 import type { Properties, QoS, Will } from '../core/codec/packets.js';
 import { assertNever } from '../core/codec/packets.js';
 import type { StoreOp } from '../core/session/effects.js';
+import { SessionQueue } from '../core/session/queue.js';
 import { emptySession, type OutboundMessage, type OutboundState, type SessionRecord, type StoredSession } from '../core/session/state.js';
 import type { SubscriptionOptions } from '../core/routing/subscription.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
@@ -42,10 +43,14 @@ CREATE TABLE IF NOT EXISTS outbound (
   qos INTEGER NOT NULL,
   retain INTEGER NOT NULL,
   properties TEXT,
-  expires_at INTEGER
+  expires_at INTEGER,
+  -- a QoS 2 message's exactly-once key (core/routing/message.ts); NULL otherwise
+  exactly_once_key TEXT
 );
 CREATE TABLE IF NOT EXISTS inbound_qos2 (
-  packet_id INTEGER PRIMARY KEY
+  packet_id INTEGER PRIMARY KEY,
+  -- NULL: routed everywhere (PUBREC may leave); otherwise stored before routing, the message's key
+  route_key TEXT
 );
 CREATE TABLE IF NOT EXISTS inbound_aliases (
   alias INTEGER PRIMARY KEY,
@@ -59,35 +64,50 @@ CREATE TABLE IF NOT EXISTS counters (
 
 type Row = Record<string, SqlStorageValue>;
 
+/**
+ * Tables made by an earlier release get a newer column (SQLite has no ADD COLUMN IF NOT EXISTS). The probe
+ * reads no row, so a new session object pays nothing for it: every new client id is a new object.
+ */
+function addColumnIfMissing(sql: CountedSql, table: string, column: string): void {
+  try {
+    sql.run(`SELECT ${column.split(' ')[0]} FROM ${table} LIMIT 0`);
+  } catch {
+    sql.run(`ALTER TABLE ${table} ADD COLUMN ${column}`);
+  }
+}
+
 /** Typed access to a session object's SQLite database. All calls are synchronous. */
 export class SessionStore {
   constructor(private readonly sql: CountedSql) {
     sql.run(SCHEMA);
-    // A session table made before the token column gets it (SQLite has no ADD COLUMN IF NOT EXISTS). The probe
-    // reads no row, so a new session object pays nothing for it: every new client id is a new object.
-    try {
-      sql.run('SELECT token FROM session LIMIT 0');
-    } catch {
-      sql.run('ALTER TABLE session ADD COLUMN token TEXT');
-    }
+    addColumnIfMissing(sql, 'session', 'token TEXT');
+    addColumnIfMissing(sql, 'outbound', 'exactly_once_key TEXT');
+    addColumnIfMissing(sql, 'inbound_qos2', 'route_key TEXT');
   }
 
-  /** The session as stored, for the state machine (the queue's rows stay here: only its count is loaded). */
+  /** The session as stored, for the state machine (the queue's rows stay here: only their sizes are loaded). */
   load(): StoredSession {
     const record = this.readSession();
     if (!record) return emptySession();
     const inflight = new Map<number, OutboundMessage>();
+    // The keys of the QoS 2 messages held, from the rows read anyway: a copy routed here again after a
+    // publisher's crash is not stored twice.
+    const exactlyOnceKeys = new Set<string>();
     let lastPacketId = 0;
     for (const message of this.readInflight()) {
       inflight.set(message.packetId!, message);
       lastPacketId = message.packetId!;
+      if (message.exactlyOnceKey !== undefined) exactlyOnceKeys.add(message.exactlyOnceKey);
     }
+    const queued = this.readQueuedSizes();
+    for (const { key } of queued) if (key !== null) exactlyOnceKeys.add(key);
     return {
       record,
       subscriptions: this.readSubscriptions(),
       inflight,
-      queue: { length: this.countQueued(), drainedSeq: 0, reading: false },
-      inboundQos2: this.readInboundQos2(),
+      queue: new SessionQueue(queued.map(({ size }) => size)),
+      ...this.readInboundQos2(),
+      exactlyOnceKeys,
       inboundAliases: this.readInboundAliases(),
       nextSeq: this.maxSeq() + 1,
       lastPacketId,
@@ -125,8 +145,11 @@ export class SessionStore {
         case 'dropOldestQueued':
           this.sql.run('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', op.count);
           break;
+        case 'addPendingQos2':
+          this.sql.run('INSERT INTO inbound_qos2 (packet_id, route_key) VALUES (?, ?) ON CONFLICT (packet_id) DO UPDATE SET route_key = excluded.route_key', op.packetId, op.key);
+          break;
         case 'addInboundQos2':
-          this.sql.run('INSERT OR IGNORE INTO inbound_qos2 (packet_id) VALUES (?)', op.packetId);
+          this.sql.run('INSERT INTO inbound_qos2 (packet_id, route_key) VALUES (?, NULL) ON CONFLICT (packet_id) DO UPDATE SET route_key = NULL', op.packetId);
           break;
         case 'deleteInboundQos2':
           this.sql.run('DELETE FROM inbound_qos2 WHERE packet_id = ?', op.packetId);
@@ -215,8 +238,15 @@ export class SessionStore {
     return this.sql.all<Row>('SELECT * FROM outbound WHERE state > 0 ORDER BY seq').map(toOutbound);
   }
 
-  private countQueued(): number {
-    return (this.sql.one<Row>('SELECT COUNT(*) AS n FROM outbound WHERE state = 0')?.n as number) ?? 0;
+  /**
+   * The payload size of each queued message, in queue order: the state machine bounds the queue in bytes as
+   * well as in messages and drops exactly the oldest (core/session/queue.ts). length() reads a BLOB's size
+   * from its record header, not the payload; the rows read are those COUNT(*) read before.
+   */
+  private readQueuedSizes(): Array<{ size: number; key: string | null }> {
+    return this.sql
+      .all<Row>('SELECT length(payload) AS size, exactly_once_key AS key FROM outbound WHERE state = 0 ORDER BY seq')
+      .map((row) => ({ size: row.size as number, key: (row.key as string | null) ?? null }));
   }
 
   /** The highest sequence number stored (0 when none): new rows continue after it. */
@@ -226,7 +256,7 @@ export class SessionStore {
 
   private insertOutbound(message: OutboundMessage): void {
     this.sql.run(
-      'INSERT INTO outbound (seq, packet_id, state, topic, payload, qos, retain, properties, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO outbound (seq, packet_id, state, topic, payload, qos, retain, properties, expires_at, exactly_once_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       message.seq,
       message.packetId,
       message.state,
@@ -236,13 +266,19 @@ export class SessionStore {
       message.retain ? 1 : 0,
       message.properties ? toJson(message.properties) : null,
       message.expiresAt ?? null,
+      message.exactlyOnceKey ?? null,
     );
   }
 
-  private readInboundQos2(): Set<number> {
-    const ids = new Set<number>();
-    for (const row of this.sql.all<Row>('SELECT packet_id FROM inbound_qos2')) ids.add(row.packet_id as number);
-    return ids;
+  /** QoS 2 ids routed (until PUBREL) and those stored before a routing that was never confirmed. */
+  private readInboundQos2(): Pick<StoredSession, 'inboundQos2' | 'pendingQos2'> {
+    const inboundQos2 = new Set<number>();
+    const pendingQos2 = new Map<number, string>();
+    for (const row of this.sql.all<Row>('SELECT packet_id, route_key FROM inbound_qos2')) {
+      if (row.route_key === null) inboundQos2.add(row.packet_id as number);
+      else pendingQos2.set(row.packet_id as number, row.route_key as string);
+    }
+    return { inboundQos2, pendingQos2 };
   }
 
   private readInboundAliases(): Map<number, string> {
@@ -264,5 +300,6 @@ function toOutbound(row: Row): OutboundMessage {
   };
   if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
   if (row.expires_at !== null && row.expires_at !== undefined) message.expiresAt = row.expires_at as number;
+  if (typeof row.exactly_once_key === 'string') message.exactlyOnceKey = row.exactly_once_key;
   return message;
 }

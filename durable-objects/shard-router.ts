@@ -51,25 +51,35 @@ export class ShardRouter {
 
   /**
    * Registers filters and their 5.0 options with their shards (a wildcard goes to every shard; a shared
-   * subscription where its inner filter goes) and collects retained messages, expiry included.
+   * subscription where its inner filter goes) and collects each shard's first page of retained messages,
+   * expiry included. An entry with `continueFrom` registers nothing: it reads the next page from each shard
+   * named, after its cursor (core/session/retained-replay.ts).
    */
   async subscribe(session: string, subscriptions: readonly ShardSubscription[]): Promise<Map<string, SubscribeOutcome>> {
-    const byShard = this.groupByShard(
-      subscriptions.map((s) => ({ filter: s.filter, ...subscriptionOptions(s) })),
-      (s) => s.filter,
-    );
+    const byShard = new Map<number, ShardSubscription[]>();
+    const add = (index: number, entry: ShardSubscription) => {
+      const group = byShard.get(index);
+      if (group) group.push(entry);
+      else byShard.set(index, [entry]);
+    };
+    for (const subscription of subscriptions) {
+      const entry: ShardSubscription = { filter: subscription.filter, ...subscriptionOptions(subscription) };
+      if (subscription.continueFrom) for (const { shard, after } of subscription.continueFrom) add(shard, { ...entry, after });
+      else for (const index of shardsForFilter(subscription.filter, this.shardCount)) add(index, entry);
+    }
     const merged = new Map<string, SubscribeOutcome>();
-    for (const subscription of subscriptions) merged.set(subscription.filter, { isNew: false, retained: [] });
+    for (const subscription of subscriptions) merged.set(subscription.filter, { isNew: false, pages: [] });
     const answers = await Promise.all(
-      [...byShard].map(([index, group]) => this.inOrder(index, () => shardStub(this.env, this.tenant, index).subscribe(session, group))),
+      [...byShard].map(async ([index, group]) => ({ index, results: await this.inOrder(index, () => shardStub(this.env, this.tenant, index).subscribe(session, group)) })),
     );
-    for (const answer of answers) {
-      for (const result of answer) {
+    for (const { index, results } of answers) {
+      for (const result of results) {
         const entry = merged.get(result.filter);
         if (!entry) continue;
         entry.isNew ||= result.isNew;
         // RPC typing widens tuples (user properties); the values are what the shard stored.
-        entry.retained.push(...(result as SubscribeResult).retained);
+        const { retained, next } = result as SubscribeResult;
+        entry.pages.push({ shard: index, retained, ...(next === undefined ? {} : { next }) });
       }
     }
     return merged;

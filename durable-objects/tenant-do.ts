@@ -3,6 +3,8 @@ import { brokerConfig } from './config.js';
 import type { Env } from './env.js';
 import { BROKER_VERSION } from './version.js';
 import type { PresenceState } from '../core/session/effects.js';
+import { clientIdAllowed } from '../core/acl/client-id.js';
+import { ConnectReservations } from '../core/tenancy/reservations.js';
 import { constantTimeEqual, formatToken } from '../core/tenancy/token.js';
 import { sessionName, sessionStub, shardStub } from './addresses.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
@@ -10,6 +12,7 @@ import { TOKEN_SCHEMA, TokenStore, type TokenInfo, type TokenInput } from './tok
 import { ShardRouter } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
+import { RateBucket } from '../core/tenancy/limits.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
@@ -18,6 +21,8 @@ CREATE TABLE IF NOT EXISTS registry (name TEXT PRIMARY KEY, created_at INTEGER N
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 ${TOKEN_SCHEMA}`;
+/** How long an admitted CONNECT holds its slot without its session reporting: longer than the CONNECT timeout. */
+const RESERVATION_TTL_MS = 30_000;
 /** How often $SYS topics are republished while anyone receives them (mosquitto's sys_interval is 10 s). */
 const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
@@ -25,7 +30,7 @@ type Row = Record<string, SqlStorageValue>;
 
 export type AuthenticateResult =
   | { ok: true; token: TokenInfo; tenantLimits: TenantLimits }
-  | { ok: false; reason: 'unknown' | 'disabled' | 'expired' | 'connection-limit' | 'session-limit' };
+  | { ok: false; reason: 'unknown' | 'disabled' | 'expired' | 'client-id' | 'connection-limit' | 'session-limit' };
 
 /** Limits of a whole tenant; absent = none. */
 export interface TenantLimits {
@@ -37,6 +42,8 @@ export interface TenantLimits {
 
 export class TenantDO extends CountedObject {
   private readonly tokens: TokenStore;
+  /** Connection slots of admitted CONNECTs whose sessions have not reported yet (memory only). */
+  private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -100,7 +107,10 @@ export class TenantDO extends CountedObject {
     return this.tokens.get(id)?.info;
   }
 
-  /** Changes a token; live connections see the change at once (closed, or subscriptions re-checked). */
+  /**
+   * Changes a token; its sessions, connected or offline, see the change at once: revoked, they end; narrowed,
+   * their subscriptions are re-checked.
+   */
   async updateToken(id: string, input: TokenInput): Promise<TokenInfo | undefined> {
     this.invocations.rpc++;
     const current = this.tokens.get(id)?.info;
@@ -112,7 +122,7 @@ export class TenantDO extends CountedObject {
     return updated;
   }
 
-  /** Deletes a token and closes its live connections. */
+  /** Deletes a token: its connections close and its sessions end. */
   async deleteToken(id: string): Promise<boolean> {
     this.invocations.rpc++;
     const deleted = this.tokens.delete(id);
@@ -120,8 +130,12 @@ export class TenantDO extends CountedObject {
     return deleted;
   }
 
-  /** Checks a token presented as an MQTT username or API bearer; the secret is compared by hash. */
-  async authenticate(tokenId: string, secret: string, forMqtt = true, clientId?: string): Promise<AuthenticateResult> {
+  /**
+   * Checks a token presented as an MQTT username or API bearer; the secret is compared by hash. For an MQTT
+   * CONNECT it also checks the client id against the token's allowed ones and the connection and session
+   * limits, and reserves the connection's slot before answering (see core/tenancy/reservations.ts).
+   */
+  async authenticate(tokenId: string, secret: string, forMqtt = true, clientId?: string, clientIdAssigned = false): Promise<AuthenticateResult> {
     this.invocations.rpc++;
     const stored = this.tokens.get(tokenId);
     const presented = await hashSecret(secret);
@@ -130,23 +144,44 @@ export class TenantDO extends CountedObject {
     const token = stored.info;
     if (!token.enabled) return { ok: false, reason: 'disabled' };
     if (token.expiresAt !== null && token.expiresAt <= Date.now()) return { ok: false, reason: 'expired' };
-    if (forMqtt && token.limits.maxConnections !== undefined) {
-      const live = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1 AND token_id = ?', tokenId)?.n as number) ?? 0;
-      if (live >= token.limits.maxConnections) {
+    if (!forMqtt || clientId === undefined) return { ok: true, token, tenantLimits: this.limits() };
+    // A client id the server assigned is new and random: it cannot be another device's.
+    if (!clientIdAssigned && !clientIdAllowed(token.clientIds, clientId, token.id)) {
+      this.countLimitHit('client-id');
+      return { ok: false, reason: 'client-id' };
+    }
+    const now = Date.now();
+    const reserved = this.reservations.held(now, clientId);
+    if (token.limits.maxConnections !== undefined) {
+      // Live connections of the token, other than this client id's own (a take-over replaces it), plus
+      // CONNECTs of the token admitted but not yet reported.
+      const live = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1 AND token_id = ? AND client_id != ?', tokenId, clientId)?.n as number) ?? 0;
+      const pending = reserved.filter((r) => r.tokenId === tokenId && !this.isConnected(r.clientId)).length;
+      if (live + pending >= token.limits.maxConnections) {
         this.countLimitHit('connections');
         return { ok: false, reason: 'connection-limit' };
       }
     }
     const maxSessions = this.limits().maxSessions;
-    if (forMqtt && maxSessions !== undefined && clientId !== undefined) {
-      const known = this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ?', clientId) !== undefined;
+    if (maxSessions !== undefined && !this.isKnown(clientId)) {
       const count = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions')?.n as number) ?? 0;
-      if (!known && count >= maxSessions) {
+      const pending = reserved.filter((r) => !this.isKnown(r.clientId)).length;
+      if (count + pending >= maxSessions) {
         this.countLimitHit('sessions');
         return { ok: false, reason: 'session-limit' };
       }
     }
+    this.reservations.reserve(clientId, tokenId, now);
     return { ok: true, token, tenantLimits: this.limits() };
+  }
+
+  /** True when the tenant has a session (connected or kept offline) for this client id. */
+  private isKnown(clientId: string): boolean {
+    return this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ?', clientId) !== undefined;
+  }
+
+  private isConnected(clientId: string): boolean {
+    return this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ? AND connected = 1', clientId) !== undefined;
   }
 
   private async createTokenNow(tenant: string, input: TokenInput, master: boolean): Promise<{ token: string; info: TokenInfo }> {
@@ -156,6 +191,7 @@ export class TenantDO extends CountedObject {
       id: newTokenId(),
       name: fields.name ?? 'token',
       acl: fields.acl ?? [],
+      clientIds: fields.clientIds ?? [],
       limits: fields.limits ?? {},
       expiresAt: fields.expiresAt ?? null,
       enabled: fields.enabled ?? true,
@@ -168,13 +204,14 @@ export class TenantDO extends CountedObject {
     return { token: formatToken({ tenant, tokenId: info.id, secret }), info };
   }
 
-  /** Tells every live session of a token what changed (null: the token is gone). */
+  /** Tells every session of a token, connected or offline, what changed (null: the token is gone). */
   private async notifySessions(tokenId: string, token: TokenInfo | null): Promise<void> {
     const tenant = this.tenantRow()?.name;
     if (!tenant) return;
-    const live = this.sql.all<Row>('SELECT client_id FROM sessions WHERE connected = 1 AND token_id = ?', tokenId);
+    // Offline persistent sessions too: they keep subscriptions and a queue under the token's rights.
+    const sessions = this.sql.all<Row>('SELECT client_id FROM sessions WHERE token_id = ?', tokenId);
     await Promise.all(
-      live.map(async (row) => {
+      sessions.map(async (row) => {
         try {
           await sessionStub(this.env, sessionName(tenant, row.client_id as string)).tokenChanged(tokenId, token);
         } catch (error) {
@@ -182,6 +219,41 @@ export class TenantDO extends CountedObject {
         }
       }),
     );
+  }
+
+  // ── For the HTTP API (worker/api): tenant existence, HTTP publish rate ─────────────────────────────
+
+  /** HTTP publish buckets by token id, in memory: a rate needs no durability (an eviction refills them). */
+  private readonly httpPublishBuckets = new Map<string, { rate: number; bucket: RateBucket; usedAt: number }>();
+
+  /** True when the tenant exists: provisioned through the API, or (the "default" tenant) used by clients. */
+  async tenantExists(): Promise<boolean> {
+    this.invocations.rpc++;
+    return this.tenantRow() !== undefined;
+  }
+
+  /**
+   * Takes one HTTP publish of a token from its publishRate: the token bucket MQTT keeps per connection
+   * (core RateBucket, one second of burst), here per token id. This object is the one place every Worker
+   * isolate's publishes of the tenant meet. Refused: counted, with how long until one is allowed again (at
+   * most the time one publish takes to refill).
+   */
+  async takePublishAllowance(tokenId: string, rate: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+    this.invocations.rpc++;
+    const now = Date.now();
+    // A bucket idle for a second is full again, as good as a new one: forget those when the map grows.
+    if (this.httpPublishBuckets.size >= 1024) {
+      for (const [id, entry] of this.httpPublishBuckets) if (now - entry.usedAt >= 1000) this.httpPublishBuckets.delete(id);
+    }
+    let entry = this.httpPublishBuckets.get(tokenId);
+    if (!entry || entry.rate !== rate) {
+      entry = { rate, bucket: new RateBucket(rate, now), usedAt: now };
+      this.httpPublishBuckets.set(tokenId, entry);
+    }
+    entry.usedAt = now;
+    if (entry.bucket.take(now)) return { ok: true };
+    this.countLimitHit('http-publish-rate');
+    return { ok: false, retryAfterMs: Math.ceil(1000 / rate) };
   }
 
   // ── Sessions and $SYS ────────────────────────────────────────────────────────────────────────────
@@ -193,6 +265,8 @@ export class TenantDO extends CountedObject {
   async sessionPresence(tenant: string, clientId: string, state: PresenceState, tokenId?: string): Promise<void> {
     this.invocations.rpc++;
     this.remember(tenant);
+    // The session's own report now counts it (connected or not): its CONNECT's reservation is done.
+    this.reservations.release(clientId);
     if (state === 'ended') {
       this.sql.run('DELETE FROM sessions WHERE client_id = ?', clientId);
       return;

@@ -3,12 +3,12 @@
 import { assertNever, type Properties, type QoS } from '../core/codec/packets.js';
 import { planPublish, type PickMember, type PlannedDelivery } from '../core/routing/fan-out.js';
 import type { Delivery, RetainedMessage, RoutedMessage } from '../core/routing/message.js';
-import { decideRetained, selectRetained, sendsRetainedOnSubscribe } from '../core/routing/retained.js';
+import { decideRetained, selectRetained, sendsRetainedOnSubscribe, shardRetainedLimits } from '../core/routing/retained.js';
 import { planSharedRedelivery, sharedCopy, type SharedCopy } from '../core/routing/shared-redelivery.js';
-import { subscriptionOptions, type ShardSubscription, type SubscribeResult, type SubscriptionOptions } from '../core/routing/subscription.js';
+import { subscriptionOptions, type DeliverResult, type ShardSubscription, type SubscribeResult, type SubscriptionOptions } from '../core/routing/subscription.js';
 import { SubscriptionTrie } from '../core/topic/trie.js';
 import { hasWildcard } from '../core/topic/validate.js';
-import { retainedLookup } from '../core/routing/retained-range.js';
+import { retainedLookup, type RetainedLookup } from '../core/routing/retained-range.js';
 import { SharedSubscriptionBalancer } from '../core/routing/shared-subscriptions.js';
 import { CoalescingOutbox } from '../core/routing/coalescing-outbox.js';
 import type { Env } from './env.js';
@@ -16,6 +16,7 @@ import { sessionStub } from './addresses.js';
 import { fromJson, toJson } from './json.js';
 import { CountedObject } from './counted-object.js';
 import { afterQueuedEvents } from './shard-router.js';
+import { brokerConfig } from './config.js';
 import type { InvocationCounts } from './invocation-counters.js';
 
 const SCHEMA = `
@@ -52,6 +53,43 @@ const MIGRATIONS: readonly string[] = [
 ];
 /** Counters reach SQLite at most this often: no row write per message. */
 const COUNTER_FLUSH_MS = 10_000;
+/** Retained rows one query of a page reads, and one subscribe answer examines at most. */
+const SCAN_BATCH = 500;
+const SCAN_PER_ANSWER = 10_000;
+
+/** What is left of one subscribe answer's retained page (see replayBudget); shared by its filters. */
+interface PageBudget {
+  count: number;
+  bytes: number;
+  scan: number;
+  /** Messages taken so far: the first one is taken whatever its size, so that a replay always moves on. */
+  taken: number;
+}
+
+/**
+ * The query (and its values) reading a retained lookup's topics and sizes after `cursor`, in topic order,
+ * at most `limit`: every branch walks the topic index in order, so LIMIT stops the read (an OR of the parent
+ * and the range would read the whole range and sort it). The parent ('a' for 'a/#') sorts before its range;
+ * SQLite merges the two ordered branches of the UNION ALL without sorting.
+ */
+function retainedPageQuery(lookup: RetainedLookup, cursor: string, limit: number): [string, Array<string | number>] {
+  const columns = 'SELECT topic, expires_at, length(payload) AS size FROM retained';
+  switch (lookup.kind) {
+    case 'exact':
+      return [`${columns} WHERE topic = ? AND topic > ?`, [lookup.topic, cursor]];
+    case 'all':
+      return [`${columns} WHERE topic > ? ORDER BY topic LIMIT ?`, [cursor, limit]];
+    case 'range': {
+      const range = `${columns} WHERE topic >= ? AND topic < ? AND topic > ?`;
+      const bounds = [lookup.from, lookup.to, cursor];
+      return lookup.parent === undefined
+        ? [`${range} ORDER BY topic LIMIT ?`, [...bounds, limit]]
+        : [`${columns} WHERE topic = ? AND topic > ? UNION ALL ${range} ORDER BY topic LIMIT ?`, [lookup.parent, cursor, ...bounds, limit]];
+    }
+    default:
+      return assertNever(lookup);
+  }
+}
 
 export interface ShardStatistics {
   exactSubscriptions: number;
@@ -85,6 +123,12 @@ export class TopicShardDO extends CountedObject {
   private countersFlushedAt = Date.now();
   /** Retained messages not stored because the tenant's retained limit was reached (since the last start). */
   private retainedRefused = 0;
+  /**
+   * The retained table's topics and payload bytes, for the retained limits: counted once after a wake, when
+   * a retained message first needs them (reads every row once, writes nothing), then kept in step by every
+   * change to the table. undefined = not counted since the wake.
+   */
+  private retainedHeld: { count: number; bytes: number } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -114,15 +158,19 @@ export class TopicShardDO extends CountedObject {
   }
 
   /**
-   * Adds or replaces subscriptions with their options [MQTT-3.8.4-3]; answers with the unexpired retained
-   * messages each filter matches here (none for a shared subscription [MQTT 5.0 §4.8.2]).
+   * Adds or replaces subscriptions with their options [MQTT-3.8.4-3]; answers with a first page of the
+   * unexpired retained messages each filter matches here (none for a shared subscription [MQTT 5.0 §4.8.2]).
+   * An entry with `after` registers nothing: it asks for the next page of a retained replay
+   * (core/session/retained-replay.ts). The whole answer is one page: its budget is shared by the filters.
    */
   async subscribe(session: string, subscriptions: ShardSubscription[]): Promise<SubscribeResult[]> {
     this.invocations.rpc++;
     const trie = this.loadTrie();
     const now = Date.now();
+    const budget = this.replayBudget();
     return subscriptions.map((subscription) => {
-      const { filter } = subscription;
+      const { filter, after } = subscription;
+      if (after !== undefined) return { filter, isNew: false, ...(sendsRetainedOnSubscribe(filter) ? this.retainedPage(filter, after, budget, now) : { retained: [] }) };
       const options = subscriptionOptions(subscription);
       const isNew = trie.add(filter, session, options);
       this.sql.run(
@@ -137,7 +185,7 @@ export class TopicShardDO extends CountedObject {
         options.retainAsPublished ? 1 : 0,
         options.subscriptionIdentifier ?? null,
       );
-      return { filter, isNew, retained: sendsRetainedOnSubscribe(filter) ? this.matchRetained(filter, now) : [] };
+      return { filter, isNew, ...(sendsRetainedOnSubscribe(filter) ? this.retainedPage(filter, '', budget, now) : { retained: [] }) };
     });
   }
 
@@ -155,18 +203,79 @@ export class TopicShardDO extends CountedObject {
     }
   }
 
-  /** Retained messages of this shard matching a filter, for the admin API (at most `limit`). */
-  async listRetained(filter: string, limit: number): Promise<RetainedMessage[]> {
+  /**
+   * One page of this shard's retained messages matching a filter, for the admin API: topics after `after`
+   * in topic order, at most `limit` messages and `maxBytes` of payload (at least one message), reading at
+   * most 10,000 rows. SQL walks the index from the cursor (ORDER BY topic, LIMIT) reading topics and sizes
+   * only; payloads are read for the messages returned. `next`: the last topic examined when it stopped early
+   * (the cursor to go on from), null once nothing more matches. See worker/api/retained-page.ts.
+   */
+  async listRetained(
+    filter: string,
+    page: { after: string; limit: number; maxBytes: number },
+  ): Promise<{ messages: RetainedMessage[]; next: string | null }> {
     this.invocations.rpc++;
-    return this.matchRetained(filter, Date.now()).slice(0, limit);
+    // Rows the first query reads: the page and one more (to see whether more follow) when all rows match;
+    // doubled for each further query, when the filter skips rows.
+    let batch = Math.min(page.limit + 1, 1024);
+    const MAX_SCANNED = 10_000;
+    const now = Date.now();
+    const lookup = retainedLookup(filter);
+    // One contiguous index range, so ORDER BY and LIMIT need no sort: a '#' parent ('sport' for 'sport/#')
+    // sorts just before the range, and the few topics in between ('sport-x') selectRetained drops.
+    const [where, bounds]: [string, string[]] =
+      lookup.kind === 'exact'
+        ? ['topic = ?', [lookup.topic]]
+        : lookup.kind === 'range'
+          ? ['topic >= ? AND topic < ?', [lookup.parent ?? lookup.from, lookup.to]]
+          : ['1', []];
+    const chosen: string[] = [];
+    let bytes = 0;
+    let after = page.after; // every topic is longer than '', the start
+    let next: string | null = null;
+    for (let scanned = 0; next === null; ) {
+      const rows = this.sql.all<Row>(
+        `SELECT topic, expires_at, length(payload) AS size FROM retained WHERE ${where} AND topic > ? ORDER BY topic LIMIT ?`,
+        ...bounds,
+        after,
+        batch,
+      );
+      const stored = rows.map((row) => ({ topic: row.topic as string, size: row.size as number, expiresAt: row.expires_at === null ? undefined : (row.expires_at as number) }));
+      const { live, expired } = selectRetained(filter, lookup, stored, now);
+      for (const { topic, size } of expired) this.deleteExpiredRetained(topic, size, now);
+      for (const { topic, size } of live) {
+        if (chosen.length === page.limit || (chosen.length > 0 && bytes + size > page.maxBytes)) {
+          next = chosen[chosen.length - 1]!;
+          break;
+        }
+        chosen.push(topic);
+        bytes += size;
+      }
+      scanned += rows.length;
+      if (rows.length < batch) break;
+      batch = Math.min(batch * 2, 1024);
+      after = rows[rows.length - 1]!.topic as string;
+      if (next === null && scanned >= MAX_SCANNED) next = after;
+    }
+    const messages = chosen.flatMap((topic) => {
+      const row = this.sql.one<Row>('SELECT payload, qos, properties, expires_at FROM retained WHERE topic = ?', topic);
+      if (!row) return [];
+      const message: RetainedMessage = { topic, payload: new Uint8Array(row.payload as ArrayBuffer), qos: row.qos as QoS };
+      if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
+      if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
+      return [message];
+    });
+    return { messages, next };
   }
 
   /** Deletes a topic's retained message (the admin API); true when there was one. */
   async deleteRetained(topic: string): Promise<boolean> {
     this.invocations.rpc++;
-    const existed = this.sql.one<Row>('SELECT 1 AS y FROM retained WHERE topic = ?', topic) !== undefined;
-    if (existed) this.sql.run('DELETE FROM retained WHERE topic = ?', topic);
-    return existed;
+    const size = this.retainedSize(topic);
+    if (size === undefined) return false;
+    this.sql.run('DELETE FROM retained WHERE topic = ?', topic);
+    this.retainedChanged(size, undefined);
+    return true;
   }
 
   async statistics(): Promise<ShardStatistics> {
@@ -222,24 +331,29 @@ export class TopicShardDO extends CountedObject {
     return this.trie;
   }
 
-  /** Applies decideRetained to a message with RETAIN 1; its expiry is kept with it. */
+  /** Applies decideRetained, within this shard's share of the retained limits, to a message with RETAIN 1. */
   private storeRetained(message: RoutedMessage): void {
-    const decision = decideRetained(message, {
-      exists: () => this.sql.one<Row>('SELECT 1 AS y FROM retained WHERE topic = ?', message.topic) !== undefined,
-      held: () => (this.sql.one<Row>('SELECT COUNT(*) AS n FROM retained')?.n as number) ?? 0,
-    });
+    const config = brokerConfig(this.env);
+    const limits = shardRetainedLimits(message, { maxRetained: config.maximumRetained, maxRetainedBytes: config.maximumRetainedBytes }, config.shardCount);
+    let previous: { size: number | undefined } | undefined;
+    const existing = () => (previous ??= { size: this.retainedSize(message.topic) }).size;
+    const decision = decideRetained(message, limits, { existing, held: () => this.heldRetained() });
     switch (decision) {
-      case 'delete':
-        this.sql.run('DELETE FROM retained WHERE topic = ?', message.topic);
-        return;
       case 'refuse':
         this.retainedRefused++;
+        return;
+      case 'refuseAndDelete':
+      case 'delete':
+        if (decision === 'refuseAndDelete') this.retainedRefused++;
+        if (this.retainedHeld) this.retainedChanged(existing(), undefined);
+        this.sql.run('DELETE FROM retained WHERE topic = ?', message.topic);
         return;
       case 'store':
         break;
       default:
         return assertNever(decision);
     }
+    if (this.retainedHeld) this.retainedChanged(existing(), message.payload.length);
     this.sql.run(
       `INSERT INTO retained (topic, payload, qos, properties, expires_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos,
@@ -252,39 +366,89 @@ export class TopicShardDO extends CountedObject {
     );
   }
 
-  /**
-   * Unexpired retained messages of this shard matching a (non-shared) filter: one index lookup for an exact
-   * filter, an index range from the literal prefix for a wildcard one; selectRetained sorts the rows read.
-   */
-  private matchRetained(filter: string, now: number): RetainedMessage[] {
-    const columns = 'SELECT topic, payload, qos, properties, expires_at FROM retained';
-    const lookup = retainedLookup(filter);
-    let rows: Row[];
-    switch (lookup.kind) {
-      case 'exact':
-        rows = this.sql.all<Row>(`${columns} WHERE topic = ?`, lookup.topic);
-        break;
-      case 'range':
-        rows = this.sql.all<Row>(`${columns} WHERE (topic >= ? AND topic < ?) OR topic = ?`, lookup.from, lookup.to, lookup.parent ?? null);
-        break;
-      case 'all':
-        rows = this.sql.all<Row>(columns);
-        break;
-      default:
-        return assertNever(lookup);
+  /** The payload size of a topic's retained message; undefined when there is none. */
+  private retainedSize(topic: string): number | undefined {
+    return this.sql.one<Row>('SELECT length(payload) AS size FROM retained WHERE topic = ?', topic)?.size as number | undefined;
+  }
+
+  /** The retained table's topics and payload bytes (see retainedHeld). */
+  private heldRetained(): { count: number; bytes: number } {
+    if (!this.retainedHeld) {
+      const row = this.sql.one<Row>('SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM retained');
+      this.retainedHeld = { count: (row?.n as number | undefined) ?? 0, bytes: (row?.b as number | undefined) ?? 0 };
     }
-    const stored = rows.map((row) => {
-      const expiresAt = row.expires_at === null ? undefined : (row.expires_at as number);
-      return { row, topic: row.topic as string, expiresAt };
-    });
-    const { live, expired } = selectRetained(filter, lookup, stored, now);
-    for (const { topic } of expired) this.sql.run('DELETE FROM retained WHERE topic = ? AND expires_at <= ?', topic, now);
-    return live.map(({ row, topic, expiresAt }) => {
+    return this.retainedHeld;
+  }
+
+  /** A topic's retained payload went from `before` bytes to `after` (undefined: no message): the tally follows. */
+  private retainedChanged(before: number | undefined, after: number | undefined): void {
+    const held = this.retainedHeld;
+    if (!held) return;
+    held.count += (after === undefined ? 0 : 1) - (before === undefined ? 0 : 1);
+    held.bytes += (after ?? 0) - (before ?? 0);
+  }
+
+  /** Deletes a retained message met past its expiry [MQTT-3.3.2-5 v5]; `size` is its payload's. */
+  private deleteExpiredRetained(topic: string, size: number, now: number): void {
+    this.sql.run('DELETE FROM retained WHERE topic = ? AND expires_at <= ?', topic, now);
+    this.retainedChanged(size, undefined);
+  }
+
+  /**
+   * The budget of one subscribe answer's retained messages: this shard's share of RETAINED_PAGE messages
+   * and RETAINED_PAGE_BYTES, and at most SCAN_PER_ANSWER rows examined (a sparse wildcard match).
+   */
+  private replayBudget(): PageBudget {
+    const { retainedPage, retainedPageBytes, shardCount } = brokerConfig(this.env);
+    return { count: Math.ceil(retainedPage / shardCount), bytes: Math.ceil(retainedPageBytes / shardCount), scan: SCAN_PER_ANSWER, taken: 0 };
+  }
+
+  /**
+   * The next page of this shard's unexpired retained messages matching a (non-shared) filter: topics after
+   * `after` in topic order, within `budget` (shared by the filters of one answer: at most `count` messages
+   * and `bytes` of payload, though always one message if the answer has none yet). SQL walks the topic index
+   * from the cursor (ORDER BY topic, LIMIT) reading topics and sizes only; payloads are read for the
+   * messages returned. `next`: where the page stopped early, absent once nothing more matches.
+   */
+  private retainedPage(filter: string, after: string, budget: PageBudget, now: number): { retained: RetainedMessage[]; next?: string } {
+    const lookup = retainedLookup(filter);
+    const chosen: string[] = [];
+    let cursor = after; // every topic is longer than '', the start
+    let next: string | undefined;
+    read: for (;;) {
+      if (budget.count <= 0 || budget.scan <= 0) {
+        next = cursor;
+        break;
+      }
+      const limit = Math.min(SCAN_BATCH, budget.scan);
+      const [query, values] = retainedPageQuery(lookup, cursor, limit);
+      const rows = this.sql.all<Row>(query, ...values);
+      budget.scan -= rows.length;
+      const stored = rows.map((row) => ({ topic: row.topic as string, size: row.size as number, expiresAt: row.expires_at === null ? undefined : (row.expires_at as number) }));
+      const { live, expired } = selectRetained(filter, lookup, stored, now);
+      for (const { topic, size } of expired) this.deleteExpiredRetained(topic, size, now);
+      for (const { topic, size } of live) {
+        if (budget.count <= 0 || (budget.taken > 0 && size > budget.bytes)) {
+          next = chosen[chosen.length - 1] ?? cursor;
+          break read;
+        }
+        chosen.push(topic);
+        budget.count--;
+        budget.bytes -= size;
+        budget.taken++;
+      }
+      if (rows.length < limit) break; // the index range is exhausted
+      cursor = rows[rows.length - 1]!.topic as string;
+    }
+    const retained = chosen.flatMap((topic) => {
+      const row = this.sql.one<Row>('SELECT payload, qos, properties, expires_at FROM retained WHERE topic = ?', topic);
+      if (!row) return [];
       const message: RetainedMessage = { topic, payload: new Uint8Array(row.payload as ArrayBuffer), qos: row.qos as QoS };
       if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
-      if (expiresAt !== undefined) message.expiresAt = expiresAt;
-      return message;
+      if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
+      return [message];
     });
+    return next === undefined ? { retained } : { retained, next };
   }
 
   /** Queues one planned copy for its session; resolves once it (or a redelivery of it) has been accepted. */
@@ -298,6 +462,8 @@ export class TopicShardDO extends CountedObject {
       ...(message.properties ? { properties: message.properties } : {}),
       ...(plan.subscriptionIdentifiers ? { subscriptionIdentifiers: plan.subscriptionIdentifiers } : {}),
       ...(message.expiresAt !== undefined ? { expiresAt: message.expiresAt } : {}),
+      // Only a copy delivered at QoS 2 promises exactly once; at QoS 0/1 a duplicate is allowed.
+      ...(message.exactlyOnceKey !== undefined && plan.qos === 2 ? { exactlyOnceKey: message.exactlyOnceKey } : {}),
     };
     const outgoing: Outgoing = { delivery };
     const share = sharedCopy(plan, message, tried);
@@ -337,24 +503,30 @@ export class TopicShardDO extends CountedObject {
   }
 
   /**
-   * One RPC per batch; a failure is logged with its context and the fan-out goes on (STYLE §10). The answer
-   * says whether the session is online (shared subscriptions prefer members that are) and which filters it
-   * no longer holds: those are forgotten, and a shared copy among them goes to another member. The
-   * redelivery is started here, not awaited: awaiting another session's outbox inside this one's send could
-   * deadlock two outboxes on each other.
+   * One RPC per batch. The answer says whether the session is online (shared subscriptions prefer members
+   * that are) and which filters it no longer holds: those are forgotten, and a shared copy among them goes to
+   * another member. The redelivery is started here, not awaited: awaiting another session's outbox inside
+   * this one's send could deadlock two outboxes on each other.
+   *
+   * A failed call fails the publish [DESIGN §3]: the copy may not be stored, so the publisher gets no
+   * acknowledgement and resends. The runtime already retried what is safe to retry (a call that never
+   * reached the object); repeating one that did could store a QoS 2 copy twice.
    */
   private async deliverTo(session: string, batch: Outgoing[]): Promise<void> {
+    let answer: DeliverResult;
     try {
-      const { stale, online } = await sessionStub(this.env, session).deliver(batch.map((outgoing) => outgoing.delivery));
-      this.balancer.reportPresence(session, online !== false, Date.now());
-      if (stale.length > 0) {
-        this.forget(session, stale);
-        for (const outgoing of batch) {
-          if (outgoing.share && stale.includes(outgoing.share.filter)) outgoing.redelivered = this.redeliverShared(outgoing.share);
-        }
-      }
+      answer = await sessionStub(this.env, session).deliver(batch.map((outgoing) => outgoing.delivery));
     } catch (error) {
-      console.error('delivery failed', { session, messages: batch.length, error: String(error) });
+      console.warn('delivery failed: the publish is not acknowledged', { session, messages: batch.length, error: String(error) });
+      throw error;
+    }
+    const { stale, online } = answer;
+    this.balancer.reportPresence(session, online !== false, Date.now());
+    if (stale.length > 0) {
+      this.forget(session, stale);
+      for (const outgoing of batch) {
+        if (outgoing.share && stale.includes(outgoing.share.filter)) outgoing.redelivered = this.redeliverShared(outgoing.share);
+      }
     }
   }
 

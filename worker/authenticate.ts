@@ -18,10 +18,10 @@ export type AuthResult =
  * A client without username joins the default tenant when ALLOW_ANONYMOUS is "true". Otherwise the
  * username must be a valid, enabled, unexpired token (its tenant is in the token, so no global lookup);
  * the password is ignored, as flespi does. Refusals: 3.1.1 CONNACK 0x05; 5.0 0x86 for an unknown or
- * wrong token, 0x87 for a disabled or expired one, 0x97 when the token's connection limit or the tenant's
- * session limit is reached (3.1.1: 0x03).
+ * wrong token, 0x87 for a disabled or expired one, 0x85 (3.1.1: 0x02) for a client id the token may not
+ * use, 0x97 when the token's connection limit or the tenant's session limit is reached (3.1.1: 0x03).
  */
-export async function authenticate(packet: ConnectPacket, clientId: string, config: BrokerConfig, env: Env): Promise<AuthResult> {
+export async function authenticate(packet: ConnectPacket, clientId: string, clientIdAssigned: boolean, config: BrokerConfig, env: Env): Promise<AuthResult> {
   const v5 = packet.protocolVersion === 5;
   const refuse = (reasonCode: number, reason: string): AuthResult => ({
     ok: false,
@@ -33,7 +33,7 @@ export async function authenticate(packet: ConnectPacket, clientId: string, conf
   }
   const parsed = parseToken(packet.username);
   if (!parsed) return refuse(ReasonCode.BadUserNameOrPassword, 'username is not a token');
-  const result = await tenantStub(env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret, true, clientId);
+  const result = await tenantStub(env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret, true, clientId, clientIdAssigned);
   if (!result.ok) {
     switch (result.reason) {
       case 'unknown':
@@ -41,6 +41,9 @@ export async function authenticate(packet: ConnectPacket, clientId: string, conf
       case 'disabled':
       case 'expired':
         return refuse(ReasonCode.NotAuthorized, `token ${result.reason}`);
+      case 'client-id':
+        // The token may not use this client id: 5.0 0x85, 3.1.1 0x02 Identifier rejected (connackCodeFor).
+        return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'client id not allowed for this token' };
       case 'connection-limit':
         return refuse(ReasonCode.QuotaExceeded, 'token connection limit reached');
       case 'session-limit':

@@ -4,6 +4,7 @@ import { brokerConfig } from '../durable-objects/config.js';
 import type { Env } from '../durable-objects/env.js';
 import { MqttRelay } from './mqtt-relay.js';
 import { api } from './api/routes.js';
+import { securityHeaders } from './api/security-headers.js';
 
 export { SessionDO } from '../durable-objects/session-do.js';
 export { TopicShardDO } from '../durable-objects/topic-shard-do.js';
@@ -14,9 +15,21 @@ const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
 
 const app = new Hono<{ Bindings: Env }>();
 
+// The Worker's own responses; the dashboard's assets have dashboard/_headers.
+for (const path of ['/mqtt', '/health', '/api/*']) app.use(path, securityHeaders);
+
 app.get('/mqtt', (c) => {
   if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
     return c.json({ error: 'this endpoint speaks MQTT over WebSocket: send Upgrade: websocket' }, 426);
+  }
+  // A page on another site must not open connections with its visitors' browsers (anonymous mode above all):
+  // browsers always send Origin; devices and servers send none and are not concerned. The dashboard's own
+  // origin always passes.
+  const origin = c.req.header('Origin');
+  const { allowedOrigins } = brokerConfig(c.env);
+  const ownOrigin = new URL(c.req.url).origin;
+  if (origin !== undefined && origin !== ownOrigin && allowedOrigins !== null && !allowedOrigins.includes(origin)) {
+    return c.json({ error: `origin ${origin} may not connect (ALLOWED_ORIGINS)` }, 403);
   }
   const offered = (c.req.header('Sec-WebSocket-Protocol') ?? '')
     .split(',')

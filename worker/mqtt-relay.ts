@@ -36,6 +36,9 @@ export class MqttRelay {
   private keepAliveMs = 0;
   private lastPacketAt = Date.now();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the packet still incomplete in the framer began (undefined: none), and its deadline's timer. */
+  private partialSince: number | undefined;
+  private partialTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly client: WebSocket,
@@ -66,6 +69,7 @@ export class MqttRelay {
     } catch (error) {
       return this.failInFraming(error);
     }
+    this.watchPartialPacket(packets.length > 0);
     if (packets.length === 0) return;
     this.lastPacketAt = Date.now();
 
@@ -114,7 +118,7 @@ export class MqttRelay {
     // Authenticate before any session object wakes: one call to the token's tenant.
     let auth: Awaited<ReturnType<typeof authenticate>>;
     try {
-      auth = await authenticate(packet, decision.clientId, this.config, this.env);
+      auth = await authenticate(packet, decision.clientId, decision.clientIdAssigned, this.config, this.env);
     } catch (error) {
       console.error('authentication failed', String(error));
       return this.refuse(packet.protocolVersion, ReasonCode.ServerUnavailable, 'authentication unavailable');
@@ -202,6 +206,27 @@ export class MqttRelay {
     this.timer = setTimeout(() => this.close('keepalive timeout'), SESSION_CLOSE_GRACE_MS);
   }
 
+  /**
+   * A packet must arrive whole within PACKET_TIMEOUT of its first byte. The keepalive only counts whole
+   * packets, and with keepalive 0 there is none: without this, a client could hold half of a 1 MiB packet
+   * in this Worker forever. `completed` says the chunk just read finished a packet, so what is left over
+   * (if anything) is a new one.
+   */
+  private watchPartialPacket(completed: boolean): void {
+    if (this.framer.buffered === 0) {
+      this.partialSince = undefined;
+      if (this.partialTimer) clearTimeout(this.partialTimer);
+      this.partialTimer = undefined;
+      return;
+    }
+    if (this.partialSince !== undefined && !completed) return;
+    this.partialSince = Date.now();
+    if (this.partialTimer) clearTimeout(this.partialTimer);
+    this.partialTimer = setTimeout(() => {
+      if (this.partialSince !== undefined && this.framer.buffered > 0) this.close('packet incomplete after PACKET_TIMEOUT');
+    }, this.config.packetTimeoutMs);
+  }
+
   private failInFraming(error: unknown): void {
     if (error instanceof MqttError && this.protocolVersion === 5 && this.state === 'relaying') {
       // [MQTT-4.13.1-1 v5] tell a 5.0 client why before closing (0x95 packet too large, 0x81 malformed).
@@ -231,6 +256,7 @@ export class MqttRelay {
     if (this.state === 'closed') return;
     this.state = 'closed';
     if (this.timer) clearTimeout(this.timer);
+    if (this.partialTimer) clearTimeout(this.partialTimer);
     for (const socket of [this.session, this.client]) {
       try {
         socket?.close(1000, reason.slice(0, 120));

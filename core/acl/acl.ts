@@ -1,20 +1,44 @@
-// ACL evaluation (flespi-style): a token's entries are topic filters with rights; %c and %u expand to the
-// connection's client id and username before matching.
+// ACL evaluation (flespi-style, with mosquitto/EMQX deny rules): a token's entries are ordered topic
+// filters with rights and an access (allow, or deny); %c and %u expand to the connection's client id and
+// username before matching. For an action the first entry whose rights include it and whose filter
+// matches decides; when none does, the action is denied.
 //
 //   entries: [{ filter: 'devices/%c/#', rights: ['pub', 'sub'] }, { filter: 'alerts/+', rights: ['sub'] }]
 //   client 'd42' may publish 'devices/d42/temp', subscribe 'alerts/+', not publish 'alerts/x'.
 //
-// A SUBSCRIBE is allowed when some entry with `sub` covers the whole requested filter (every topic the
-// filter can match is matched by the entry), so `devices/#` is refused under an entry `devices/%c/#`.
+//   entries: [{ filter: 'test/nosubscribe', rights: ['sub'], access: 'deny' }, { filter: '#', rights: ['pub', 'sub'] }]
+//   subscribing '#' is granted, subscribing 'test/nosubscribe' is refused, and the '#' subscriber is not
+//   sent messages on 'test/nosubscribe' (the read right is checked again at delivery: receive).
+//
+// What "matches" means per action:
+//   publish(topic)       the expanded filter matches the topic name
+//   receive(topic)       the same, with the `sub` right, when a message is delivered
+//   subscribe(filter)    the requested filter lies inside the entry (every topic it can match is matched by
+//                        the entry): an allow must cover the whole request, so `devices/#` is refused under
+//                        `devices/%c/#`; a deny narrower than the request does not decide, receive does.
 import { topicMatchesFilter } from '../topic/match.js';
 import { parseSharedSubscription } from '../topic/validate.js';
 
 export type Right = 'pub' | 'sub';
 
+/** Absent means allow, so entries stored before deny rules existed keep their meaning. */
+export type Access = 'allow' | 'deny';
+
 export interface AclEntry {
   /** Topic filter; may contain %c (client id) and %u (username). */
   filter: string;
   rights: Right[];
+  access?: Access;
+}
+
+/** What is asked of the ACL: receive is the read right checked again when a message is delivered. */
+export type AclAction = 'publish' | 'subscribe' | 'receive';
+
+/** An ACL answer with its grounds: the index of the deciding entry, when one decided. */
+export interface AclDecision {
+  allowed: boolean;
+  entry?: number;
+  reason: string;
 }
 
 export interface AclIdentity {
@@ -23,29 +47,24 @@ export interface AclIdentity {
 }
 
 /**
- * Expands %c and %u. An entry whose placeholder value is empty (an HTTP publish has no client id) or holds
- * `+`, `#` or `/` (which would widen the filter) does not apply: undefined.
+ * Expands %c and %u in one left-to-right pass, so a value is never expanded again (a client id `%u` stays
+ * the literal `%u`). An entry whose placeholder value is empty (an HTTP publish has no client id) or holds
+ * `+`, `#` or `/` (which would widen the filter) or `%` (a placeholder smuggled in) does not apply: undefined.
  */
 export function expandFilter(filter: string, identity: AclIdentity): string | undefined {
   if (!filter.includes('%')) return filter;
-  const placeholders: Array<[string, string]> = [
-    ['%c', identity.clientId],
-    ['%u', identity.username],
-  ];
-  for (const [placeholder, value] of placeholders) {
-    if (filter.includes(placeholder) && (value === '' || /[+#/]/.test(value))) return undefined;
-  }
-  return filter.replaceAll('%c', identity.clientId).replaceAll('%u', identity.username);
+  let applies = true;
+  const expanded = filter.replace(/%[cu]/g, (placeholder) => {
+    const value = placeholder === '%c' ? identity.clientId : identity.username;
+    if (value === '' || /[+#/%]/.test(value)) applies = false;
+    return value;
+  });
+  return applies ? expanded : undefined;
 }
 
 /** May this identity publish to `topic`? `$SYS` is never writable by clients. */
 export function mayPublish(entries: readonly AclEntry[], identity: AclIdentity, topic: string): boolean {
-  if (topic.startsWith('$')) return false;
-  return entries.some((entry) => {
-    if (!entry.rights.includes('pub')) return false;
-    const filter = expandFilter(entry.filter, identity);
-    return filter !== undefined && topicMatchesFilter(filter, topic);
-  });
+  return explainAcl(entries, identity, 'publish', topic).allowed;
 }
 
 /**
@@ -53,13 +72,44 @@ export function mayPublish(entries: readonly AclEntry[], identity: AclIdentity, 
  * judged by its inner filter.
  */
 export function maySubscribe(entries: readonly AclEntry[], identity: AclIdentity, requested: string): boolean {
-  const inner = parseSharedSubscription(requested)?.filter ?? requested;
-  if (inner === '$SYS' || inner.startsWith('$SYS/')) return true;
-  return entries.some((entry) => {
-    if (!entry.rights.includes('sub')) return false;
+  return explainAcl(entries, identity, 'subscribe', requested).allowed;
+}
+
+/**
+ * May a message on `topic` be delivered to this identity? The read right at delivery time (as mosquitto
+ * checks it), so a deny entry inside a granted wildcard subscription still holds. `$SYS/...` is receivable.
+ */
+export function mayReceive(entries: readonly AclEntry[], identity: AclIdentity, topic: string): boolean {
+  return explainAcl(entries, identity, 'receive', topic).allowed;
+}
+
+/**
+ * The one evaluator behind mayPublish, maySubscribe and mayReceive, with its grounds: entries in order, the
+ * first whose rights include the action and whose expanded filter matches decides; none → denied.
+ * `topicOrFilter` is a valid topic name (publish, receive) or topic filter (subscribe).
+ */
+export function explainAcl(entries: readonly AclEntry[], identity: AclIdentity, action: AclAction, topicOrFilter: string): AclDecision {
+  const right: Right = action === 'publish' ? 'pub' : 'sub';
+  // A shared subscription is judged by its inner filter: the group changes who gets a message, not which.
+  const target = action === 'subscribe' ? (parseSharedSubscription(topicOrFilter)?.filter ?? topicOrFilter) : topicOrFilter;
+  if (action === 'publish' && target.startsWith('$')) return { allowed: false, reason: '$ topics are the broker\'s: clients never publish to them' };
+  if (action !== 'publish' && (target === '$SYS' || target.startsWith('$SYS/'))) return { allowed: true, reason: '$SYS topics are readable by every client' };
+  let skipped = 0;
+  for (const [index, entry] of entries.entries()) {
+    if (!entry.rights.includes(right)) continue;
     const filter = expandFilter(entry.filter, identity);
-    return filter !== undefined && filterCovers(filter, inner);
-  });
+    if (filter === undefined) {
+      skipped++;
+      continue;
+    }
+    const matches = action === 'subscribe' ? filterCovers(filter, target) : topicMatchesFilter(filter, target);
+    if (!matches) continue;
+    const deny = entry.access === 'deny';
+    const expanded = filter === entry.filter ? '' : ` (as "${filter}")`;
+    return { allowed: !deny, entry: index, reason: `${deny ? 'denied by deny' : 'allowed by allow'} ${right} "${entry.filter}"${expanded}` };
+  }
+  const why = skipped === 0 ? '' : `; ${skipped} entr${skipped === 1 ? 'y' : 'ies'} with ${right} skipped (a %c / %u value empty or holding + # / %)`;
+  return { allowed: false, reason: `no entry with ${right} matches "${target}": denied${why}` };
 }
 
 /**

@@ -4,7 +4,8 @@
 //   chunk 2: [04 74 65 73 74 74 65 73 74]                           -> PUBLISH (assembled from both chunks)
 //
 // A packet that lies wholly inside a chunk comes back as a view into that chunk, without copying. A packet
-// spanning chunks is copied into a buffer allocated once, at its exact size, as soon as its length is known.
+// spanning chunks is kept as the pieces that arrived and joined once it is complete: memory follows the bytes
+// received, never the size a header announces (a 4-byte header must not reserve a megabyte before CONNECT).
 import { MqttError } from '../errors.js';
 import { ReasonCode } from '../reason-codes.js';
 import { decodeVarint, varintLength } from './varint.js';
@@ -16,8 +17,9 @@ export class PacketFramer {
   /** The start of a fixed header that ended a chunk, before its Remaining Length is complete. */
   private readonly header = new Uint8Array(MAX_FIXED_HEADER);
   private headerLength = 0;
-  /** The packet being assembled across chunks, allocated at its full size, and how much of it has arrived. */
-  private packet: Uint8Array | null = null;
+  /** The packet being assembled across chunks: its announced size (0: none), the pieces so far, their bytes. */
+  private expected = 0;
+  private pieces: Uint8Array[] = [];
   private filled = 0;
 
   /** `maximumPacketSize` bounds a whole packet, fixed header included (5.0 section 3.1.2.11.4). */
@@ -38,21 +40,19 @@ export class PacketFramer {
     const n = chunk.length;
     let i = 0;
     while (i < n) {
-      if (this.packet !== null) {
-        // Continue the packet in progress.
-        const take = Math.min(this.packet.length - this.filled, n - i);
-        this.packet.set(chunk.subarray(i, i + take), this.filled);
+      if (this.expected > 0) {
+        // Continue the packet in progress (the chunk is the caller's: keep a copy of the part we hold on to).
+        const take = Math.min(this.expected - this.filled, n - i);
+        this.pieces.push(chunk.slice(i, i + take));
         this.filled += take;
         i += take;
-        if (this.filled === this.packet.length) packets.push(this.finishPacket());
+        if (this.filled === this.expected) packets.push(this.finishPacket());
       } else if (this.headerLength > 0) {
         // Continue a fixed header split across chunks, a byte at a time: it is at most five bytes.
         this.header[this.headerLength++] = chunk[i++]!;
         const size = this.packetSize(this.header, 0, this.headerLength);
         if (size < 0) continue;
-        this.packet = new Uint8Array(size);
-        this.packet.set(this.header.subarray(0, this.headerLength));
-        this.filled = this.headerLength;
+        this.startPacket(size, this.header.slice(0, this.headerLength));
         this.headerLength = 0;
         if (this.filled === size) packets.push(this.finishPacket());
       } else {
@@ -67,9 +67,7 @@ export class PacketFramer {
           packets.push(chunk.subarray(i, i + size));
           i += size;
         } else {
-          this.packet = new Uint8Array(size);
-          this.packet.set(chunk.subarray(i, n));
-          this.filled = n - i;
+          this.startPacket(size, chunk.slice(i, n));
           break;
         }
       }
@@ -77,9 +75,23 @@ export class PacketFramer {
     return packets;
   }
 
+  private startPacket(size: number, first: Uint8Array): void {
+    this.expected = size;
+    this.pieces = [first];
+    this.filled = first.length;
+  }
+
   private finishPacket(): Uint8Array {
-    const packet = this.packet!;
-    this.packet = null;
+    const packet = this.pieces.length === 1 ? this.pieces[0]! : new Uint8Array(this.expected);
+    if (this.pieces.length > 1) {
+      let offset = 0;
+      for (const piece of this.pieces) {
+        packet.set(piece, offset);
+        offset += piece.length;
+      }
+    }
+    this.expected = 0;
+    this.pieces = [];
     this.filled = 0;
     return packet;
   }

@@ -17,6 +17,12 @@ export interface ApplicationMessage {
   properties?: Properties;
   /** Absolute expiry (ms since the epoch) from a 5.0 Message Expiry Interval; absent = never. */
   expiresAt?: number;
+  /**
+   * A QoS 2 message's identity, given by its publisher's session when it first receives it. Routed again
+   * after a crash (the PUBREC never left), it carries the same key, and a subscriber that holds the message
+   * already does not store it twice [MQTT-4.3.3-2]: exactly once across kills of the runtime.
+   */
+  exactlyOnceKey?: string;
 }
 
 /** An application message as a publisher's session (or the API, or the tenant) hands it to its shard. */

@@ -16,9 +16,22 @@ export interface SubscriptionOptions {
   subscriptionIdentifier?: number;
 }
 
+/** Where a filter's retained messages go on in one shard: after this topic, in topic order ('' = the start). */
+export interface ReplayCursor {
+  shard: number;
+  after: string;
+}
+
 /** A subscription as a session registers it with a shard (the filter may be `$share/{group}/{filter}`). */
 export interface ShardSubscription extends SubscriptionOptions {
   filter: string;
+  /**
+   * Session → router: not a registration, only the next page of the filter's retained messages from these
+   * shards, each from where it left off (core/session/retained-replay.ts).
+   */
+  continueFrom?: ReplayCursor[];
+  /** Router → one shard: the same, its own cursor. */
+  after?: string;
 }
 
 /** A shard's answer to subscribe, per filter in request order. */
@@ -26,15 +39,29 @@ export interface SubscribeResult {
   filter: string;
   /** False when the session already held this filter (5.0 Retain Handling 1 sends retained only if new). */
   isNew: boolean;
-  /** Unexpired retained messages matching the filter; always empty for shared subscriptions (5.0 §4.8.2). */
+  /**
+   * Unexpired retained messages matching the filter, in topic order, one page of them (the shard bounds each
+   * answer in messages and bytes); always empty for shared subscriptions (5.0 §4.8.2).
+   */
   retained: RetainedMessage[];
+  /** Set when the page stopped early: the last topic the shard examined, where the next page starts. */
+  next?: string;
+}
+
+/** One shard's page of a filter's retained messages. */
+export interface RetainedPage {
+  shard: number;
+  retained: RetainedMessage[];
+  /** Where the shard's next page starts; absent when this was its last. */
+  next?: string;
 }
 
 /** What a session learns of one filter from all the shards that hold it (a wildcard lives in every shard). */
 export interface SubscribeOutcome {
   /** True when any shard had not held it for this session. */
   isNew: boolean;
-  retained: RetainedMessage[];
+  /** One page per shard that answered for the filter. */
+  pages: RetainedPage[];
 }
 
 /** A session's answer to deliver(). */

@@ -17,11 +17,23 @@ export type PresenceState = 'connected' | 'offline' | 'ended';
 
 /** Events the session counts in its own storage (limits hit, messages dropped). */
 export type SessionCounter =
+  /** Queued messages dropped by the count bound (MAX_QUEUED, a token's maxQueued), oldest first. */
   | 'queue_dropped'
+  /** Queued messages dropped by the byte bound (MAX_QUEUED_BYTES), oldest first. */
+  | 'queue_dropped_bytes'
   | 'oversize_dropped'
+  /** Messages the session's token may not read (any more): not queued, not sent [DESIGN §3]. */
+  | 'acl_dropped'
+  /** QoS 2 messages routed here again after a publisher's crash and already held: not stored twice. */
+  | 'qos2_duplicate'
   | 'limit_message_size'
   | 'limit_publish_rate'
+  /** Filters refused by the subscription bound (MAX_SUBSCRIPTIONS, a token's maxSubscriptions). */
   | 'limit_subscriptions'
+  /** Filters refused past MAX_FILTERS_PER_SUBSCRIBE in one SUBSCRIBE. */
+  | 'limit_filters_per_subscribe'
+  /** Retained replays cut short because a round's shards could not be reached. */
+  | 'retained_replay_failed'
   | 'will_refused';
 
 /** One change to the session's SQLite rows. */
@@ -35,8 +47,11 @@ export type StoreOp =
   | { op: 'markSent'; seq: number; packetId: number }
   | { op: 'markReleased'; seq: number }
   | { op: 'deleteOutbound'; seq: number }
-  /** Drop the `count` oldest queued messages (the queue's bound). */
+  /** Drop the `count` oldest queued messages (the queue's bounds: the reducer knows their sizes, see queue.ts). */
   | { op: 'dropOldestQueued'; count: number }
+  /** A QoS 2 id received, before its routing starts, with its message's exactly-once key. */
+  | { op: 'addPendingQos2'; packetId: number; key: string }
+  /** A QoS 2 id routed everywhere (or refused, 3.1.1): PUBREC may leave; kept until PUBREL. */
   | { op: 'addInboundQos2'; packetId: number }
   | { op: 'deleteInboundQos2'; packetId: number }
   | { op: 'putInboundAlias'; alias: number; topic: string }
@@ -53,7 +68,10 @@ export interface RouteAck {
   inboundQos2?: number;
 }
 
-/** What a SUBSCRIBE still has to do once its shards answered: SUBACK, then retained messages. */
+/**
+ * What a SUBSCRIBE still has to do once its shards answered: SUBACK, then retained messages. A further round
+ * of a retained replay (`replayRound` set) reuses it: no SUBACK, only the next pages.
+ */
 export interface SubscribeContinuation {
   packetId: number;
   reasonCodes: number[];
@@ -63,6 +81,8 @@ export interface SubscribeContinuation {
   added: string[];
   /** The session's epoch (see Routes): a session discarded meanwhile is not touched. */
   epoch: number;
+  /** Set for a round of a retained replay: its id (RetainedReplay.reading). */
+  replayRound?: number;
 }
 
 export type Effect =

@@ -4,14 +4,15 @@
 //     QoS 0    ──▶ sent if connected, else dropped; never stored
 //     QoS 1/2  ──▶ connected, queue empty, window has room?
 //                    yes ──▶ inflight: stored (Published), sent
-//                    no  ──▶ queue: stored (Queued); bounded, the oldest dropped first and counted
+//                    no  ──▶ queue: stored (Queued); bounded in messages and in payload bytes, the oldest
+//                            dropped first and counted (queue_dropped, queue_dropped_bytes)
 //   PUBACK / PUBCOMP / error PUBREC ──▶ row deleted, slot freed ──▶ drain: the oldest queued move into the window
 //   PUBREC ──▶ Released, PUBREL sent; the PUBLISH is never sent again [MQTT-4.3.3-1]
 //   reconnect ──▶ inflight resent in order: PUBLISH with DUP=1, or PUBREL [MQTT-4.4.0-1], as many as the
 //                 client's Receive Maximum allows now; the rest as acknowledgements free room; then drain
 //
-// Queued rows stay in SQLite (the queue may be long); the session holds only their count and a cursor, and
-// reads them with a `readQueue` effect whose answer comes back as `onQueueRead`.
+// Queued rows stay in SQLite (the queue may be long); the session holds only their sizes and a cursor
+// (queue.ts), and reads them with a `readQueue` effect whose answer comes back as `onQueueRead`.
 import type { Properties, PublishPacket } from '../codec/packets.js';
 import { encodePacket } from '../codec/index.js';
 import { ReasonCode, isFailureCode } from '../reason-codes.js';
@@ -20,6 +21,9 @@ import type { Effects } from './effects.js';
 import { nextPacketId } from './packet-ids.js';
 import { OutboundState, ownerOf, recordOf, type Connection, type OutboundMessage, type SessionConfig, type State, type StoredSession } from './state.js';
 import { OutboundTopicAliases } from './topic-alias.js';
+import { continueReplay } from './retained-replay.js';
+import { mayReceive } from '../acl/acl.js';
+import { aclIdentity } from './admission.js';
 
 /** Our outbound window: MAX_INFLIGHT, or less if the client's Receive Maximum is lower [MQTT-3.3.4-9 v5]. */
 function windowOf(connection: Connection, config: SessionConfig): number {
@@ -40,8 +44,17 @@ export function deliver(state: State, deliveries: readonly Delivery[], now: numb
   const session = state.session;
   const owner = ownerOf(state);
   let queuedNow = 0;
+  let unreadable = 0;
   for (const delivery of deliveries) {
     if (hasExpired(delivery, now)) continue;
+    if (!receivable(session, delivery.topic)) {
+      unreadable++;
+      continue;
+    }
+    if (isDuplicateQos2(session, delivery)) {
+      out.persist({ op: 'count', counter: 'qos2_duplicate', n: 1 });
+      continue;
+    }
     const message = outboundFields(delivery);
     if (delivery.qos === 0) {
       if (owner) sendPublish(owner, message, undefined, false, now, out);
@@ -57,17 +70,20 @@ export function deliver(state: State, deliveries: readonly Delivery[], now: numb
       session.inflight.set(packetId, stored);
     } else {
       out.persist({ op: 'insertOutbound', message: { ...message, seq: session.nextSeq++, packetId: null, state: OutboundState.Queued } });
-      session.queue.length++;
+      session.queue.push(message.payload.length);
       queuedNow++;
     }
   }
+  if (unreadable > 0) out.persist({ op: 'count', counter: 'acl_dropped', n: unreadable });
   if (queuedNow === 0) return;
-  // The queue's bound: the oldest messages go first, and are counted [DESIGN §3].
-  const overflow = Math.max(0, session.queue.length - queueBound(session, config));
-  if (overflow > 0) {
-    out.persist({ op: 'dropOldestQueued', count: overflow });
-    out.persist({ op: 'count', counter: 'queue_dropped', n: overflow });
-    session.queue.length -= overflow;
+  // The queue's bounds, in messages and in payload bytes: the oldest messages go first, and are counted
+  // [DESIGN §3]. The queue knows each message's size, so the drop is exact (queue.ts).
+  const { byCount, byBytes } = session.queue.overflow(queueBound(session, config), config.maximumQueuedBytes);
+  if (byCount + byBytes > 0) {
+    out.persist({ op: 'dropOldestQueued', count: byCount + byBytes });
+    if (byCount > 0) out.persist({ op: 'count', counter: 'queue_dropped', n: byCount });
+    if (byBytes > 0) out.persist({ op: 'count', counter: 'queue_dropped_bytes', n: byBytes });
+    session.queue.dropOldest(byCount + byBytes);
   }
   if (owner) drain(state, owner, config, out);
 }
@@ -90,13 +106,13 @@ export function onQueueRead(state: State, messages: readonly OutboundMessage[], 
   if (!owner) return;
   if (messages.length === 0) {
     // The count ran ahead of the rows (they were dropped meanwhile): nothing is queued.
-    session.queue.length = 0;
-    return;
+    session.queue.clear();
+    return continueReplay(state, owner, queueRoom(state, owner, config), out);
   }
   for (const message of messages) {
-    session.queue.length = Math.max(0, session.queue.length - 1);
+    session.queue.shift();
     session.queue.drainedSeq = message.seq;
-    const packetId = hasExpired(message, now) ? undefined : allocatePacketId(session);
+    const packetId = hasExpired(message, now) || !receivable(session, message.topic, out) ? undefined : allocatePacketId(session);
     if (packetId === undefined || sendPublish(owner, message, packetId, false, now, out) !== 'sent') {
       out.persist({ op: 'deleteOutbound', seq: message.seq });
       continue;
@@ -105,6 +121,24 @@ export function onQueueRead(state: State, messages: readonly OutboundMessage[], 
     session.inflight.set(packetId, { ...message, packetId, state: OutboundState.Published });
   }
   drain(state, owner, config, out);
+  // The queue emptied: a retained replay waiting for room reads its next round.
+  continueReplay(state, owner, queueRoom(state, owner, config), out);
+}
+
+/**
+ * What the session takes now without its queue dropping anything: `window`, the inflight window's free
+ * slots while nothing waits ahead of them (a QoS 1/2 message goes out at once); `count`, those plus the
+ * queue's free slots; `bytes`, the queue's free payload bytes. A retained replay reads a round only when
+ * the window has a slot, and takes no more than this from it (retained-replay.ts).
+ */
+export function queueRoom(state: State, owner: Connection, config: SessionConfig): { window: number; count: number; bytes: number } {
+  const { queue, inflight } = state.session;
+  const window = queue.length === 0 && owner.resendFromSeq === undefined ? Math.max(0, windowOf(owner, config) - inflight.size) : 0;
+  return {
+    window,
+    count: window + Math.max(0, queueBound(state.session, config) - queue.length),
+    bytes: Math.max(0, config.maximumQueuedBytes - queue.bytes),
+  };
 }
 
 /**
@@ -133,7 +167,7 @@ function resendFrom(state: State, owner: Connection, fromSeq: number, sent: numb
     }
     const packetId = message.packetId!;
     if (message.state === OutboundState.Released) out.send(owner.id, { type: 'pubrel', packetId });
-    else if (sendPublish(owner, message, packetId, true, now, out) !== 'sent') {
+    else if (!receivable(state.session, message.topic, out) || sendPublish(owner, message, packetId, true, now, out) !== 'sent') {
       out.persist({ op: 'deleteOutbound', seq: message.seq });
       inflight.delete(packetId);
       continue;
@@ -191,6 +225,8 @@ function complete(state: State, owner: Connection, message: OutboundMessage, now
   state.session.inflight.delete(message.packetId!);
   continueResend(state, owner, now, config, out);
   drain(state, owner, config, out);
+  // A window slot freed: a retained replay waiting for one reads its next round.
+  continueReplay(state, owner, queueRoom(state, owner, config), out);
 }
 
 /**
@@ -244,6 +280,20 @@ function sendPublish(
   return 'sent';
 }
 
+/**
+ * May the session's token read `topic` now? Checked as a message is queued and again as it leaves (drained
+ * or resent), because the token may have been narrowed meanwhile, or another token may have taken the
+ * client id over [DESIGN §3]. Anonymous sessions read everything. A refusal met on the way out is counted
+ * here (pass `out`); the caller drops the message as if delivered.
+ */
+function receivable(session: StoredSession, topic: string, out?: Effects): boolean {
+  const record = session.record;
+  const token = record?.token;
+  if (!record || !token || mayReceive(token.acl, aclIdentity(record.clientId, token), topic)) return true;
+  out?.persist({ op: 'count', counter: 'acl_dropped', n: 1 });
+  return false;
+}
+
 function allocatePacketId(session: StoredSession): number | undefined {
   const id = nextPacketId(session.lastPacketId, session.inflight);
   if (id !== undefined) session.lastPacketId = id;
@@ -264,5 +314,24 @@ function outboundFields(delivery: Delivery): ApplicationMessage {
     retain: delivery.retain,
     ...(properties ? { properties } : {}),
     ...(delivery.expiresAt !== undefined ? { expiresAt: delivery.expiresAt } : {}),
+    ...(delivery.exactlyOnceKey !== undefined ? { exactlyOnceKey: delivery.exactlyOnceKey } : {}),
   };
+}
+
+/** Keys of completed QoS 2 messages kept in memory beyond their rows (oldest forgotten first). */
+const EXACTLY_ONCE_KEYS_KEPT = 10_000;
+
+/**
+ * A QoS 2 copy whose publisher routed it again after a crash, and that this session holds already (its row,
+ * or, while this object lives, a recently completed one): not stored twice [MQTT-4.3.3-2]. Otherwise its key
+ * is remembered.
+ */
+function isDuplicateQos2(session: StoredSession, delivery: Delivery): boolean {
+  const key = delivery.exactlyOnceKey;
+  if (delivery.qos !== 2 || key === undefined) return false;
+  const keys = session.exactlyOnceKeys;
+  if (keys.has(key)) return true;
+  keys.add(key);
+  if (keys.size > EXACTLY_ONCE_KEYS_KEPT) keys.delete(keys.values().next().value!);
+  return false;
 }

@@ -3,8 +3,9 @@
 //   PUBLISH ──▶ topic alias ──▶ admission (admission.ts) ──▶ Receive Maximum ──▶ publish rate
 //     QoS 0  route (refused: dropped)
 //     QoS 1  route ──routed──▶ PUBACK                       refused: PUBACK (5.0: with the reason)
-//     QoS 2  first receipt: route, remember the id ──routed──▶ PUBREC; a duplicate: PUBREC, not routed again
-//            PUBREL ──▶ forget the id ──▶ PUBCOMP          [MQTT-4.3.3-2] (method B)
+//     QoS 2  first receipt: store the id and a key, route ──routed──▶ PUBREC; a duplicate: PUBREC, not routed
+//            again; a DUP resend of an id a crash left unconfirmed: routed again under its key (subscribers
+//            holding that key store nothing)   PUBREL ──▶ forget the id ──▶ PUBCOMP   [MQTT-4.3.3-2] (method B)
 //
 // An ack leaves only when the message is stored at every subscriber (`routed` with ok) and after every ack
 // before it [MQTT-4.6.0-2]; a failed route sends no ack and closes the connection: the client resends.
@@ -44,7 +45,7 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
 
   // [MQTT-3.3.4-7 v5] more unacknowledged QoS 1/2 publishes than our Receive Maximum (a QoS 2 resend of an id
   // already received is not a new one).
-  const isNew = packet.qos === 1 || (packet.qos === 2 && !session.inboundQos2.has(packetId));
+  const isNew = packet.qos === 1 || (packet.qos === 2 && !isKnownQos2(state, packet));
   if (v5 && isNew && connection.inboundUnacknowledged >= config.receiveMaximum) return close(ReasonCode.ReceiveMaximumExceeded);
   if (isNew) {
     connection.inboundUnacknowledged++;
@@ -66,10 +67,12 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
   const reason = refusal && v5 ? { reasonCode: refusal.reasonCode } : {};
   const routes = state.routes;
   /** Routes the message; the ack waits for the outcome. */
-  const routeFor = (ack: PendingAck, inboundQos2?: number) => {
+  const routeFor = (ack: PendingAck, inboundQos2?: { packetId: number; key: string }) => {
     ack.routeId = routes.next++;
-    const routeAck: RouteAck = { connectionId: connection.id, routeId: ack.routeId, epoch: routes.epoch, ...(inboundQos2 === undefined ? {} : { inboundQos2 }) };
-    out.emit({ type: 'route', tenant: record.tenant, message, ack: routeAck });
+    const routeAck: RouteAck = { connectionId: connection.id, routeId: ack.routeId, epoch: routes.epoch, ...(inboundQos2 ? { inboundQos2: inboundQos2.packetId } : {}) };
+    const routed = inboundQos2 ? { ...message, exactlyOnceKey: inboundQos2.key } : message;
+    out.emit({ type: 'route', tenant: record.tenant, message: routed, ack: routeAck });
+    if (inboundQos2) routes.inboundQos2.set(inboundQos2.packetId, ack.routeId);
   };
 
   switch (packet.qos) {
@@ -84,24 +87,45 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
     }
     case 2: {
       // [MQTT-4.3.3-2] method B: route on first receipt, remember the id until PUBREL, never route it twice.
-      if (session.inboundQos2.has(packetId)) {
+      const pubrec: PendingAck = { packet: { type: 'pubrec', packetId } };
+      if (session.inboundQos2.has(packetId)) return queueAck(connection, pubrec, out);
+      const pendingKey = session.pendingQos2.get(packetId);
+      if (pendingKey !== undefined && isKnownQos2(state, packet)) {
         // While the first copy is still being routed (sent before a take-over, say), this PUBREC waits for it.
         const firstCopy = routes.inboundQos2.get(packetId);
-        return queueAck(connection, { packet: { type: 'pubrec', packetId }, ...(firstCopy === undefined ? {} : { routeId: firstCopy }) }, out);
+        if (firstCopy !== undefined) return queueAck(connection, { ...pubrec, routeId: firstCopy }, out);
+        // Received before a crash, never confirmed routed everywhere: routed again under the same key, so
+        // that a subscriber which stored it the first time does not store it twice.
+        routeFor(pubrec, { packetId, key: pendingKey });
+        return queueAck(connection, pubrec, out);
       }
       // A refused QoS 2 ends at PUBREC with an error code: no PUBREL follows (5.0 §4.3.3).
       if (refusal && v5) return queueAck(connection, { packet: { type: 'pubrec', packetId, ...reason } }, out);
-      session.inboundQos2.add(packetId);
-      const ack: PendingAck = { packet: { type: 'pubrec', packetId } };
-      // 3.1.1 has no refusal: the message is acknowledged and dropped, the exchange runs to PUBCOMP.
-      if (refusal) out.persist({ op: 'addInboundQos2', packetId });
-      else {
-        routeFor(ack, packetId);
-        routes.inboundQos2.set(packetId, ack.routeId!);
+      if (refusal) {
+        // 3.1.1 has no refusal: the message is acknowledged and dropped, the exchange runs to PUBCOMP.
+        session.inboundQos2.add(packetId);
+        out.persist({ op: 'addInboundQos2', packetId });
+        return queueAck(connection, pubrec, out);
       }
-      return queueAck(connection, ack, out);
+      // Stored before routing starts (rows are written before anything leaves the object).
+      const key = `${message.origin ?? ''}\u0000${packetId}\u0000${now}\u0000${routes.next}`;
+      session.pendingQos2.set(packetId, key);
+      out.persist({ op: 'addPendingQos2', packetId, key });
+      routeFor(pubrec, { packetId, key });
+      return queueAck(connection, pubrec, out);
     }
   }
+}
+
+/**
+ * Is this QoS 2 PUBLISH one the session received already? Routed (until PUBREL), being routed, or received
+ * before a crash and marked DUP by the client's resend [MQTT-3.3.1-1]. A PUBLISH without DUP on an id left
+ * pending by a crash is a new message: the client reused the id after losing its own state.
+ */
+function isKnownQos2(state: State, packet: PublishPacket): boolean {
+  const packetId = packet.packetId ?? 0;
+  if (state.session.inboundQos2.has(packetId)) return true;
+  return state.session.pendingQos2.has(packetId) && (packet.dup || state.routes.inboundQos2.has(packetId));
 }
 
 /** PUBREL: the QoS 2 exchange ends; the id may be used again [MQTT-4.3.3-2]. */
@@ -119,12 +143,15 @@ export function onPubrel(state: State, connection: Connection, packetId: number,
  */
 export function onRouted(state: State, ack: RouteAck, ok: boolean, now: number, config: SessionConfig, out: Effects): void {
   const { session, routes } = state;
-  // A QoS 2 id of this session (not of one discarded since, whatever connection now owns it): kept once
-  // stored everywhere, so that a resend is never routed again; forgotten if routing failed.
+  // A QoS 2 id of this session (not of one discarded since, whatever connection now owns it): once stored
+  // everywhere, a resend is never routed again.
   if (ack.inboundQos2 !== undefined && ack.epoch === routes.epoch) {
     routes.inboundQos2.delete(ack.inboundQos2);
-    if (ok) out.persist({ op: 'addInboundQos2', packetId: ack.inboundQos2 });
-    else session.inboundQos2.delete(ack.inboundQos2);
+    // Failed, the id stays pending with its key: the client's resend (DUP) is routed again under it.
+    if (ok && session.pendingQos2.delete(ack.inboundQos2)) {
+      session.inboundQos2.add(ack.inboundQos2);
+      out.persist({ op: 'addInboundQos2', packetId: ack.inboundQos2 });
+    }
   }
   // The acks waiting for this route: the publisher's, and a resend's on a connection that took over.
   for (const connection of state.connections.values()) {

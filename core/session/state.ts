@@ -4,12 +4,13 @@
 //   StoredSession      SQLite, loaded on wake, kept in step by `persist` effects
 //   ConnectionRecord   the socket attachment: ids and scalars only, survives hibernation
 //   Connection (rest)  memory only: lost on hibernation, which each field says is safe
-import type { ProtocolVersion, Will } from '../codec/packets.js';
+import type { ProtocolVersion, QoS, Will } from '../codec/packets.js';
 import type { ApplicationMessage } from '../routing/message.js';
-import type { SubscriptionOptions } from '../routing/subscription.js';
+import type { ReplayCursor, SubscriptionOptions } from '../routing/subscription.js';
 import type { ConnectionToken } from '../tenancy/token.js';
 import type { RateBucket } from '../tenancy/limits.js';
 import type { OutboundTopicAliases } from './topic-alias.js';
+import { SessionQueue } from './queue.js';
 
 /** Deployment settings the session obeys (wrangler.toml [vars], parsed by the adapter). */
 export interface SessionConfig {
@@ -21,6 +22,12 @@ export interface SessionConfig {
   maximumPacketSize: number;
   /** Messages queued per session (MAX_QUEUED); a token may set a lower bound. */
   maximumQueued: number;
+  /** Payload bytes queued per session (MAX_QUEUED_BYTES): past it the oldest are dropped, as past the count. */
+  maximumQueuedBytes: number;
+  /** Filters one SUBSCRIBE may carry (MAX_FILTERS_PER_SUBSCRIBE): the rest are refused with 0x97 / 0x80. */
+  maximumFiltersPerSubscribe: number;
+  /** Subscriptions one session may hold (MAX_SUBSCRIPTIONS); a token may set a lower bound. */
+  maximumSubscriptions: number;
   /** Topic aliases a 5.0 client may define towards us (announced in CONNACK). */
   topicAliasMaximum: number;
   /** Topic shards per tenant: the retained limit is enforced per shard as its share. */
@@ -71,16 +78,17 @@ export interface StoredSession {
   subscriptions: Map<string, SubscriptionOptions>;
   /** out: QoS 1/2 messages sent and not completed, by packet id (the inflight window). */
   inflight: Map<number, OutboundMessage>;
-  /** out: messages waiting for the window; their rows stay in SQLite, only the count and cursor are here. */
-  queue: {
-    length: number;
-    /** seq of the last queued row moved into the window: the next read starts after it. */
-    drainedSeq: number;
-    /** A read of queued rows is in flight (memory only: reads answer within the step that asked). */
-    reading: boolean;
-  };
+  /** out: messages waiting for the window; their rows stay in SQLite, only their sizes and the cursor are here. */
+  queue: SessionQueue;
   /** in: QoS 2 packet ids routed and not yet released by PUBREL [MQTT-4.3.3-2]. */
   inboundQos2: Set<number>;
+  /**
+   * in: QoS 2 packet ids received and stored but not yet routed everywhere → the message's exactly-once key.
+   * Stored before routing starts, so that a resend after a crash is routed again under the same key.
+   */
+  pendingQos2: Map<number, string>;
+  /** out: exactly-once keys of QoS 2 messages this session holds or recently completed (bounded). */
+  exactlyOnceKeys: Set<string>;
   /** in: topic aliases the current connection defined [MQTT-3.3.2-7 v5]. */
   inboundAliases: Map<number, string>;
   /** seq for the next stored outbound message. */
@@ -143,6 +151,32 @@ export interface Connection extends ConnectionRecord {
   outboundAliases: OutboundTopicAliases | undefined;
   /** in: the token's publish rate (a wake starts with a full bucket). */
   publishBucket: RateBucket | undefined;
+  /**
+   * out: retained messages of this connection's SUBSCRIBEs still in the shards, read round by round as the
+   * queue empties (retained-replay.ts). Memory only: a hibernation while the client sits on unacknowledged
+   * messages cuts the replay short.
+   */
+  replay: RetainedReplay | undefined;
+}
+
+/** One filter's retained messages still in the shards: what its SUBSCRIBE granted, and where each shard is. */
+export interface ReplayPlan {
+  filter: string;
+  /** The granted QoS (each message goes at the lower of its own and this [MQTT-3.8.4-6]). */
+  qos: QoS;
+  subscriptionIdentifier?: number;
+  cursors: ReplayCursor[];
+}
+
+/** A connection's retained replay in progress. */
+export interface RetainedReplay {
+  /** Filters with retained messages still to read, in SUBSCRIBE order. */
+  pending: Map<string, ReplayPlan>;
+  /**
+   * The round being read (its id, from Routes.next); its answer is ignored when this changed meanwhile (a
+   * SUBSCRIBE replaced a filter, or the replay ended).
+   */
+  reading: number | undefined;
 }
 
 /**
@@ -150,7 +184,7 @@ export interface Connection extends ConnectionRecord {
  * and a route that dies with the object was never acknowledged.
  */
 export interface Routes {
-  /** The next route id (never reused within this object's life). */
+  /** The next route id (never reused within this object's life); retained replay rounds take theirs here too. */
   next: number;
   /** Bumped when the session is discarded: a late outcome of the old session's route changes nothing. */
   epoch: number;
@@ -180,8 +214,10 @@ export function emptySession(): StoredSession {
     record: undefined,
     subscriptions: new Map(),
     inflight: new Map(),
-    queue: { length: 0, drainedSeq: 0, reading: false },
+    queue: new SessionQueue(),
     inboundQos2: new Set(),
+    pendingQos2: new Map(),
+    exactlyOnceKeys: new Set(),
     inboundAliases: new Map(),
     nextSeq: 1,
     lastPacketId: 0,
@@ -213,6 +249,7 @@ export function connectionFrom(record: ConnectionRecord, offeredToken?: Connecti
     pendingAcks: [],
     outboundAliases: undefined,
     publishBucket: undefined,
+    replay: undefined,
   };
 }
 

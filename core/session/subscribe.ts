@@ -1,20 +1,23 @@
 // SUBSCRIBE and UNSUBSCRIBE: which filters are granted at which QoS, the SUBACK codes, and what follows.
 //
-//   SUBSCRIBE ──▶ per filter: valid? allowed by the ACL? within the token's quota? ──▶ stored here
-//     ──subscribeShards──▶ the shards register them and answer with retained messages
-//     ──subscribed──▶ SUBACK, then the retained messages Retain Handling asks for
+//   SUBSCRIBE ──▶ past MAX_FILTERS_PER_SUBSCRIBE? per filter: valid? allowed by the ACL? within the
+//     subscription quota? ──▶ stored here
+//     ──subscribeShards──▶ the shards register them and answer with a first page of retained messages
+//     ──subscribed──▶ SUBACK, then the retained messages Retain Handling asks for, in rounds
+//     (retained-replay.ts)
 //   UNSUBSCRIBE ──▶ forgotten here and in the shards ──▶ UNSUBACK
 import type { QoS, SubscribePacket, Subscription, UnsubscribePacket } from '../codec/packets.js';
 import { maySubscribe } from '../acl/acl.js';
 import { ReasonCode, subackFailureFor, type ReasonCodeValue } from '../reason-codes.js';
-import { hasExpired, sessionName, type Delivery } from '../routing/message.js';
-import { deliveryQoS, subscriptionOptions, type SubscribeOutcome } from '../routing/subscription.js';
+import { sessionName } from '../routing/message.js';
+import { subscriptionOptions, type SubscribeOutcome } from '../routing/subscription.js';
 import { isValidTopicFilter, parseSharedSubscription } from '../topic/validate.js';
 import { aclIdentity } from './admission.js';
 import type { Effects, SubscribeContinuation } from './effects.js';
 import { endConnection } from './lifecycle.js';
-import { deliver } from './outbound.js';
-import type { Connection, SessionConfig, State, StoredSession } from './state.js';
+import { deliver, queueRoom } from './outbound.js';
+import { continueReplay, endReplays, takeRetained, type RetainedPlan } from './retained-replay.js';
+import { ownerOf, type Connection, type SessionConfig, type State, type StoredSession } from './state.js';
 
 export type FilterDecision =
   | { ok: true; subscription: Subscription; grantedQoS: QoS }
@@ -66,8 +69,17 @@ export function onSubscribe(state: State, connection: Connection, packet: Subscr
   const subscriptionIdentifier = v5 ? packet.properties?.subscriptionIdentifiers?.[0] : undefined;
   const token = record.token;
   const identity = aclIdentity(connection.clientId, token);
-  const decisions = decideSubscriptions(packet, connection.protocolVersion, (filter) => !token || maySubscribe(token.acl, identity, filter));
-  const refusedByQuota = applySubscriptionQuota(decisions, session, token?.limits.maxSubscriptions, connection.protocolVersion);
+  // Filters past the per-SUBSCRIBE limit are refused unexamined: 20,000 filters cost no ACL walk.
+  const examined = packet.subscriptions.slice(0, config.maximumFiltersPerSubscribe);
+  const decisions = decideSubscriptions({ ...packet, subscriptions: examined }, connection.protocolVersion, (filter) => !token || maySubscribe(token.acl, identity, filter));
+  const pastLimit = packet.subscriptions.slice(examined.length);
+  for (const { topicFilter } of pastLimit) {
+    decisions.push({ ok: false, topicFilter, reasonCode: subackFailureFor(ReasonCode.QuotaExceeded, connection.protocolVersion) });
+  }
+  if (pastLimit.length > 0) out.persist({ op: 'count', counter: 'limit_filters_per_subscribe', n: pastLimit.length });
+  // The deployment's bound, or the token's if lower; anonymous sessions get the deployment's.
+  const maxSubscriptions = Math.min(config.maximumSubscriptions, token?.limits.maxSubscriptions ?? Infinity);
+  const refusedByQuota = applySubscriptionQuota(decisions, session, maxSubscriptions, connection.protocolVersion);
   if (refusedByQuota > 0) out.persist({ op: 'count', counter: 'limit_subscriptions', n: refusedByQuota });
 
   const then: SubscribeContinuation = { packetId: packet.packetId, reasonCodes: subackCodes(decisions), retained: [], added: [], epoch: state.routes.epoch };
@@ -82,6 +94,8 @@ export function onSubscribe(state: State, connection: Connection, packet: Subscr
     forShards.push({ filter, ...options });
     then.retained.push({ filter, qos, retainHandling: v5 ? (retainHandling ?? 0) : 0, ...(subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier }) });
   }
+  // A filter subscribed again starts its retained messages afresh.
+  endReplays(connection, forShards.map(({ filter }) => filter));
   if (forShards.some(({ filter }) => isSysFilter(filter))) out.emit({ type: 'wantSys', tenant: record.tenant });
   if (forShards.length === 0) return onSubscribed(state, connection.id, then, new Map(), now, config, out);
   out.emit({
@@ -109,6 +123,7 @@ export function onSubscribed(
   out: Effects,
 ): void {
   const connection = state.connections.get(connectionId);
+  if (then.replayRound !== undefined) return onReplayRound(state, connection, then, results, now, config, out);
   if (!results) {
     if (then.epoch === state.routes.epoch && then.added.length > 0) forgetSubscriptions(state, then.added, out);
     if (connection) endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
@@ -121,28 +136,59 @@ export function onSubscribed(
   // [MQTT-3.3.1-6] retained messages follow (again on a re-subscription [MQTT-3.8.4-3]), RETAIN=1
   // [MQTT-3.3.1-8]; 5.0 Retain Handling decides whether: 0 always [MQTT-3.3.1-9 v5], 1 only for a new
   // subscription [MQTT-3.3.1-10 v5], 2 never [MQTT-3.3.1-11 v5].
-  const retained: Delivery[] = [];
-  for (const plan of then.retained) {
+  const wanted = then.retained.filter((plan) => {
     const result = results.get(plan.filter);
-    if (!result || plan.retainHandling === 2 || (plan.retainHandling === 1 && !result.isNew)) continue;
-    for (const message of result.retained) {
-      if (hasExpired(message, now)) continue;
-      retained.push({
-        ...message,
-        qos: deliveryQoS(message.qos, plan.qos),
-        retain: true,
-        filters: [plan.filter],
-        ...(plan.subscriptionIdentifier === undefined ? {} : { subscriptionIdentifiers: [plan.subscriptionIdentifier] }),
-      });
-    }
+    return result !== undefined && plan.retainHandling !== 2 && (plan.retainHandling !== 1 || result.isNew);
+  });
+  replayRetained(state, connection, wanted, results, now, config, out);
+}
+
+/** A further round of a retained replay answered (retained-replay.ts). */
+function onReplayRound(
+  state: State,
+  connection: Connection | undefined,
+  then: SubscribeContinuation,
+  results: ReadonlyMap<string, SubscribeOutcome> | undefined,
+  now: number,
+  config: SessionConfig,
+  out: Effects,
+): void {
+  const replay = connection?.replay;
+  // The connection ended, or a SUBSCRIBE replaced a filter of this round: its answer is not used.
+  if (!connection || !replay || replay.reading !== then.replayRound) return;
+  replay.reading = undefined;
+  if (!results) {
+    // The shards could not be reached: the replay ends, counted; the subscriptions stay.
+    connection.replay = undefined;
+    out.persist({ op: 'count', counter: 'retained_replay_failed', n: 1 });
+    return;
   }
+  if (connection.phase !== 'connected') return;
+  const held = then.retained.filter((plan) => replay.pending.has(plan.filter) && state.session.subscriptions.has(plan.filter));
+  replayRetained(state, connection, held, results, now, config, out);
+}
+
+/** Delivers what the session has room for of the shards' pages; the rest waits for the next round. */
+function replayRetained(
+  state: State,
+  connection: Connection,
+  plans: readonly RetainedPlan[],
+  results: ReadonlyMap<string, SubscribeOutcome>,
+  now: number,
+  config: SessionConfig,
+  out: Effects,
+): void {
+  const room = queueRoom(state, connection, config);
+  const retained = takeRetained(connection, plans, results, room, now);
   if (retained.length > 0) deliver(state, retained, now, config, out);
+  continueReplay(state, connection, queueRoom(state, connection, config), out);
 }
 
 export function onUnsubscribe(state: State, connection: Connection, packet: UnsubscribePacket, out: Effects): void {
   const held = state.session.subscriptions;
   const reasonCodes = packet.topicFilters.map((filter) => (held.has(filter) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted));
   forgetSubscriptions(state, packet.topicFilters, out);
+  endReplays(connection, packet.topicFilters);
   // [MQTT-3.10.4-4] UNSUBACK, even when nothing matched [MQTT-3.10.4-5].
   out.send(connection.id, { type: 'unsuback', packetId: packet.packetId, reasonCodes });
 }
@@ -151,6 +197,7 @@ export function onUnsubscribe(state: State, connection: Connection, packet: Unsu
 function forgetSubscriptions(state: State, filters: readonly string[], out: Effects): void {
   const { record, subscriptions } = state.session;
   for (const filter of filters) if (subscriptions.delete(filter)) out.persist({ op: 'deleteSubscription', filter });
+  endReplays(ownerOf(state), filters);
   if (record && filters.length > 0) {
     out.emit({ type: 'unsubscribeShards', tenant: record.tenant, session: sessionName(record.tenant, record.clientId), filters: [...filters] });
   }
@@ -170,11 +217,11 @@ export function forgetUnauthorizedSubscriptions(state: State, out: Effects): voi
 }
 
 /**
- * New filters past the token's maxSubscriptions are refused: 0x97 Quota exceeded (5.0) / 0x80. A filter the
- * session already holds is a re-subscription and always allowed. Returns how many were refused.
+ * New filters past the session's bound (MAX_SUBSCRIPTIONS, or the token's maxSubscriptions if lower) are
+ * refused: 0x97 Quota exceeded (5.0) / 0x80. A filter the session already holds is a re-subscription and
+ * always allowed. Returns how many were refused.
  */
-function applySubscriptionQuota(decisions: FilterDecision[], session: StoredSession, maxSubscriptions: number | undefined, protocolVersion: number): number {
-  if (maxSubscriptions === undefined) return 0;
+function applySubscriptionQuota(decisions: FilterDecision[], session: StoredSession, maxSubscriptions: number, protocolVersion: number): number {
   let held = session.subscriptions.size;
   let refused = 0;
   // A filter named twice in one SUBSCRIBE is one subscription, replaced [MQTT-3.8.4-4].

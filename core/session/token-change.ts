@@ -1,9 +1,9 @@
-// The token of the connected client changed: revoked, it is cut off; otherwise its new ACL and limits apply.
+// The token of the session's client changed: revoked, the session ends; otherwise its new ACL and limits apply.
 import type { AclEntry } from '../acl/acl.js';
 import { ReasonCode } from '../reason-codes.js';
 import type { TokenLimits } from '../tenancy/limits.js';
 import type { Effects } from './effects.js';
-import { endConnection } from './lifecycle.js';
+import { discardSession, endConnection, reportPresence } from './lifecycle.js';
 import { ownerOf, type SessionConfig, type State } from './state.js';
 import { forgetUnauthorizedSubscriptions } from './subscribe.js';
 
@@ -17,9 +17,12 @@ export interface TokenUpdate {
 }
 
 /**
- * A token that is gone, disabled or expired closes its connection (5.0: DISCONNECT 0x98 Administrative
- * action, the will published). Otherwise the session keeps the new ACL and limits, and subscriptions the
- * new ACL no longer allows are removed.
+ * A token that is gone, disabled or expired ends the session, connected or offline: its connection closes
+ * (5.0: DISCONNECT 0x98 Administrative action) and its subscriptions, queue and will are discarded. They
+ * were the token's rights: a will is a publish the token may no longer make, a queue holds messages it may
+ * no longer read [DESIGN §3]. Otherwise the session, connected or offline, keeps the new ACL and limits,
+ * and subscriptions the new ACL no longer allows are removed; queued messages are checked against the ACL
+ * as they leave (outbound.ts).
  */
 export function onTokenChanged(state: State, tokenId: string, token: TokenUpdate | null, now: number, config: SessionConfig, out: Effects): void {
   const record = state.session.record;
@@ -27,7 +30,12 @@ export function onTokenChanged(state: State, tokenId: string, token: TokenUpdate
   const owner = ownerOf(state);
   const revoked = !token || !token.enabled || (token.expiresAt !== null && token.expiresAt <= now);
   if (revoked) {
-    if (owner) endConnection(state, owner, { publishWill: true, reasonCode: ReasonCode.AdministrativeAction }, now, config, out);
+    if (owner) endConnection(state, owner, { publishWill: false, reasonCode: ReasonCode.AdministrativeAction }, now, config, out);
+    // A session with Session Expiry 0 ended with its connection; a kept one ends now.
+    if (state.session.record) {
+      discardSession(state, out);
+      reportPresence(record, 'ended', out);
+    }
     return;
   }
   record.token = { ...record.token, acl: token.acl, limits: token.limits };

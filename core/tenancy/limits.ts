@@ -1,4 +1,5 @@
-// Per-token limits (flespi-style). Absent fields mean "no limit beyond the deployment's own".
+// Per-token limits (flespi-style). Absent fields mean "no limit beyond the deployment's own"; a token's limit
+// only ever lowers the deployment's where both exist (wrangler.toml [vars]: MAX_SUBSCRIPTIONS, MAX_QUEUED).
 
 export interface TokenLimits {
   /** Concurrent MQTT connections using this token. */
@@ -7,9 +8,9 @@ export interface TokenLimits {
   publishRate?: number;
   /** Largest application payload, bytes. */
   maxMessageSize?: number;
-  /** Subscriptions one session may hold. */
+  /** Subscriptions one session may hold (below MAX_SUBSCRIPTIONS). */
   maxSubscriptions?: number;
-  /** Messages queued for one offline session. */
+  /** Messages queued for one session (below MAX_QUEUED; MAX_QUEUED_BYTES bounds their payload bytes). */
   maxQueued?: number;
 }
 

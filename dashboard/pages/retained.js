@@ -1,12 +1,13 @@
-// Retained messages: load by filter, browse them as a tree of topic levels, view one, delete it.
+// Retained messages: load by filter (a page at a time), browse them as a tree of topic levels, view one, delete it.
+import { request } from '../api.js';
 import { describePayload, field, formatBytes, h, prettyJson, replace } from '../dom.js';
 import { buildTopicTree, sortedChildren } from '../topic-tree.js';
 import { confirmAction, empty, notify } from '../ui.js';
 
 /** Levels are opened by default down to this depth (deeper ones on click). */
 const OPEN_DEPTH = 3;
-/** The most messages GET /retained answers with. */
-const LIST_LIMIT = 1000;
+/** Messages per GET /retained page (its most); "Load more" follows the answer's next cursor. */
+const PAGE_LIMIT = 1000;
 
 export function createRetainedPage(ctx) {
   const filter = h('input', { type: 'text', value: '#', autocomplete: 'off', spellcheck: 'false' });
@@ -17,6 +18,8 @@ export function createRetainedPage(ctx) {
     h('button', { type: 'submit', class: 'primary' }, 'Load'),
   );
   const summary = h('p', { class: 'muted', 'data-testid': 'retained-summary' });
+  const more = h('button', { type: 'button' }, 'Load more');
+  more.hidden = true;
   const tree = h('div', { class: 'tree', 'aria-label': 'Retained topics', role: 'region' });
   const viewer = h('div', { class: 'viewer card', role: 'region', 'aria-label': 'Retained message' }, empty('Choose a topic to see its message.'));
   const el = h(
@@ -25,37 +28,55 @@ export function createRetainedPage(ctx) {
     h('div', { class: 'page-head' }, h('h1', { id: 'retained-title' }, 'Retained messages')),
     form,
     summary,
-    h('div', { class: 'split' }, tree, viewer),
+    h('div', { class: 'split' }, h('div', null, tree, h('div', { class: 'actions' }, more)), viewer),
   );
   let selected;
+  /** What is shown: the filter, the pages loaded so far, and the cursor of the next page (null: all loaded). */
+  let shown = { filter: '#', messages: [], next: null };
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void load();
   });
+  more.addEventListener('click', () => void load(shown));
 
-  async function load() {
-    const wanted = filter.value.trim() || '#';
-    replace(summary, 'Loading…');
+  /** One page of GET /retained after the cursor `after` ('' = from the start). */
+  function fetchPage(wanted, after) {
+    const query = `filter=${encodeURIComponent(wanted)}&limit=${PAGE_LIMIT}${after ? `&after=${encodeURIComponent(after)}` : ''}`;
+    return request(ctx.auth, 'GET', `/tenants/${encodeURIComponent(ctx.auth.tenant)}/retained?${query}`);
+  }
+
+  /** Loads the first page of the filter in the field, or (`from`) the page after those already shown. */
+  async function load(from) {
+    const wanted = from ? from.filter : filter.value.trim() || '#';
+    more.disabled = true;
+    if (!from) replace(summary, 'Loading…');
     let messages;
+    let next;
     try {
-      messages = await ctx.api.listRetained(wanted);
+      const page = await fetchPage(wanted, from?.next ?? '');
+      messages = [...(from?.messages ?? []), ...page.messages];
+      next = page.next ?? null;
     } catch (error) {
+      more.disabled = false;
       if (error.status === 404) {
         replace(summary, 'The retained messages API is not available on this broker.');
         replace(tree, empty('No retained messages to show.'));
         return;
       }
-      replace(summary, '');
+      if (!from) replace(summary, '');
       await ctx.run(() => Promise.reject(error), 'Load retained messages').catch(() => {});
       return;
     }
+    shown = { filter: wanted, messages, next };
+    more.hidden = next === null;
+    more.disabled = false;
     replace(
       summary,
       `${messages.length} retained message${messages.length === 1 ? '' : 's'} matching `,
       h('code', null, wanted),
-      // The API answers at most 1000; say so rather than pretend the tree is complete.
-      messages.length >= LIST_LIMIT ? ` (the first ${LIST_LIMIT}: narrow the filter to see the others)` : null,
+      // Say there are more rather than pretend the tree is complete.
+      next !== null ? ' so far: “Load more” for the next ones' : null,
     );
     if (messages.length === 0) {
       replace(tree, empty('No retained messages match this filter.'));

@@ -1,5 +1,6 @@
-// Tokens & ACLs: list a tenant's tokens; create one (the secret is shown once), edit its ACL, limits and
-// expiry, enable/disable it, revoke (delete) it.
+// Tokens & ACLs: list a tenant's tokens; create one (the secret is shown once), edit its ordered ACL (allow and
+// deny entries), client-id patterns, limits and expiry, enable/disable it, revoke (delete) it; test what an ACL
+// decides for a topic.
 import { field, formatTime, h, replace } from '../dom.js';
 import { confirmAction, empty, notify } from '../ui.js';
 
@@ -16,6 +17,7 @@ export function createTokensPage(ctx) {
   const creator = h('div');
   const reveal = h('div');
   const newButton = h('button', { type: 'button', class: 'primary', onclick: openCreator }, 'New token');
+  const tester = aclTester(ctx);
   const el = h(
     'section',
     { class: 'page', 'aria-labelledby': 'tokens-title', hidden: true },
@@ -23,11 +25,12 @@ export function createTokensPage(ctx) {
     reveal,
     creator,
     list,
+    tester.el,
   );
 
   function openCreator() {
     newButton.disabled = true;
-    const editor = tokenEditor({ name: '', acl: [{ filter: '', rights: ['pub', 'sub'] }], limits: {}, expiresAt: null, enabled: true });
+    const editor = tokenEditor({ name: '', acl: [{ filter: '', rights: ['pub', 'sub'] }], limits: {}, expiresAt: null, enabled: true, clientIds: [] });
     const form = h(
       'form',
       { class: 'card', 'aria-label': 'Create token', novalidate: true },
@@ -83,6 +86,7 @@ export function createTokensPage(ctx) {
     if (!tokens) return;
     tokens.sort((a, b) => Number(b.master) - Number(a.master) || a.createdAt - b.createdAt);
     replace(list, tokens.length ? tokens.map(tokenCard) : h('li', null, empty('No tokens yet.')));
+    tester.setTokens(tokens);
   }
 
   function tokenCard(token) {
@@ -110,15 +114,17 @@ export function createTokensPage(ctx) {
           h('dt', null, 'Created'), h('dd', null, formatTime(token.createdAt)),
           h('dt', null, 'Expires'), h('dd', null, token.expiresAt === null ? 'never' : formatTime(token.expiresAt)),
           h('dt', null, 'Limits'), h('dd', null, limitsText(token.limits)),
+          h('dt', null, 'Client ids'), h('dd', { 'data-testid': 'client-ids' }, token.clientIds?.length ? token.clientIds.map((pattern) => [h('code', null, pattern), ' ']) : 'any'),
         ),
         h('h4', null, 'ACL'),
         token.acl.length
-          ? h('ul', { class: 'acl', 'aria-label': `ACL of ${token.name}` }, token.acl.map((entry) => h('li', null, h('code', null, entry.filter), ' ', h('span', { class: 'rights' }, entry.rights.join(' + ')))))
+          ? h('ol', { class: 'acl', 'aria-label': `ACL of ${token.name}` }, token.acl.map(aclEntryItem))
           : h('p', { class: 'muted' }, 'No entries: this token may neither publish nor subscribe (except $SYS reads).'),
         h(
           'div',
           { class: 'actions' },
           h('button', { type: 'button', onclick: edit }, 'Edit'),
+          h('button', { type: 'button', onclick: () => tester.pick(token.id), 'aria-label': `Test the ACL of ${token.name}` }, 'Test ACL'),
           h('button', { type: 'button', onclick: toggle, disabled: self, title: self ? selfNote : undefined }, token.enabled ? 'Disable' : 'Enable'),
           h('button', { type: 'button', class: 'danger', onclick: revoke, disabled: self, title: self ? selfNote : undefined }, 'Revoke'),
         ),
@@ -178,6 +184,100 @@ export function createTokensPage(ctx) {
   };
 }
 
+/** One ACL entry as listed: its place (entries are evaluated in order), allow or deny, filter and rights. */
+function aclEntryItem(entry, index) {
+  const deny = entry.access === 'deny';
+  return h(
+    'li',
+    { 'data-testid': 'acl-entry' },
+    h('span', { class: 'acl-number' }, `${index + 1}.`),
+    h('span', { class: deny ? 'badge deny' : 'badge ok' }, deny ? 'deny' : 'allow'),
+    h('code', null, entry.filter),
+    ' ',
+    h('span', { class: 'rights' }, entry.rights.join(' + ')),
+  );
+}
+
+/**
+ * "Test this ACL": what a token's ACL decides for an action on a topic, and which entry decided (the API
+ * evaluates it with the broker's own rules). setTokens() fills the token choice; pick() preselects one.
+ */
+function aclTester(ctx) {
+  // Named explicitly: a select's own options would otherwise join the name its label gives it.
+  const token = h('select', { required: true, 'aria-label': 'Token to test' });
+  const clientId = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'optional' });
+  const action = h(
+    'select',
+    null,
+    h('option', { value: 'publish' }, 'publish'),
+    h('option', { value: 'subscribe' }, 'subscribe'),
+    h('option', { value: 'receive' }, 'receive (delivery of a message)'),
+  );
+  const topic = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'devices/d42/temp' });
+  const result = h('output', { class: 'acl-result', 'data-testid': 'acl-test-result', 'aria-live': 'polite' });
+  let names = new Map();
+  const el = h(
+    'form',
+    { class: 'card acl-tester', 'aria-label': 'Test this ACL', novalidate: true },
+    h('h2', null, 'Test this ACL'),
+    h('p', { class: 'hint' }, 'What a token’s ACL decides, and which entry decides it. Receive is checked when a message is delivered to a subscriber.'),
+    h(
+      'div',
+      { class: 'grid' },
+      field('Token to test', token),
+      field('Client id', clientId, 'fills %c; checked against the token’s client ids'),
+      field('Action', action),
+      field('Topic', topic, 'a topic name; a topic filter for subscribe'),
+    ),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Test')),
+    result,
+  );
+
+  el.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!token.value) return replace(result, h('span', { class: 'error' }, 'Choose a token.'));
+    if (!topic.value) {
+      topic.focus();
+      return replace(result, h('span', { class: 'error' }, 'Enter a topic.'));
+    }
+    const input = { tokenId: token.value, action: action.value, topic: topic.value, ...(clientId.value ? { clientId: clientId.value } : {}) };
+    const answer = await ctx.run(() => ctx.api.testAcl(input), 'Test ACL').catch(() => undefined);
+    if (!answer) return replace(result);
+    replace(
+      result,
+      h('strong', { class: answer.allowed ? 'verdict ok' : 'verdict denied', 'data-testid': 'acl-verdict' }, answer.allowed ? 'Allowed' : 'Denied'),
+      ' ',
+      h('span', { 'data-testid': 'acl-deciding-entry' }, answer.entry === null ? 'no entry decided' : `by entry ${answer.entry + 1}`),
+      ' · ',
+      h('span', { class: 'muted' }, names.get(input.tokenId) ?? input.tokenId),
+      h('p', { class: 'muted', 'data-testid': 'acl-reason' }, answer.reason),
+      answer.clientIdAllowed === null
+        ? null
+        : h(
+            'p',
+            { 'data-testid': 'acl-client-id' },
+            answer.clientIdAllowed ? 'This client id is allowed for the token.' : 'This client id is not allowed for the token: its CONNECT would be refused.',
+          ),
+    );
+  });
+
+  return {
+    el,
+    setTokens(tokens) {
+      const chosen = token.value;
+      names = new Map(tokens.map((t) => [t.id, t.name]));
+      replace(token, h('option', { value: '' }, 'Choose a token'), tokens.map((t) => h('option', { value: t.id }, `${t.name} (${t.id})`)));
+      if (names.has(chosen)) token.value = chosen;
+    },
+    pick(id) {
+      token.value = id;
+      replace(result);
+      el.scrollIntoView({ block: 'nearest' });
+      topic.focus();
+    },
+  };
+}
+
 function limitsText(limits) {
   const set = LIMITS.filter(([key]) => limits?.[key] !== undefined).map(([key, label]) => `${label.toLowerCase()} ${limits[key]}`);
   return set.length ? set.join(', ') : 'deployment defaults';
@@ -216,22 +316,47 @@ function tokenEditor(token) {
   const problem = h('p', { class: 'error', role: 'alert' });
 
   function renumber() {
-    [...rows.children].forEach((row, i) => {
+    const all = [...rows.children];
+    all.forEach((row, i) => {
       const n = i + 1;
+      row.querySelector('.acl-number').textContent = `${n}.`;
+      row.querySelector('.acl-access').setAttribute('aria-label', `ACL entry ${n} access`);
       row.querySelector('.acl-filter').setAttribute('aria-label', `ACL entry ${n} topic filter`);
       row.querySelector('.acl-pub').setAttribute('aria-label', `ACL entry ${n} publish`);
       row.querySelector('.acl-sub').setAttribute('aria-label', `ACL entry ${n} subscribe`);
+      row.querySelector('.acl-up').setAttribute('aria-label', `Move ACL entry ${n} up`);
+      row.querySelector('.acl-down').setAttribute('aria-label', `Move ACL entry ${n} down`);
       row.querySelector('.acl-remove').setAttribute('aria-label', `Remove ACL entry ${n}`);
+      row.querySelector('.acl-up').disabled = i === 0;
+      row.querySelector('.acl-down').disabled = i === all.length - 1;
     });
   }
 
+  /** Order matters (the first matching entry decides): swaps a row with its neighbour, keeping the focus on it. */
+  function move(row, step, button) {
+    const neighbour = step < 0 ? row.previousElementSibling : row.nextElementSibling;
+    if (!neighbour) return;
+    if (step < 0) rows.insertBefore(row, neighbour);
+    else rows.insertBefore(neighbour, row);
+    renumber();
+    (button.disabled ? row.querySelector('.acl-filter') : button).focus();
+  }
+
   function addRow(entry) {
+    const access = h('select', { class: 'acl-access' }, h('option', { value: 'allow' }, 'allow'), h('option', { value: 'deny' }, 'deny'));
+    access.value = entry.access === 'deny' ? 'deny' : 'allow';
+    const up = h('button', { type: 'button', class: 'acl-up acl-move', onclick: () => move(row, -1, up) }, '↑');
+    const down = h('button', { type: 'button', class: 'acl-down acl-move', onclick: () => move(row, 1, down) }, '↓');
     const row = h(
       'div',
       { class: 'acl-row', role: 'group' },
+      h('span', { class: 'acl-number', 'aria-hidden': 'true' }),
+      access,
       h('input', { type: 'text', class: 'acl-filter', value: entry.filter, placeholder: 'devices/%c/#', autocomplete: 'off', spellcheck: 'false' }),
       h('label', { class: 'check' }, h('input', { type: 'checkbox', class: 'acl-pub', checked: entry.rights.includes('pub') }), 'pub'),
       h('label', { class: 'check' }, h('input', { type: 'checkbox', class: 'acl-sub', checked: entry.rights.includes('sub') }), 'sub'),
+      up,
+      down,
       h('button', { type: 'button', class: 'acl-remove link', onclick: () => (row.remove(), renumber()) }, 'Remove'),
     );
     rows.append(row);
@@ -244,6 +369,7 @@ function tokenEditor(token) {
   const limitInputs = Object.fromEntries(
     LIMITS.map(([key]) => [key, h('input', { type: 'number', min: 1, step: 1, inputmode: 'numeric', value: token.limits?.[key] ?? '', placeholder: 'none' })]),
   );
+  const clientIds = h('textarea', { rows: 3, spellcheck: 'false', autocomplete: 'off', placeholder: 'sensor-%u-*', value: (token.clientIds ?? []).join('\n') });
   const expires = h('input', { type: 'datetime-local', value: toLocalInput(token.expiresAt) });
   const enabled = h('input', { type: 'checkbox', checked: token.enabled });
 
@@ -255,10 +381,11 @@ function tokenEditor(token) {
       'fieldset',
       null,
       h('legend', null, 'ACL'),
-      h('p', { class: 'hint' }, 'Topic filters with rights; %c is the client id, %u the username.'),
+      h('p', { class: 'hint' }, 'Checked in order: the first entry whose rights and topic filter match decides, allow or deny; none matches = denied. %c is the client id, %u the token id.'),
       rows,
-      h('button', { type: 'button', onclick: () => addRow({ filter: '', rights: ['pub', 'sub'] }).querySelector('input')?.focus() }, 'Add ACL entry'),
+      h('button', { type: 'button', onclick: () => addRow({ filter: '', rights: ['pub', 'sub'] }).querySelector('.acl-filter')?.focus() }, 'Add ACL entry'),
     ),
+    field('Allowed client ids', clientIds, 'One pattern per line: * matches any characters, %u is the token id. Empty = any client id.'),
     h('fieldset', null, h('legend', null, 'Limits (empty = no limit)'), h('div', { class: 'grid' }, LIMITS.map(([key, label, hint]) => field(label, limitInputs[key], hint)))),
     h('div', { class: 'grid' }, field('Expires (empty = never)', expires), h('label', { class: 'check' }, enabled, 'Enabled')),
     problem,
@@ -279,8 +406,13 @@ function tokenEditor(token) {
       if (!filter.value && rights.length === 0) continue;
       if (!filter.value) return fail(`ACL entry ${i + 1} needs a topic filter.`, filter);
       if (rights.length === 0) return fail(`ACL entry ${i + 1} needs pub, sub or both.`, filter);
-      acl.push({ filter: filter.value, rights });
+      // Absent access means allow: only a deny is written out.
+      const deny = row.querySelector('.acl-access').value === 'deny';
+      acl.push({ filter: filter.value, rights, ...(deny ? { access: 'deny' } : {}) });
     }
+    const patterns = clientIds.value.split('\n').map((line) => line.trim()).filter(Boolean);
+    if (patterns.length > 50) return fail('At most 50 client id patterns.', clientIds);
+    if (patterns.some((pattern) => pattern.length > 256)) return fail('A client id pattern has at most 256 characters.', clientIds);
     const limits = {};
     for (const [key, label] of LIMITS) {
       const raw = limitInputs[key].value.trim();
@@ -294,7 +426,7 @@ function tokenEditor(token) {
       expiresAt = new Date(expires.value).getTime();
       if (Number.isNaN(expiresAt)) return fail('The expiry is not a valid date.', expires);
     }
-    return { name: name.value.trim(), acl, limits, expiresAt, enabled: enabled.checked };
+    return { name: name.value.trim(), acl, limits, expiresAt, enabled: enabled.checked, clientIds: patterns };
   }
 
   return { el, read };

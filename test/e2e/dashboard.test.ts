@@ -4,7 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startBroker, type RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, subscribe } from '../integration/clients.js';
 
@@ -174,6 +174,79 @@ describe.skipIf(skip)('dashboard in headless Chromium', () => {
     await card.getByRole('button', { name: 'Enable' }).click();
     await card.getByRole('button', { name: 'Disable' }).waitFor();
     expect((await api('GET', `/tenants/e2e/tokens/${info.id}`, master)).json.enabled).toBe(true);
+  });
+
+  it('edits allow/deny and the order of ACL entries and client-id patterns, and tests the ACL with the deciding entry shown', async () => {
+    const tokens = section(page, 'Tokens & ACLs');
+    const evil = 'test/<img src=x onerror=alert(3)>';
+    await tokens.getByRole('button', { name: 'New token' }).click();
+    const form = tokens.getByRole('form', { name: 'Create token' });
+    await form.getByLabel('Name').fill('acl <b>order</b>');
+    await form.getByLabel('ACL entry 1 topic filter').fill('#');
+    await form.getByRole('button', { name: 'Add ACL entry' }).click();
+    await form.getByLabel('ACL entry 2 topic filter').fill(evil);
+    await form.getByLabel('ACL entry 2 publish').uncheck();
+    await form.getByLabel('ACL entry 2 access').selectOption('deny');
+    // Order decides: the deny entry goes first, and the rows renumber.
+    await form.getByRole('button', { name: 'Move ACL entry 2 up' }).click();
+    expect(await form.getByLabel('ACL entry 1 topic filter').inputValue()).toBe(evil);
+    expect(await form.getByLabel('ACL entry 1 access').inputValue()).toBe('deny');
+    expect(await form.getByLabel('ACL entry 2 topic filter').inputValue()).toBe('#');
+    expect(await form.getByRole('button', { name: 'Move ACL entry 1 up' }).isDisabled()).toBe(true);
+    expect(await form.getByRole('button', { name: 'Move ACL entry 2 down' }).isDisabled()).toBe(true);
+    await shot(page, 'desktop-acl-order');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await tokens.getByRole('region', { name: 'New token' }).getByRole('button', { name: 'Done' }).click();
+
+    const card = tokens.getByRole('listitem', { name: 'Token acl <b>order</b>' });
+    const entries = card.getByRole('list', { name: /^ACL of/ }).getByTestId('acl-entry');
+    await entries.first().waitFor();
+    expect(await entries.allTextContents()).toEqual([`1.deny${evil} sub`, '2.allow# pub + sub']);
+    const listed = (await api('GET', '/tenants/e2e/tokens', master)).json.tokens;
+    const info = listed.find((t: { name: string }) => t.name === 'acl <b>order</b>');
+    // Later tests expect the tenant's tokens as they were: this one goes whatever happens below.
+    onTestFinished(async () => void (await api('DELETE', `/tenants/e2e/tokens/${info.id}`, master)));
+    expect(info.acl).toEqual([{ filter: evil, rights: ['sub'], access: 'deny' }, { filter: '#', rights: ['pub', 'sub'] }]);
+
+    // Client-id patterns, one per line.
+    await card.getByRole('button', { name: 'Edit' }).click();
+    const edit = card.getByRole('form', { name: 'Edit token acl <b>order</b>' });
+    expect(await edit.getByLabel('ACL entry 1 access').inputValue()).toBe('deny');
+    await edit.getByLabel('Allowed client ids').fill('sensor-%u-*\n\n  lobby  ');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await card.getByTestId('client-ids').filter({ hasText: 'sensor-%u-*' }).waitFor();
+    expect((await api('GET', `/tenants/e2e/tokens/${info.id}`, master)).json.clientIds).toEqual(['sensor-%u-*', 'lobby']);
+
+    // Test this ACL: the deny entry decides for the topic, the allow # for the wildcard subscription.
+    await card.getByRole('button', { name: 'Test the ACL of acl <b>order</b>' }).click();
+    const tester = tokens.getByRole('form', { name: 'Test this ACL' });
+    expect(await tester.getByLabel('Token to test').inputValue()).toBe(info.id);
+    const result = tester.getByTestId('acl-test-result');
+    const check = async (action: string, topic: string, clientId = '') => {
+      await tester.getByLabel('Action').selectOption(action);
+      await tester.getByLabel('Topic').fill(topic);
+      await tester.getByLabel('Client id').fill(clientId);
+      await result.evaluate((el: any) => el.replaceChildren());
+      await tester.getByRole('button', { name: 'Test', exact: true }).click();
+      await result.getByTestId('acl-verdict').waitFor();
+      return {
+        verdict: await result.getByTestId('acl-verdict').textContent(),
+        entry: await result.getByTestId('acl-deciding-entry').textContent(),
+        reason: await result.getByTestId('acl-reason').textContent(),
+        clientId: (await result.getByTestId('acl-client-id').count()) ? await result.getByTestId('acl-client-id').textContent() : null,
+      };
+    };
+    expect(await check('subscribe', evil)).toEqual({ verdict: 'Denied', entry: 'by entry 1', reason: `denied by deny sub "${evil}"`, clientId: null });
+    expect(await check('subscribe', '#')).toMatchObject({ verdict: 'Allowed', entry: 'by entry 2' });
+    expect(await check('receive', evil)).toMatchObject({ verdict: 'Denied', entry: 'by entry 1' });
+    expect(await check('publish', evil, 'intruder')).toMatchObject({ verdict: 'Allowed', entry: 'by entry 2', clientId: expect.stringContaining('not allowed') });
+    expect(await check('publish', 'x', `sensor-${info.id}-7`)).toMatchObject({ clientId: 'This client id is allowed for the token.' });
+    await check('publish', '$SYS/x');
+    expect(await result.getByTestId('acl-deciding-entry').textContent()).toBe('no entry decided');
+    // Filters and names were shown as text.
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await tokens.locator('h3 b').count()).toBe(0);
+    await shot(page, 'desktop-acl-test');
   });
 
   it('the web client connects with that token, subscribes demo/#, publishes demo/hello and sees it arrive', async () => {

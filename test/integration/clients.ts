@@ -236,7 +236,15 @@ export class RawClient {
 }
 
 /** Encodes a 3.1.1 CONNECT by hand (for malformed-input tests that mqtt.js refuses to produce). */
-export function connectBytes(options: { clientId: string; cleanSession?: boolean; keepAlive?: number; level?: number; flags?: number; will?: { topic: string; payload: string; qos?: number; retain?: boolean } }): Buffer {
+export function connectBytes(options: {
+  clientId: string;
+  cleanSession?: boolean;
+  keepAlive?: number;
+  level?: number;
+  flags?: number;
+  will?: { topic: string; payload: string; qos?: number; retain?: boolean };
+  username?: string;
+}): Buffer {
   const str = (s: string) => {
     const b = Buffer.from(s, 'utf8');
     return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
@@ -246,6 +254,10 @@ export function connectBytes(options: { clientId: string; cleanSession?: boolean
   if (options.will) {
     flags |= 0x04 | ((options.will.qos ?? 0) << 3) | (options.will.retain ? 0x20 : 0);
     payload.push(str(options.will.topic), str(options.will.payload));
+  }
+  if (options.username !== undefined) {
+    flags |= 0x80;
+    payload.push(str(options.username));
   }
   const keepAlive = options.keepAlive ?? 30;
   const variable = Buffer.concat([str('MQTT'), Buffer.from([options.level ?? 4, flags, keepAlive >> 8, keepAlive & 0xff])]);

@@ -1,7 +1,7 @@
 // Deployment defaults and limits: anonymous clients refused, oversize packets rejected.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessionOffline, startBroker, type RunningBroker } from './broker.js';
-import { RawClient, connectBytes, connectClient, end, publishBytes, recorder, sentinel, subscribe } from './clients.js';
+import { RawClient, connectBytes, connectClient, end, publishBytes, recorder, sentinel, sleep, subscribe } from './clients.js';
 
 let strict: RunningBroker;
 beforeAll(async () => {
@@ -71,5 +71,66 @@ describe('admin statistics route', () => {
     expect(body.relay.connections).toBeGreaterThanOrEqual(1);
     expect(body.relay.framesRelayed).toBeGreaterThanOrEqual(1);
     await end(client);
+  });
+});
+
+describe('a packet left half-sent', () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker({ vars: { PACKET_TIMEOUT: '1' } });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('[MQTT-3.1.2-23] keepalive 0 does not let a client hold half a packet forever: closed after PACKET_TIMEOUT', async () => {
+    const raw = new RawClient(broker.mqttUrl);
+    await raw.send(connectBytes({ clientId: 'half-sender', keepAlive: 0 }));
+    await raw.until((b) => b.length >= 4);
+    expect([...raw.bytes().subarray(0, 4)]).toEqual([0x20, 0x02, 0x00, 0x00]);
+    const started = Date.now();
+    await raw.send(publishBytes('half/packet', 'z'.repeat(50_000)).subarray(0, 1000));
+    expect(await raw.waitClosed(5000)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('[MQTT-3.1.2-23] a keepalive-0 client that sends whole packets, slowly, stays connected', async () => {
+    const raw = new RawClient(broker.mqttUrl);
+    await raw.send(connectBytes({ clientId: 'slow-sender', keepAlive: 0 }));
+    await raw.until((b) => b.length >= 4);
+    const packet = publishBytes('slow/packet', 'ok');
+    await raw.send(packet.subarray(0, 5));
+    await sleep(500);
+    await raw.send(packet.subarray(5));
+    await sleep(1200);
+    expect(raw.closed).toBe(false);
+    raw.close();
+  });
+});
+
+describe('ALLOWED_ORIGINS', () => {
+  let broker: RunningBroker;
+  beforeAll(async () => {
+    broker = await startBroker({ vars: { ALLOWED_ORIGINS: 'https://app.example.com' } });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  const upgrade = (origin?: string) =>
+    broker.miniflare.dispatchFetch(`${broker.httpUrl}/mqtt`, {
+      headers: { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': 'mqtt', ...(origin ? { Origin: origin } : {}) },
+    });
+
+  it('(RFC 6455 §10.2) a browser page from another origin is refused with 403; listed, own and absent origins connect', async () => {
+    const refused = await upgrade('https://evil.example');
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ error: expect.stringContaining('ALLOWED_ORIGINS') });
+    for (const origin of ['https://app.example.com', broker.httpUrl, undefined]) {
+      const accepted = await upgrade(origin);
+      expect(accepted.status, String(origin)).toBe(101);
+      accepted.webSocket?.accept();
+      accepted.webSocket?.close();
+    }
   });
 });

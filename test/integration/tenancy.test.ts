@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from './broker.js';
 import { connectClient, end, publish, recorder, roundTrip, sentinel, subscribe, waitUntil } from './clients.js';
+import { api as callApi, newTenant as createTenant, newToken as createToken, presenceReported as presenceAt, refusedCode } from './tenants.js';
 
 const ADMIN = 'tenancy-admin-secret';
 let broker: RunningBroker;
@@ -14,53 +15,10 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-async function api(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; json: any }> {
-  // Miniflare's dispatcher, not Node's global fetch: a pooled keep-alive socket closed by the runtime made
-  // Node's fetch fail now and then with ECONNRESET.
-  const response = await broker.miniflare.dispatchFetch(`${broker.httpUrl}/api/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined };
-}
-
-async function newTenant(name: string): Promise<string> {
-  const created = await api('POST', '/tenants', ADMIN, { name });
-  expect(created.status).toBe(201);
-  return created.json.masterToken as string;
-}
-
-async function newToken(tenant: string, bearer: string, input: Record<string, unknown>): Promise<{ token: string; id: string }> {
-  const created = await api('POST', `/tenants/${tenant}/tokens`, bearer, input);
-  expect(created.status, JSON.stringify(created.json)).toBe(201);
-  return { token: created.json.token, id: created.json.info.id };
-}
-
-/** Resolves with the CONNACK return code of a refused connection. */
-function refusedCode(url: string, options: Record<string, unknown>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    connectClient(url, options).then(
-      (client) => {
-        void end(client, true);
-        reject(new Error('connection was accepted'));
-      },
-      (error: { code?: number }) => resolve(error.code ?? -1),
-    );
-  });
-}
-
-/** Waits until the tenant object has a client's presence report (connected): what its limits count. */
-async function presenceReported(tenant: string, clientId: string): Promise<void> {
-  const namespace = await broker.miniflare.getDurableObjectNamespace('TENANT');
-  const stub = namespace.get(namespace.idFromName(tenant)) as unknown as {
-    listSessions(): Promise<Array<{ clientId: string; connected: boolean }>>;
-  };
-  await waitUntil(async () => (await stub.listSessions()).some((s) => s.clientId === clientId && s.connected), {
-    what: `the presence of ${clientId} at tenant ${tenant}`,
-  });
-}
+const api = (method: string, path: string, bearer: string, body?: unknown) => callApi(broker, method, path, bearer, body);
+const newTenant = (name: string) => createTenant(broker, ADMIN, name);
+const newToken = (tenant: string, bearer: string, input: Record<string, unknown>) => createToken(broker, tenant, bearer, input);
+const presenceReported = (tenant: string, clientId: string) => presenceAt(broker, tenant, clientId);
 
 function closed(client: MqttClient): Promise<number> {
   const started = Date.now();
@@ -224,9 +182,10 @@ describe('tenants', () => {
     expect((await api('POST', '/tenants', ADMIN, { name: 'Bad Name' })).status).toBe(400);
     const listed = await api('GET', '/tenants', ADMIN);
     expect(listed.json.tenants.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['green', 'other']));
-    expect((await api('GET', '/tenants', green)).status).toBe(401);
+    // A tenant's master token is known but not the admin: 403; a wrong bearer: 401.
+    expect((await api('GET', '/tenants', green)).status).toBe(403);
     expect((await api('POST', '/tenants', 'wrong', { name: 'x' })).status).toBe(401);
-    expect((await api('POST', '/tenants', green, { name: 'x' })).status).toBe(401);
+    expect((await api('POST', '/tenants', green, { name: 'x' })).status).toBe(403);
     expect((await api('GET', '/tenants/green/tokens', other)).status).toBe(403);
     expect((await api('GET', '/tenants/green/tokens', 'garbage')).status).toBe(401);
     const badAcl = await api('POST', '/tenants/green/tokens', green, { acl: [{ filter: 'a/#/b', rights: ['pub'] }] });
@@ -320,7 +279,7 @@ describe('tenant limits', () => {
     const again = await connectClient(broker.mqttUrl, { clientId: 'only', username: master, protocolVersion: 5 });
     const stats = await api('GET', '/tenants/small/stats', master);
     expect(stats.json.limitHits).toEqual({ tokens: 1, sessions: 1 });
-    expect((await api('PUT', '/tenants/small/limits', master, { maxSessions: 5 })).status).toBe(401);
+    expect((await api('PUT', '/tenants/small/limits', master, { maxSessions: 5 })).status).toBe(403);
     expect((await api('PUT', '/tenants/small/limits', ADMIN, { maxSessions: 0 })).json).toEqual({ error: 'body.maxSessions must be at least 1' });
     expect((await api('PUT', '/tenants/small/limits', ADMIN, { maxSessions: 5 })).status).toBe(200);
     const now = await connectClient(broker.mqttUrl, { clientId: 'another', username: master });

@@ -5,7 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { REGISTRY_NAME, sessionName, sessionStub, shardStub, tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../../durable-objects/env.js';
 import { relayCounters } from '../mqtt-relay.js';
-import { isAdmin, jsonError, requireTenantToken, type ApiVariables } from './tenant-auth.js';
+import { jsonError, requireAdmin, requireTenantToken, type ApiVariables } from './tenant-auth.js';
 import { aclIdentity, admitPublish, messageToRoute } from '../../core/session/admission.js';
 import { shardOf, shardsForFilter } from '../../core/routing/shard.js';
 import { ReasonCode } from '../../core/reason-codes.js';
@@ -14,10 +14,14 @@ import { openApiDocument } from './openapi.js';
 import { validate } from './schema.js';
 import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
 import { checkTokenInput } from './token-input.js';
+import { aclRoutes } from './acl-routes.js';
 import type { TenantLimits } from '../../durable-objects/tenant-do.js';
 import { ShardRouter } from '../../durable-objects/shard-router.js';
 import { brokerConfig } from '../../durable-objects/config.js';
 import type { MiddlewareHandler } from 'hono';
+import { TENANT_NAME } from '../../core/tenancy/token.js';
+import { publishBodyLimit, publishPacketLimit, publishPacketSize, readJsonBody } from './http-publish.js';
+import { mergeRetainedPages, parsePageLimit, RETAINED_PAGE_BYTES, RETAINED_PAGE_MAX } from './retained-page.js';
 
 export const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
 
@@ -29,26 +33,24 @@ async function jsonBody(request: Request): Promise<unknown> {
   }
 }
 
-function requireAdminHeader(env: Env, header: string | undefined): void {
-  if (!env.ADMIN_TOKEN) throw jsonError(503, 'ADMIN_TOKEN is not configured (wrangler secret put ADMIN_TOKEN)');
-  if (!isAdmin(env, header)) throw jsonError(401, 'missing or invalid bearer token');
-}
+/** Tenant names the API does not create: the anonymous clients' tenant ("_registry" fails TENANT_NAME). */
+const RESERVED_TENANTS: Readonly<Record<string, string>> = { default: 'the tenant of anonymous clients' };
 
 /** The OpenAPI document, generated from the schemas below (public: it holds no data). */
 api.get('/openapi.json', (c) => c.json(openApiDocument()));
 
 /** Relay counters of the answering Worker isolate (frames relayed, PINGREQs answered, connections). */
-api.get('/stats', (c) => {
-  requireAdminHeader(c.env, c.req.header('Authorization'));
+api.get('/stats', requireAdmin, (c) => {
   return c.json({ relay: { ...relayCounters } });
 });
 
 /** Creates a tenant and answers with its first master token (shown this once). */
-api.post('/tenants', async (c) => {
-  requireAdminHeader(c.env, c.req.header('Authorization'));
+api.post('/tenants', requireAdmin, async (c) => {
   const body = (await jsonBody(c.req.raw)) as { name: string; limits?: TenantLimits };
   const problem = validate(tenantBodySchema, body);
   if (problem) throw jsonError(400, problem);
+  const reserved = RESERVED_TENANTS[body.name];
+  if (reserved) throw jsonError(400, `tenant name "${body.name}" is reserved (${reserved})`);
   const result = await tenantStub(c.env, body.name).provision(body.name, body.limits ?? {});
   if (!result.created) throw jsonError(409, `tenant "${body.name}" already exists`);
   await tenantStub(c.env, REGISTRY_NAME).registerTenant(body.name);
@@ -56,18 +58,20 @@ api.post('/tenants', async (c) => {
 });
 
 /** Lists the tenants created through the API (admin only). */
-api.get('/tenants', async (c) => {
-  requireAdminHeader(c.env, c.req.header('Authorization'));
+api.get('/tenants', requireAdmin, async (c) => {
   return c.json({ tenants: await tenantStub(c.env, REGISTRY_NAME).listTenants() });
 });
 
 /** Changes a tenant's limits (admin only). */
-api.put('/tenants/:tenant/limits', async (c) => {
-  requireAdminHeader(c.env, c.req.header('Authorization'));
+api.put('/tenants/:tenant/limits', requireAdmin, async (c) => {
+  const tenant = c.req.param('tenant');
+  if (!TENANT_NAME.test(tenant)) throw jsonError(400, 'tenant must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit');
   const body = await jsonBody(c.req.raw);
   const problem = validate(tenantLimitsSchema, body);
   if (problem) throw jsonError(400, problem);
-  return c.json(await tenantStub(c.env, c.req.param('tenant')).updateLimits(body as TenantLimits));
+  const stub = tenantStub(c.env, tenant);
+  if (!(await stub.tenantExists())) throw jsonError(404, `no tenant "${tenant}"`);
+  return c.json(await stub.updateLimits(body as TenantLimits));
 });
 
 const tenantRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
@@ -81,12 +85,27 @@ const masterOnly: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> 
 for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats', '/retained', '/retained/*']) tenantRoutes.use(path, masterOnly);
 
 /**
- * HTTP publish with any token of the tenant, obeying its ACL. Body: { topic, payload, encoding?: "utf8" |
- * "base64", qos?: 0 | 1, retain?: boolean }. Answers once the message reached its shard and, for QoS 1,
- * every subscriber stored it.
+ * HTTP publish with any token of the tenant, obeying its ACL, message size and publish rate. Body: { topic,
+ * payload, encoding?: "utf8" | "base64", qos?: 0 | 1, retain?: boolean }. Answers once the message reached
+ * its shard and, for QoS 1, every subscriber stored it. Too large (the body, the packet, the token's
+ * maxMessageSize): 413. Past the token's publishRate: 429 with Retry-After (the admin has no rate).
  */
 tenantRoutes.post('/publish', async (c) => {
-  const body = await jsonBody(c.req.raw);
+  const packetLimit = publishPacketLimit(brokerConfig(c.env).maximumPacketSize);
+  const bodyLimit = publishBodyLimit(packetLimit);
+  const declared = c.req.header('Content-Length');
+  if (declared !== undefined && Number(declared) > bodyLimit) throw jsonError(413, `the request body is larger than this broker's limit of ${bodyLimit} bytes`);
+  const info = c.get('token');
+  // Every publish request counts, as every PUBLISH packet does over MQTT, before its body is read.
+  const rate = info?.limits.publishRate;
+  if (info && rate !== undefined) {
+    const allowance = await tenantStub(c.env, c.get('tenant')).takePublishAllowance(info.id, rate);
+    if (!allowance.ok) {
+      const seconds = Math.max(1, Math.ceil(allowance.retryAfterMs / 1000));
+      throw jsonError(429, `this token may publish ${rate} messages per second`, { 'Retry-After': String(seconds) });
+    }
+  }
+  const body = await readJsonBody(c.req.raw, bodyLimit);
   const problem = validate(publishBodySchema, body);
   if (problem) throw jsonError(400, problem);
   const { topic, payload = '', encoding = 'utf8', qos = 0, retain = false } = body as {
@@ -103,15 +122,25 @@ tenantRoutes.post('/publish', async (c) => {
     throw jsonError(400, 'payload is not valid base64');
   }
   // The same admission as an MQTT PUBLISH from this token ($ topics, ACL, size); the admin has no ACL.
-  const info = c.get('token');
   const token = info ? { id: info.id, acl: info.acl, limits: info.limits } : null;
   const admission = admitPublish({ topic, payload: bytes }, token, aclIdentity('', token));
   if (!admission.ok) throw jsonError(httpStatusOf(admission.reasonCode), admission.reason);
+  // The deployment's packet limit, as an MQTT client's PUBLISH of the same message meets it (the admin too).
+  if (publishPacketSize(topic, bytes.length, qos) > packetLimit) {
+    throw jsonError(413, `the message is larger than this broker's maximum packet size of ${packetLimit} bytes`);
+  }
   const tenant = c.get('tenant');
   const { shardCount } = brokerConfig(c.env);
   // The tenant's retained limit binds the admin too.
   const message = messageToRoute({ topic, payload: bytes, qos, retain }, `${tenant}\u0000http`, c.get('maxRetained'), Date.now(), shardCount);
-  const delivered = await new ShardRouter(c.env, tenant, shardCount).publishCounted(message);
+  let delivered: number;
+  try {
+    delivered = await new ShardRouter(c.env, tenant, shardCount).publishCounted(message);
+  } catch (error) {
+    // Not stored at every subscriber [DESIGN §3]: like a PUBLISH without PUBACK, the caller sends it again.
+    console.warn('HTTP publish not delivered', { tenant, topic, error: String(error) });
+    throw jsonError(503, 'the message was not stored at every subscriber; send it again');
+  }
   return c.json({ delivered });
 });
 
@@ -174,20 +203,26 @@ tenantRoutes.delete('/sessions/:clientId', async (c) => {
   return c.body(null, 204);
 });
 
-/** Retained messages matching `filter` (default `#`), merged from the shards that can hold them. */
+/**
+ * One page of the retained messages matching `filter` (default `#`) in topic order, merged from the shards
+ * that can hold them: `?limit=` (default 100, at most 1000) messages after the topic `?after=`, ending early
+ * past 4 MiB of payload. `next` is the `after` of the following page, null on the last one.
+ */
 tenantRoutes.get('/retained', async (c) => {
   const filter = c.req.query('filter') ?? '#';
   if (!isValidTopicFilter(filter) || parseSharedSubscription(filter)) throw jsonError(400, 'filter must be a valid MQTT topic filter (not a shared one)');
-  const limit = 1000;
+  const limit = parsePageLimit(c.req.query('limit'));
+  if (limit === undefined) throw jsonError(400, `limit must be an integer from 1 to ${RETAINED_PAGE_MAX}`);
+  const after = c.req.query('after') ?? '';
   const tenant = c.get('tenant');
   const shards = shardsForFilter(filter, brokerConfig(c.env).shardCount);
-  const lists = await Promise.all(shards.map((index) => shardStub(c.env, tenant, index).listRetained(filter, limit)));
-  const messages = lists
-    .flat()
-    .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0))
-    .slice(0, limit)
-    .map((message) => ({ topic: message.topic, qos: message.qos, bytes: message.payload.length, ...payloadForJson(message.payload) }));
-  return c.json({ messages });
+  const page = { after, limit, maxBytes: RETAINED_PAGE_BYTES };
+  const pages = await Promise.all(shards.map((index) => shardStub(c.env, tenant, index).listRetained(filter, page)));
+  const { messages, next } = mergeRetainedPages(pages, limit, RETAINED_PAGE_BYTES);
+  return c.json({
+    messages: messages.map((message) => ({ topic: message.topic, qos: message.qos, bytes: message.payload.length, ...payloadForJson(message.payload) })),
+    next,
+  });
 });
 
 /** Deletes the retained message of `?topic=` (as an empty retained publish would). */
@@ -198,6 +233,9 @@ tenantRoutes.delete('/retained', async (c) => {
   if (!deleted) throw jsonError(404, `no retained message on "${topic}"`);
   return c.body(null, 204);
 });
+
+/** "Test this ACL" (acl-routes.ts): master only, as it shows any token's ACL. */
+tenantRoutes.use('/acl/*', masterOnly).route('/acl', aclRoutes);
 
 api.route('/tenants/:tenant', tenantRoutes);
 

@@ -8,8 +8,8 @@ import type { TokenInfo } from '../../durable-objects/token-store.js';
 
 export type ApiVariables = { tenant: string; caller: 'admin' | 'master' | 'token'; token?: TokenInfo; maxRetained?: number };
 
-export function jsonError(status: 400 | 401 | 403 | 404 | 409 | 413 | 503, error: string): HTTPException {
-  return new HTTPException(status, { res: Response.json({ error }, { status }) });
+export function jsonError(status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503, error: string, headers?: Record<string, string>): HTTPException {
+  return new HTTPException(status, { res: Response.json({ error }, { status, ...(headers ? { headers } : {}) }) });
 }
 
 function bearerOf(header: string | undefined): string | undefined {
@@ -21,6 +21,22 @@ export function isAdmin(env: Env, header: string | undefined): boolean {
   const bearer = bearerOf(header);
   return bearer !== undefined && env.ADMIN_TOKEN !== undefined && env.ADMIN_TOKEN !== '' && constantTimeEqual(bearer, env.ADMIN_TOKEN);
 }
+
+/**
+ * Admits only the deployment admin (ADMIN_TOKEN). No bearer, or one that is neither the admin secret nor a
+ * valid token: 401. A valid tenant token (a master one too) authenticates fine but is not allowed here: 403.
+ */
+export const requireAdmin: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
+  if (!c.env.ADMIN_TOKEN) throw jsonError(503, 'ADMIN_TOKEN is not configured (wrangler secret put ADMIN_TOKEN)');
+  const header = c.req.header('Authorization');
+  if (isAdmin(c.env, header)) return next();
+  const bearer = bearerOf(header);
+  const parsed = bearer ? parseToken(bearer) : undefined;
+  if (parsed && (await tenantStub(c.env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret, false)).ok) {
+    throw jsonError(403, 'only the deployment admin (ADMIN_TOKEN) may use this route, not a tenant token');
+  }
+  throw jsonError(401, 'missing or invalid bearer token');
+};
 
 /**
  * Admits the admin or any valid token of the `:tenant` in the path (other tenants' tokens get 403) and

@@ -97,3 +97,28 @@ describe('PacketFramer', () => {
     expect((error as MqttError).reasonCode).toBe(ReasonCode.MalformedPacket);
   });
 });
+
+describe('PacketFramer memory', () => {
+  it('[MQTT-4.8.0-1] a header announcing 1 MiB holds only the bytes that arrived, not the announced size', () => {
+    // 300 connections each send the first 4 bytes of a 1 MiB packet and stop (a cheap pre-CONNECT attack).
+    const header = Uint8Array.from([0x10, 0xfa, 0xff, 0x3f]); // CONNECT, Remaining Length 1,048,570
+    const before = process.memoryUsage().arrayBuffers;
+    const framers = Array.from({ length: 300 }, () => new PacketFramer(1 << 20));
+    for (const framer of framers) expect(framer.push(header)).toStrictEqual([]);
+    const held = process.memoryUsage().arrayBuffers - before;
+    expect(framers.every((framer) => framer.buffered === 4)).toBe(true);
+    // Reserving the announced size would hold 300 MiB here.
+    expect(held).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('a packet assembled from many pieces comes out whole and in order', () => {
+    const payload = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    const packet = Uint8Array.from([0x30, 0xac, 0x02, 0x00, 0x01, 0x74, ...payload.subarray(0, 297)]); // Remaining Length 300
+    const framer = new PacketFramer(1 << 20);
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < packet.length; i += 7) out.push(...framer.push(packet.slice(i, i + 7)));
+    expect(out).toHaveLength(1);
+    expect([...out[0]!]).toEqual([...packet]);
+    expect(framer.buffered).toBe(0);
+  });
+});

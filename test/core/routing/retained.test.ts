@@ -1,9 +1,10 @@
-// decideRetained, selectRetained, sendsRetainedOnSubscribe: the shard's retained-message policy.
+// decideRetained, shardRetainedLimits, selectRetained, sendsRetainedOnSubscribe: the shard's retained-message policy.
 import { describe, expect, it } from 'vitest';
 import {
   decideRetained,
   selectRetained,
   sendsRetainedOnSubscribe,
+  shardRetainedLimits,
   type RetainedHoldings,
   type StoredRetained,
 } from '../../../core/routing/retained.js';
@@ -14,56 +15,98 @@ import { mulberry32, pick, randomFilter, randomTopic } from '../topic/random.js'
 const on = new Uint8Array([0x6f, 0x6e]);
 const empty = new Uint8Array(0);
 
-/** A store that answers `exists` and `held` and records which of them were asked (each is a billed read). */
-function holdings(exists: boolean, held: number): RetainedHoldings & { asked: string[] } {
+/**
+ * A store holding `held` topics and `bytes` payload bytes, where the message's topic has a message of
+ * `existing` bytes (undefined: none); records which questions were asked (each is a read).
+ */
+function holdings(existing: number | undefined, held: number, bytes = 0): RetainedHoldings & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
-    exists: () => (asked.push('exists'), exists),
-    held: () => (asked.push('held'), held),
+    existing: () => (asked.push('existing'), existing),
+    held: () => (asked.push('held'), { count: held, bytes }),
   };
 }
 
+const message = (payload: Uint8Array, topic = 't') => ({ topic, payload });
+const bytes = (n: number) => new Uint8Array(n);
+
 describe('decideRetained', () => {
   it('[MQTT-3.3.1-10] an empty payload deletes the topic, without reading the store', () => {
-    const store = holdings(true, 5);
-    expect(decideRetained({ payload: empty }, store)).toBe('delete');
-    expect(decideRetained({ payload: empty, retainedLimit: 1 }, store)).toBe('delete');
+    const store = holdings(2, 5);
+    expect(decideRetained(message(empty), {}, store)).toBe('delete');
+    expect(decideRetained(message(empty), { count: 1, bytes: 1 }, store)).toBe('delete');
     expect(store.asked).toEqual([]);
   });
 
   it('[MQTT-3.3.1-10] an empty payload deletes even for a new topic past the limit', () => {
-    expect(decideRetained({ payload: empty, retainedLimit: 0 }, holdings(false, 3))).toBe('delete');
+    expect(decideRetained(message(empty), { count: 0 }, holdings(undefined, 3))).toBe('delete');
   });
 
   it('[MQTT-3.3.1-5] without a limit the message is stored (replacing any previous one), without reading the store', () => {
-    const store = holdings(true, 1_000_000);
-    expect(decideRetained({ payload: on }, store)).toBe('store');
+    const store = holdings(2, 1_000_000);
+    expect(decideRetained(message(on), {}, store)).toBe('store');
     expect(store.asked).toEqual([]);
   });
 
-  it('[MQTT-3.3.1-5] replacing a topic is allowed at or past the limit, and the count is not read', () => {
+  it('[MQTT-3.3.1-5] replacing a topic is allowed at or past the topic limit, and the count is not read', () => {
     for (const held of [2, 3]) {
-      const store = holdings(true, held);
-      expect(decideRetained({ payload: on, retainedLimit: 2 }, store)).toBe('store');
-      expect(store.asked).toEqual(['exists']);
+      const store = holdings(2, held);
+      expect(decideRetained(message(on), { count: 2 }, store)).toBe('store');
+      expect(store.asked).toEqual(['existing']);
     }
   });
 
-  it('a new topic under the limit is stored', () => {
-    const store = holdings(false, 1);
-    expect(decideRetained({ payload: on, retainedLimit: 2 }, store)).toBe('store');
-    expect(store.asked).toEqual(['exists', 'held']);
+  it('a new topic under the topic limit is stored', () => {
+    const store = holdings(undefined, 1);
+    expect(decideRetained(message(on), { count: 2 }, store)).toBe('store');
+    expect(store.asked).toEqual(['existing', 'held']);
   });
 
-  it('a new topic at or past the limit is refused', () => {
-    expect(decideRetained({ payload: on, retainedLimit: 2 }, holdings(false, 2))).toBe('refuse');
-    expect(decideRetained({ payload: on, retainedLimit: 2 }, holdings(false, 7))).toBe('refuse');
+  it('a new topic at or past the topic limit is refused', () => {
+    expect(decideRetained(message(on), { count: 2 }, holdings(undefined, 2))).toBe('refuse');
+    expect(decideRetained(message(on), { count: 2 }, holdings(undefined, 7))).toBe('refuse');
   });
 
-  it('[MQTT-3.3.1-5] a limit of 0 refuses every new topic; an existing one can still be replaced', () => {
-    expect(decideRetained({ payload: on, retainedLimit: 0 }, holdings(false, 0))).toBe('refuse');
-    expect(decideRetained({ payload: on, retainedLimit: 0 }, holdings(true, 1))).toBe('store');
+  it('[MQTT-3.3.1-5] a topic limit of 0 refuses every new topic; an existing one can still be replaced', () => {
+    expect(decideRetained(message(on), { count: 0 }, holdings(undefined, 0))).toBe('refuse');
+    expect(decideRetained(message(on), { count: 0 }, holdings(2, 1))).toBe('store');
+  });
+
+  it('a new topic whose payload would take the shard past its byte limit is refused; up to it, stored', () => {
+    expect(decideRetained(message(bytes(4)), { bytes: 10 }, holdings(undefined, 2, 7))).toBe('refuse');
+    expect(decideRetained(message(bytes(3)), { bytes: 10 }, holdings(undefined, 2, 7))).toBe('store');
+  });
+
+  it('a replacement that grows past the byte limit is refused and the older message deleted; one that does not grow is stored', () => {
+    expect(decideRetained(message(bytes(7)), { bytes: 10 }, holdings(4, 2, 8))).toBe('refuseAndDelete');
+    expect(decideRetained(message(bytes(6)), { bytes: 10 }, holdings(4, 2, 8))).toBe('store');
+    // Over the limit already (the limit was lowered): a replacement that does not grow is still stored.
+    const store = holdings(4, 2, 50);
+    expect(decideRetained(message(bytes(4)), { bytes: 10 }, store)).toBe('store');
+    expect(store.asked).toEqual(['existing']);
+  });
+
+  it('one message larger than the whole byte limit is refused even in an empty shard', () => {
+    expect(decideRetained(message(bytes(11)), { count: 5, bytes: 10 }, holdings(undefined, 0, 0))).toBe('refuse');
+  });
+
+  it('the broker\'s own $ topics are stored past every limit, without reading the store', () => {
+    const store = holdings(undefined, 100, 1000);
+    expect(decideRetained(message(bytes(50), '$SYS/broker/uptime'), { count: 1, bytes: 1 }, store)).toBe('store');
+    expect(store.asked).toEqual([]);
+  });
+});
+
+describe('shardRetainedLimits', () => {
+  const defaults = { maxRetained: 10_000, maxRetainedBytes: 64 * 1024 * 1024 };
+
+  it('without a tenant limit each shard holds its share of the deployment defaults, rounded up', () => {
+    expect(shardRetainedLimits({}, defaults, 3)).toEqual({ count: 3334, bytes: Math.ceil((64 * 1024 * 1024) / 3) });
+  });
+
+  it('the tenant\'s topic limit (already a share) replaces the default; the byte default stays', () => {
+    expect(shardRetainedLimits({ retainedLimit: 5 }, defaults, 4)).toEqual({ count: 5, bytes: 16 * 1024 * 1024 });
   });
 });
 

@@ -2,10 +2,11 @@
 // `persist` ops change the rows, `readQueue` is answered at once, time is whatever the test says it is.
 // `restart()` rebuilds the state from the rows and attachments only, as a wake after eviction does.
 import type { ConnectPacket, Packet, Properties, ProtocolVersion } from '../../../core/codec/packets.js';
-import type { Delivery } from '../../../core/routing/message.js';
+import type { Delivery, RetainedMessage } from '../../../core/routing/message.js';
 import type { SubscribeOutcome, SubscriptionOptions } from '../../../core/routing/subscription.js';
 import type { Effect, Reply, SessionCounter, StoreOp } from '../../../core/session/effects.js';
 import { step, type Input } from '../../../core/session/machine.js';
+import { SessionQueue } from '../../../core/session/queue.js';
 import {
   OutboundState,
   TOPIC_ALIAS_MAXIMUM,
@@ -26,6 +27,9 @@ export const CONFIG: SessionConfig = {
   receiveMaximum: 1024,
   maximumPacketSize: 1_048_576,
   maximumQueued: 1000,
+  maximumQueuedBytes: 16 * 1024 * 1024,
+  maximumFiltersPerSubscribe: 100,
+  maximumSubscriptions: 1000,
   topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
   shardCount: 4,
 };
@@ -39,7 +43,8 @@ export class MemoryStore {
   record: SessionRecord | undefined;
   subscriptions = new Map<string, SubscriptionOptions>();
   outbound = new Map<number, OutboundMessage>();
-  inboundQos2 = new Set<number>();
+  /** QoS 2 ids → null once routed everywhere, or the key they were stored with before routing. */
+  inboundQos2 = new Map<number, string | null>();
   inboundAliases = new Map<number, string>();
   counters = new Map<SessionCounter, number>();
   /** Rows written, as SQLite would count them (one per op; deleteAll and drops count what they remove). */
@@ -84,8 +89,11 @@ export class MemoryStore {
         case 'dropOldestQueued':
           for (const seq of this.queuedSeqs().slice(0, op.count)) this.outbound.delete(seq);
           break;
+        case 'addPendingQos2':
+          this.inboundQos2.set(op.packetId, op.key);
+          break;
         case 'addInboundQos2':
-          this.inboundQos2.add(op.packetId);
+          this.inboundQos2.set(op.packetId, null);
           break;
         case 'deleteInboundQos2':
           this.inboundQos2.delete(op.packetId);
@@ -123,8 +131,10 @@ export class MemoryStore {
       record: structuredClone(this.record),
       subscriptions: new Map([...this.subscriptions].map(([filter, options]) => [filter, { ...options }])),
       inflight,
-      queue: { length: this.queuedSeqs().length, drainedSeq: 0, reading: false },
-      inboundQos2: new Set(this.inboundQos2),
+      queue: new SessionQueue(this.queued().map((m) => m.payload.length)),
+      inboundQos2: new Set([...this.inboundQos2].filter(([, key]) => key === null).map(([id]) => id)),
+      pendingQos2: new Map([...this.inboundQos2].filter((entry): entry is [number, string] => entry[1] !== null)),
+      exactlyOnceKeys: new Set([...this.outbound.values()].flatMap((m) => (m.exactlyOnceKey === undefined ? [] : [m.exactlyOnceKey]))),
       inboundAliases: new Map(this.inboundAliases),
       nextSeq: Math.max(0, ...this.outbound.keys()) + 1,
       lastPacketId,
@@ -195,12 +205,18 @@ export class SessionHarness {
     return this.input({ type: 'deliver', deliveries });
   }
 
-  /** Answers the last SUBSCRIBE's shard call (no retained messages unless given). */
-  subscribed(results: Record<string, Partial<SubscribeOutcome>> = {}, ok = true): Effect[] {
+  /**
+   * Answers the last SUBSCRIBE's shard call (or retained replay round): no retained messages unless given,
+   * as `retained` (one last page from shard 0) or as `pages`.
+   */
+  subscribed(results: Record<string, Partial<SubscribeOutcome> & { retained?: RetainedMessage[] }> = {}, ok = true): Effect[] {
     const request = [...this.history].reverse().find((e): e is Extract<Effect, { type: 'subscribeShards' }> => e.type === 'subscribeShards');
     if (!request) throw new Error('no subscribeShards effect to answer');
     const merged = new Map<string, SubscribeOutcome>();
-    for (const { filter } of request.subscriptions) merged.set(filter, { isNew: true, retained: [], ...results[filter] });
+    for (const { filter } of request.subscriptions) {
+      const { retained, ...outcome } = results[filter] ?? {};
+      merged.set(filter, { isNew: true, pages: retained ? [{ shard: 0, retained }] : [], ...outcome });
+    }
     return this.input({ type: 'subscribed', connectionId: request.connectionId, then: request.then, results: ok ? merged : undefined });
   }
 

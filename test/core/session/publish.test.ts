@@ -50,6 +50,10 @@ function routedOf(packet: PublishPacket, extra: Record<string, unknown> = {}) {
 
 const disconnect = (reasonCode: number): Packet => ({ type: 'disconnect', reasonCode });
 
+/** QoS 2 ids the store holds as routed everywhere (PUBREC may leave), and those stored before routing. */
+const routedIds = (h: SessionHarness) => new Set([...h.store.inboundQos2].filter(([, key]) => key === null).map(([id]) => id));
+const pendingIds = (h: SessionHarness) => new Map([...h.store.inboundQos2].filter(([, key]) => key !== null));
+
 describe('PUBLISH QoS 0', () => {
   it('(3.1.1 §4.3.1) is routed once, without an ack, and never acknowledged', () => {
     const h = connected();
@@ -172,18 +176,21 @@ describe('PUBLISH QoS 1', () => {
 });
 
 describe('PUBLISH QoS 2 (method B)', () => {
-  it('[MQTT-4.3.3-2] routed once; the id is stored and PUBREC sent only after routing succeeded', () => {
+  it('[MQTT-4.3.3-2] routed once; the id is stored with its key before routing, and PUBREC sent only after routing succeeded', () => {
     const h = connected();
     const packet = publish('t', 2, 9);
+    const key = `${ORIGIN}\u0000${9}\u0000${T0}\u0000${1}`;
     expect(h.packet('c1', packet)).toStrictEqual([
-      { type: 'route', tenant: TENANT, message: routedOf(packet), ack: { connectionId: 'c1', routeId: 1, epoch: 1, inboundQos2: 9 } },
+      { type: 'persist', ops: [{ op: 'addPendingQos2', packetId: 9, key }] },
+      { type: 'route', tenant: TENANT, message: routedOf(packet, { exactlyOnceKey: key }), ack: { connectionId: 'c1', routeId: 1, epoch: 1, inboundQos2: 9 } },
     ]);
-    expect(h.store.inboundQos2).toStrictEqual(new Set());
+    expect(routedIds(h)).toStrictEqual(new Set());
     expect(h.routed(onlyRoute(h))).toStrictEqual([
       { type: 'persist', ops: [{ op: 'addInboundQos2', packetId: 9 }] },
       { type: 'send', connectionId: 'c1', packets: [{ type: 'pubrec', packetId: 9 }] },
     ]);
-    expect(h.store.inboundQos2).toStrictEqual(new Set([9]));
+    expect(routedIds(h)).toStrictEqual(new Set([9]));
+    expect(pendingIds(h)).toStrictEqual(new Map());
   });
 
   it('[MQTT-4.3.3-2] a duplicate PUBLISH with the same id before PUBREL gets PUBREC and is not routed again', () => {
@@ -216,7 +223,7 @@ describe('PUBLISH QoS 2 (method B)', () => {
       { type: 'persist', ops: [{ op: 'deleteInboundQos2', packetId: 9 }] },
       { type: 'send', connectionId: 'c1', packets: [{ type: 'pubcomp', packetId: 9 }] },
     ]);
-    expect(h.store.inboundQos2).toStrictEqual(new Set());
+    expect(routedIds(h)).toStrictEqual(new Set());
     h.packet('c1', publish('t', 2, 9));
     expect(onlyRoute(h).ack).toStrictEqual({ connectionId: 'c1', routeId: 2, epoch: 1, inboundQos2: 9 });
   });
@@ -243,7 +250,7 @@ describe('PUBLISH QoS 2 (method B)', () => {
     ]);
     h.packet('c1', { type: 'pubrel', packetId: 9 });
     expect(h.sent()).toStrictEqual([{ type: 'pubcomp', packetId: 9 }]);
-    expect(h.store.inboundQos2).toStrictEqual(new Set());
+    expect(h.store.inboundQos2).toStrictEqual(new Map());
   });
 
   it('[MQTT-4.3.3-2] the id survives an eviction and a reconnect of a persistent session', () => {
@@ -258,17 +265,48 @@ describe('PUBLISH QoS 2 (method B)', () => {
     ]);
   });
 
-  it('[DESIGN §3] a failed route stores no id: the connection closes and the resent PUBLISH is routed again', () => {
+  it('[DESIGN §3] a failed route sends no PUBREC and closes; the id stays pending, and the resend (DUP) is routed again under the same key', () => {
     const h = connected(PERSISTENT_V4);
     h.packet('c1', publish('t', 2, 4));
-    h.routed(onlyRoute(h), false);
+    const first = onlyRoute(h);
+    h.routed(first, false);
     expect(h.sent()).toStrictEqual([]);
     expect(h.closed('c1')).toBe(true);
-    expect(h.store.inboundQos2).toStrictEqual(new Set());
+    expect(routedIds(h)).toStrictEqual(new Set());
+    expect([...pendingIds(h).keys()]).toStrictEqual([4]);
     h.connect('c2', PERSISTENT_V4);
     h.packet('c2', publish('t', 2, 4, { dup: true }));
     // Route ids are the session object's, not the connection's: the resend's route is the second.
-    expect(onlyRoute(h).ack).toStrictEqual({ connectionId: 'c2', routeId: 2, epoch: 1, inboundQos2: 4 });
+    const again = onlyRoute(h);
+    expect(again.ack).toStrictEqual({ connectionId: 'c2', routeId: 2, epoch: 1, inboundQos2: 4 });
+    expect(again.message.exactlyOnceKey).toBe(first.message.exactlyOnceKey);
+  });
+
+  it('[MQTT-4.3.3-2] a crash after the id was stored but before PUBREC: the DUP resend is routed again under the same key, then PUBREC', () => {
+    const h = connected(PERSISTENT_V5);
+    h.packet('c1', publish('t', 2, 7));
+    const first = onlyRoute(h);
+    // The runtime dies: the route's outcome never arrives, the socket is gone.
+    h.restart();
+    h.connect('c2', PERSISTENT_V5);
+    h.packet('c2', publish('t', 2, 7, { dup: true }));
+    const again = onlyRoute(h);
+    expect(again.message.exactlyOnceKey).toBe(first.message.exactlyOnceKey);
+    expect(h.sent('c2')).toStrictEqual([]);
+    h.routed(again);
+    expect(h.sent('c2')).toStrictEqual([{ type: 'pubrec', packetId: 7 }]);
+    expect(routedIds(h)).toStrictEqual(new Set([7]));
+  });
+
+  it('[MQTT-3.3.1-1] after a crash, a PUBLISH without DUP on a pending id is a new message (the client reused the id): a new key', () => {
+    const h = connected(PERSISTENT_V5);
+    h.packet('c1', publish('t', 2, 7));
+    const first = onlyRoute(h);
+    h.restart();
+    h.advance(1000);
+    h.connect('c2', PERSISTENT_V5);
+    h.packet('c2', publish('t', 2, 7));
+    expect(onlyRoute(h).message.exactlyOnceKey).not.toBe(first.message.exactlyOnceKey);
   });
 
   it('(5.0 §4.3.3) 5.0: a refused QoS 2 PUBLISH ends at PUBREC 0x87, not routed and its id not stored', () => {
@@ -276,7 +314,7 @@ describe('PUBLISH QoS 2 (method B)', () => {
     expect(h.packet('c1', publish('secret', 2, 6))).toStrictEqual([
       { type: 'send', connectionId: 'c1', packets: [{ type: 'pubrec', packetId: 6, reasonCode: ReasonCode.NotAuthorized }] },
     ]);
-    expect(h.store.inboundQos2).toStrictEqual(new Set());
+    expect(h.store.inboundQos2).toStrictEqual(new Map());
     expect(h.state.session.inboundQos2).toStrictEqual(new Set());
     // The exchange has ended: a PUBREL for it names an id the server does not hold.
     expect(h.packet('c1', { type: 'pubrel', packetId: 6 })).toStrictEqual([
@@ -310,7 +348,7 @@ describe('PUBLISH QoS 2 across a take-over while routing', () => {
     const first = onlyRoute(h);
     h.connect('c2', PERSISTENT_V4);
     h.routed(first, true);
-    expect.soft(h.store.inboundQos2).toStrictEqual(new Set([9]));
+    expect.soft(routedIds(h)).toStrictEqual(new Set([9]));
     // An eviction now, then the client's resend: it must not be routed a second time.
     h.restart();
     h.packet('c2', publish('t', 2, 9, { dup: true }));

@@ -1,12 +1,13 @@
-// core/session/token-change.ts: the tenant changed or removed the token of a session: revoked, its connection
-// is cut off (will published); otherwise the new ACL and limits apply at once, to live and offline sessions.
+// core/session/token-change.ts: the tenant changed or removed the token of a session: revoked, the session
+// ends (connection cut off, no will, nothing kept); otherwise the new ACL and limits apply at once, to live
+// and offline sessions.
 import { describe, expect, it } from 'vitest';
 import type { ConnectPacket, Will } from '../../../core/codec/packets.js';
 import { ReasonCode } from '../../../core/reason-codes.js';
 import type { TokenUpdate } from '../../../core/session/token-change.js';
 import type { AclEntry } from '../../../core/acl/acl.js';
 import type { TokenLimits } from '../../../core/tenancy/limits.js';
-import { SessionHarness, T0, TENANT, token } from './harness.js';
+import { SessionHarness, T0, TENANT, delivery, token } from './harness.js';
 
 const SESSION = `${TENANT}\u0000device-1`;
 const V5: Partial<ConnectPacket> = { protocolVersion: 5, cleanSession: false, properties: { sessionExpiryInterval: 60 } };
@@ -53,25 +54,29 @@ describe('onTokenChanged: revocation', () => {
     ['disabled', update({ enabled: false })],
     ['expired (expiresAt = now)', update({ expiresAt: T0 })],
     ['expired (expiresAt in the past)', update({ expiresAt: T0 - 1 })],
-  ] as const)('(5.0 §3.14.2.1) [DESIGN §3] a %s token closes its connection with DISCONNECT 0x98 and publishes the will', (_label, tokenUpdate) => {
-    const h = connected({ ...V5, will: WILL });
+  ] as const)('(5.0 §3.14.2.1) [DESIGN §3] a %s token closes its connection with DISCONNECT 0x98 and ends the session: no will, nothing kept', (_label, tokenUpdate) => {
+    const h = connected({ ...V5, will: WILL }, {}, 'alerts/+');
     tokenChanged(h, tokenUpdate);
     const toC1 = h.effects.filter((e) => (e.type === 'send' || e.type === 'close') && e.connectionId === 'c1');
     expect(toC1).toEqual([
       { type: 'send', connectionId: 'c1', packets: [{ type: 'disconnect', reasonCode: ReasonCode.AdministrativeAction }] },
       { type: 'close', connectionId: 'c1' },
     ]);
-    expect(h.of('route')).toEqual([willRoute]);
-    expect(h.store.record).toMatchObject({ connectionId: null, will: null });
+    // The will was a publish with the token's rights, which are gone.
+    expect(h.of('route')).toEqual([]);
+    expect(h.store.record).toBeUndefined();
+    expect(h.of('unsubscribeShards')).toEqual([{ type: 'unsubscribeShards', tenant: TENANT, session: SESSION, filters: ['alerts/+'] }]);
+    expect(h.of('presence')).toEqual([expect.objectContaining({ state: 'ended' })]);
     expect(h.state.connections.get('c1')?.phase).toBe('closed');
   });
 
-  it('[MQTT-3.1.2-8] [DESIGN §3] a deleted token closes a 3.1.1 connection (no DISCONNECT in 3.1.1) and publishes the will', () => {
+  it('[MQTT-3.1.2-8] [DESIGN §3] a deleted token closes a 3.1.1 connection (no DISCONNECT in 3.1.1) without its will', () => {
     const h = connected({ cleanSession: false, will: WILL });
     tokenChanged(h, null);
     expect(h.sent('c1')).toEqual([]);
     expect(h.closed('c1')).toBe(true);
-    expect(h.of('route')).toEqual([willRoute]);
+    expect(h.of('route')).toEqual([]);
+    expect(h.store.record).toBeUndefined();
   });
 
   it('[DESIGN §3] a token that expires later is not revoked: the connection stays and the update is stored', () => {
@@ -83,11 +88,22 @@ describe('onTokenChanged: revocation', () => {
     expect(h.of('persist')).toEqual([{ type: 'persist', ops: [{ op: 'writeSession', record: expect.objectContaining({ connectionId: 'c1' }) }] }]);
   });
 
-  it('[DESIGN §3] a revoked token of an offline session has no connection to close', () => {
-    const h = connected({ ...V5, will: WILL });
-    h.packet('c1', { type: 'disconnect', reasonCode: 0 });
+  it('[DESIGN §3] a revoked token ends an offline session too: subscriptions, queue and delayed will are discarded', () => {
+    const h = connected({ ...V5, will: { ...WILL, properties: { willDelayInterval: 30 } } }, {}, 'alerts/+');
+    h.input({ type: 'socketClosed', connectionId: 'c1' });
+    expect(h.store.record).toMatchObject({ connectionId: null, will: expect.anything() });
+    h.deliver(delivery('alerts/a', 'queued', 1, { filters: ['alerts/+'] }));
+    expect(h.store.queued().length).toBe(1);
     tokenChanged(h, null);
-    expect(h.effects).toEqual([]);
+    expect(h.store.record).toBeUndefined();
+    expect(h.store.queued()).toEqual([]);
+    expect(h.of('unsubscribeShards')).toEqual([{ type: 'unsubscribeShards', tenant: TENANT, session: SESSION, filters: ['alerts/+'] }]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: null }]);
+    expect(h.of('presence')).toEqual([expect.objectContaining({ state: 'ended' })]);
+    // The delayed will never goes out.
+    h.advance(60_000);
+    h.input({ type: 'alarm' });
+    expect(h.of('route')).toEqual([]);
   });
 });
 

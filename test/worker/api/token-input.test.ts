@@ -24,4 +24,24 @@ describe('token input', () => {
     const folded = checkTokenInput({ acl: [{ filter: 'a', rights: ['pub', 'pub'] }] });
     expect(folded.ok && folded.value.acl?.[0]?.rights).toEqual(['pub']);
   });
+
+  it('deny entries keep their access through normalisation; absent stays absent (= allow)', () => {
+    const checked = checkTokenInput({ acl: [{ filter: 'a', rights: ['sub'], access: 'deny' }, { filter: '#', rights: ['sub'] }] });
+    expect(checked.ok && checked.value.acl).toEqual([{ filter: 'a', rights: ['sub'], access: 'deny' }, { filter: '#', rights: ['sub'] }]);
+    expect(checkTokenInput({ acl: [{ filter: 'a', rights: ['sub'], access: 'no' }] })).toEqual({ ok: false, error: 'body.acl[0].access must be one of "allow", "deny"' });
+  });
+
+  it('clientIds: 1-256 characters each, at most 50, well-formed', () => {
+    expect(checkTokenInput({ clientIds: ['dev-%u-*'] }).ok).toBe(true);
+    expect(checkTokenInput({ clientIds: [] }).ok).toBe(true);
+    expect(checkTokenInput({ clientIds: [''] })).toEqual({ ok: false, error: 'body.clientIds[0] must have at least 1 characters' });
+    expect(checkTokenInput({ clientIds: ['\udfff'] })).toEqual({ ok: false, error: 'body.clientIds[0] must be well-formed Unicode (no lone surrogate)' });
+  });
+
+  it('expiresAt is bounded (a Durable Object alarm cannot be set past 2262); a lone surrogate in the name is refused', () => {
+    expect(checkTokenInput({ expiresAt: 4102444800000 }).ok).toBe(true);
+    expect(checkTokenInput({ expiresAt: 1e13 })).toEqual({ ok: false, error: 'body.expiresAt must be at most 4102444800000' });
+    expect(checkTokenInput({ name: 'a\ud800' })).toEqual({ ok: false, error: 'body.name must be well-formed Unicode (no lone surrogate)' });
+    expect(checkTokenInput({ name: 'a\ud83d\ude80' }).ok).toBe(true);
+  });
 });
