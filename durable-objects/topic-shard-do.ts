@@ -257,14 +257,7 @@ export class TopicShardDO extends CountedObject {
       after = rows[rows.length - 1]!.topic as string;
       if (next === null && scanned >= MAX_SCANNED) next = after;
     }
-    const messages = chosen.flatMap((topic) => {
-      const row = this.sql.one<Row>('SELECT payload, qos, properties, expires_at FROM retained WHERE topic = ?', topic);
-      if (!row) return [];
-      const message: RetainedMessage = { topic, payload: new Uint8Array(row.payload as ArrayBuffer), qos: row.qos as QoS };
-      if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
-      if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
-      return [message];
-    });
+    const messages = this.readRetained(chosen);
     return { messages, next };
   }
 
@@ -440,14 +433,7 @@ export class TopicShardDO extends CountedObject {
       if (rows.length < limit) break; // the index range is exhausted
       cursor = rows[rows.length - 1]!.topic as string;
     }
-    const retained = chosen.flatMap((topic) => {
-      const row = this.sql.one<Row>('SELECT payload, qos, properties, expires_at FROM retained WHERE topic = ?', topic);
-      if (!row) return [];
-      const message: RetainedMessage = { topic, payload: new Uint8Array(row.payload as ArrayBuffer), qos: row.qos as QoS };
-      if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
-      if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
-      return [message];
-    });
+    const retained = this.readRetained(chosen);
     return next === undefined ? { retained } : { retained, next };
   }
 
@@ -528,6 +514,18 @@ export class TopicShardDO extends CountedObject {
         if (outgoing.share && stale.includes(outgoing.share.filter)) outgoing.redelivered = this.redeliverShared(outgoing.share);
       }
     }
+  }
+
+  /** The retained messages of these topics, payloads included, in the order given (a topic gone meanwhile is skipped). */
+  private readRetained(topics: readonly string[]): RetainedMessage[] {
+    return topics.flatMap((topic) => {
+      const row = this.sql.one<Row>('SELECT payload, qos, properties, expires_at FROM retained WHERE topic = ?', topic);
+      if (!row) return [];
+      const message: RetainedMessage = { topic, payload: new Uint8Array(row.payload as ArrayBuffer), qos: row.qos as QoS };
+      if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
+      if (row.expires_at !== null) message.expiresAt = row.expires_at as number;
+      return [message];
+    });
   }
 
   private loadCounters(): { received: number; sent: number } {

@@ -4,7 +4,7 @@
 //     QoS 0  route (refused: dropped)
 //     QoS 1  route ──routed──▶ PUBACK                       refused: PUBACK (5.0: with the reason)
 //     QoS 2  first receipt: store the id and a key, route ──routed──▶ PUBREC; a duplicate: PUBREC, not routed
-//            again; a DUP resend of an id a crash left unconfirmed: routed again under its key (subscribers
+//            again; a resend of an id a crash left unconfirmed: routed again under its key (subscribers
 //            holding that key store nothing)   PUBREL ──▶ forget the id ──▶ PUBCOMP   [MQTT-4.3.3-2] (method B)
 //
 // An ack leaves only when the message is stored at every subscriber (`routed` with ok) and after every ack
@@ -45,7 +45,7 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
 
   // [MQTT-3.3.4-7 v5] more unacknowledged QoS 1/2 publishes than our Receive Maximum (a QoS 2 resend of an id
   // already received is not a new one).
-  const isNew = packet.qos === 1 || (packet.qos === 2 && !isKnownQos2(state, packet));
+  const isNew = packet.qos === 1 || (packet.qos === 2 && !isKnownQos2(state, packet, topic));
   if (v5 && isNew && connection.inboundUnacknowledged >= config.receiveMaximum) return close(ReasonCode.ReceiveMaximumExceeded);
   if (isNew) {
     connection.inboundUnacknowledged++;
@@ -90,12 +90,12 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
       const pubrec: PendingAck = { packet: { type: 'pubrec', packetId } };
       if (session.inboundQos2.has(packetId)) return queueAck(connection, pubrec, out);
       const pendingKey = session.pendingQos2.get(packetId);
-      if (pendingKey !== undefined && isKnownQos2(state, packet)) {
+      if (pendingKey !== undefined && isKnownQos2(state, packet, topic)) {
         // While the first copy is still being routed (sent before a take-over, say), this PUBREC waits for it.
         const firstCopy = routes.inboundQos2.get(packetId);
         if (firstCopy !== undefined) return queueAck(connection, { ...pubrec, routeId: firstCopy }, out);
-        // Received before a crash, never confirmed routed everywhere: routed again under the same key, so
-        // that a subscriber which stored it the first time does not store it twice.
+        // Received before a crash, never confirmed routed everywhere, and sent again: routed again under the
+        // same key, so that a subscriber which stored it the first time does not store it twice.
         routeFor(pubrec, { packetId, key: pendingKey });
         return queueAck(connection, pubrec, out);
       }
@@ -108,7 +108,7 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
         return queueAck(connection, pubrec, out);
       }
       // Stored before routing starts (rows are written before anything leaves the object).
-      const key = `${message.origin ?? ''}\u0000${packetId}\u0000${now}\u0000${routes.next}`;
+      const key = `${message.origin ?? ''}\u0000${packetId}\u0000${now}\u0000${routes.next}\u0000${fingerprint(packet, topic)}`;
       session.pendingQos2.set(packetId, key);
       out.persist({ op: 'addPendingQos2', packetId, key });
       routeFor(pubrec, { packetId, key });
@@ -119,13 +119,33 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
 
 /**
  * Is this QoS 2 PUBLISH one the session received already? Routed (until PUBREL), being routed, or received
- * before a crash and marked DUP by the client's resend [MQTT-3.3.1-1]. A PUBLISH without DUP on an id left
+ * before a crash and sent again: a resend carries the same topic and payload (its DUP flag cannot be relied
+ * on: mqtt.js resends from its store without it, despite [MQTT-3.3.1-1]). Other content on an id left
  * pending by a crash is a new message: the client reused the id after losing its own state.
  */
-function isKnownQos2(state: State, packet: PublishPacket): boolean {
+function isKnownQos2(state: State, packet: PublishPacket, topic: string): boolean {
   const packetId = packet.packetId ?? 0;
   if (state.session.inboundQos2.has(packetId)) return true;
-  return state.session.pendingQos2.has(packetId) && (packet.dup || state.routes.inboundQos2.has(packetId));
+  const pendingKey = state.session.pendingQos2.get(packetId);
+  if (pendingKey === undefined) return false;
+  return state.routes.inboundQos2.has(packetId) || pendingKey.endsWith(`\u0000${fingerprint(packet, topic)}`);
+}
+
+/** FNV-1a (32 bits) over what makes a PUBLISH the same message: topic, QoS, RETAIN and payload. */
+function fingerprint(packet: PublishPacket, topic: string): string {
+  let hash = 0x811c9dc5;
+  const mix = (byte: number) => {
+    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  };
+  for (let i = 0; i < topic.length; i++) {
+    const unit = topic.charCodeAt(i);
+    mix(unit & 0xff);
+    mix(unit >>> 8);
+  }
+  mix(0);
+  mix(packet.qos | (packet.retain ? 4 : 0));
+  for (const byte of packet.payload) mix(byte);
+  return `${packet.payload.length}-${hash.toString(16)}`;
 }
 
 /** PUBREL: the QoS 2 exchange ends; the id may be used again [MQTT-4.3.3-2]. */

@@ -15,7 +15,10 @@ afterAll(async () => {
   await broker?.stop();
 });
 
-const api = (method: string, path: string, bearer: string, body?: unknown) => callApi(broker, method, path, bearer, body);
+const api = async (method: string, path: string, bearer: string, body?: unknown) => {
+  const { status, json } = await callApi(broker, method, path, bearer, body);
+  return { status, json };
+};
 const newTenant = (name: string) => createTenant(broker, ADMIN, name);
 const newToken = (tenant: string, bearer: string, input: Record<string, unknown>) => createToken(broker, tenant, bearer, input);
 const presenceReported = (tenant: string, clientId: string) => presenceAt(broker, tenant, clientId);

@@ -5,20 +5,30 @@ import { connectClient, end, waitUntil } from './clients.js';
 
 export interface ApiAnswer {
   status: number;
+  headers: Headers;
   json: any;
 }
 
-/** One admin API call (`path` under /api/v1) with a bearer token. */
-export async function api(broker: RunningBroker, method: string, path: string, bearer: string, body?: unknown): Promise<ApiAnswer> {
+/**
+ * One admin API call (`path` under /api/v1) with a bearer ('' = none); a string body is sent as is (JSON
+ * escapes like "\ud800" reach the Worker untouched), anything else as JSON.
+ */
+export async function api(broker: RunningBroker, method: string, path: string, bearer: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> {
   // Miniflare's dispatcher, not Node's global fetch: a pooled keep-alive socket closed by the runtime made
   // Node's fetch fail now and then with ECONNRESET.
   const response = await broker.miniflare.dispatchFetch(`${broker.httpUrl}/api/v1${path}`, {
     method,
-    headers: { Authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: { ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: response.status, headers: response.headers as unknown as Headers, json };
 }
 
 /** Creates a tenant with the admin secret; answers its master token. */

@@ -2,22 +2,18 @@
 // client-id patterns stored with a token, and token input that used to answer 500.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../integration/broker.js';
+import { api as callApi } from '../../integration/tenants.js';
 
 const ADMIN = 'acl-routes-admin';
 let broker: RunningBroker;
 let master: string;
 let device: { token: string; id: string };
 
-async function api(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const response = await broker.miniflare.dispatchFetch(`${broker.httpUrl}/api/v1${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    // A string is sent as is: JSON escapes like "\ud800" reach the Worker untouched.
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : undefined };
-}
+/** A string body is sent as is: JSON escapes like "\ud800" reach the Worker untouched. */
+const api = async (method: string, path: string, bearer: string, body?: unknown) => {
+  const { status, json } = await callApi(broker, method, path, bearer, body);
+  return { status, json };
+};
 
 const aclTest = (body: unknown, bearer = master) => api('POST', '/tenants/acme/acl/test', bearer, body);
 
