@@ -64,7 +64,7 @@ export function expandFilter(filter: string, identity: AclIdentity): string | un
 
 /** May this identity publish to `topic`? `$SYS` is never writable by clients. */
 export function mayPublish(entries: readonly AclEntry[], identity: AclIdentity, topic: string): boolean {
-  return explainAcl(entries, identity, 'publish', topic).allowed;
+  return decide(entries, identity, 'publish', topic).allowed;
 }
 
 /**
@@ -72,7 +72,7 @@ export function mayPublish(entries: readonly AclEntry[], identity: AclIdentity, 
  * judged by its inner filter.
  */
 export function maySubscribe(entries: readonly AclEntry[], identity: AclIdentity, requested: string): boolean {
-  return explainAcl(entries, identity, 'subscribe', requested).allowed;
+  return decide(entries, identity, 'subscribe', requested).allowed;
 }
 
 /**
@@ -80,20 +80,50 @@ export function maySubscribe(entries: readonly AclEntry[], identity: AclIdentity
  * checks it), so a deny entry inside a granted wildcard subscription still holds. `$SYS/...` is receivable.
  */
 export function mayReceive(entries: readonly AclEntry[], identity: AclIdentity, topic: string): boolean {
-  return explainAcl(entries, identity, 'receive', topic).allowed;
+  return decide(entries, identity, 'receive', topic).allowed;
 }
 
 /**
- * The one evaluator behind mayPublish, maySubscribe and mayReceive, with its grounds: entries in order, the
- * first whose rights include the action and whose expanded filter matches decides; none → denied.
- * `topicOrFilter` is a valid topic name (publish, receive) or topic filter (subscribe).
+ * mayPublish, maySubscribe and mayReceive with their grounds, for "test this ACL": the deciding entry and
+ * why. The same evaluation (`decide`), so the answers cannot disagree.
  */
 export function explainAcl(entries: readonly AclEntry[], identity: AclIdentity, action: AclAction, topicOrFilter: string): AclDecision {
+  const decision = decide(entries, identity, action, topicOrFilter);
+  const right: Right = action === 'publish' ? 'pub' : 'sub';
+  switch (decision.by) {
+    case 'dollar-publish':
+      return { allowed: false, reason: '$ topics are the broker\'s: clients never publish to them' };
+    case 'sys-read':
+      return { allowed: true, reason: '$SYS topics are readable by every client' };
+    case 'entry': {
+      const entry = entries[decision.entry]!;
+      const expanded = decision.filter === entry.filter ? '' : ` (as "${decision.filter}")`;
+      return { allowed: decision.allowed, entry: decision.entry, reason: `${decision.allowed ? 'allowed by allow' : 'denied by deny'} ${right} "${entry.filter}"${expanded}` };
+    }
+    case 'none': {
+      const { skipped } = decision;
+      const why = skipped === 0 ? '' : `; ${skipped} entr${skipped === 1 ? 'y' : 'ies'} with ${right} skipped (a %c / %u value empty or holding + # / %)`;
+      return { allowed: false, reason: `no entry with ${right} matches "${decision.target}": denied${why}` };
+    }
+  }
+}
+
+type Decided =
+  | { by: 'dollar-publish' | 'sys-read'; allowed: boolean }
+  | { by: 'entry'; allowed: boolean; entry: number; filter: string }
+  | { by: 'none'; allowed: false; skipped: number; target: string };
+
+/**
+ * The one evaluator: entries in order, the first whose rights include the action and whose expanded filter
+ * matches decides; none → denied. `topicOrFilter` is a valid topic name (publish, receive) or topic filter
+ * (subscribe). Builds no text: it runs for every message delivered to a token's session.
+ */
+function decide(entries: readonly AclEntry[], identity: AclIdentity, action: AclAction, topicOrFilter: string): Decided {
   const right: Right = action === 'publish' ? 'pub' : 'sub';
   // A shared subscription is judged by its inner filter: the group changes who gets a message, not which.
   const target = action === 'subscribe' ? (parseSharedSubscription(topicOrFilter)?.filter ?? topicOrFilter) : topicOrFilter;
-  if (action === 'publish' && target.startsWith('$')) return { allowed: false, reason: '$ topics are the broker\'s: clients never publish to them' };
-  if (action !== 'publish' && (target === '$SYS' || target.startsWith('$SYS/'))) return { allowed: true, reason: '$SYS topics are readable by every client' };
+  if (action === 'publish' && target.startsWith('$')) return { by: 'dollar-publish', allowed: false };
+  if (action !== 'publish' && (target === '$SYS' || target.startsWith('$SYS/'))) return { by: 'sys-read', allowed: true };
   let skipped = 0;
   for (const [index, entry] of entries.entries()) {
     if (!entry.rights.includes(right)) continue;
@@ -103,13 +133,9 @@ export function explainAcl(entries: readonly AclEntry[], identity: AclIdentity, 
       continue;
     }
     const matches = action === 'subscribe' ? filterCovers(filter, target) : topicMatchesFilter(filter, target);
-    if (!matches) continue;
-    const deny = entry.access === 'deny';
-    const expanded = filter === entry.filter ? '' : ` (as "${filter}")`;
-    return { allowed: !deny, entry: index, reason: `${deny ? 'denied by deny' : 'allowed by allow'} ${right} "${entry.filter}"${expanded}` };
+    if (matches) return { by: 'entry', allowed: entry.access !== 'deny', entry: index, filter };
   }
-  const why = skipped === 0 ? '' : `; ${skipped} entr${skipped === 1 ? 'y' : 'ies'} with ${right} skipped (a %c / %u value empty or holding + # / %)`;
-  return { allowed: false, reason: `no entry with ${right} matches "${target}": denied${why}` };
+  return { by: 'none', allowed: false, skipped, target };
 }
 
 /**
