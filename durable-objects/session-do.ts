@@ -119,10 +119,11 @@ export class SessionDO extends CountedObject {
     await this.handle({ type: 'tokenChanged', tokenId, token });
   }
 
-  /** What the sessions API shows: subscriptions, queue depth, inflight count, whether connected. */
-  async describe(): Promise<ReturnType<typeof describeSession>> {
+  /** What the sessions API shows: subscriptions, queue depth, inflight count, whether connected, what it counted. */
+  async describe(): Promise<(NonNullable<ReturnType<typeof describeSession>> & { counters: Record<string, number> }) | undefined> {
     this.invocations.rpc++;
-    return describeSession(this.load());
+    const described = describeSession(this.load());
+    return described && { ...described, counters: this.store.readCounters() };
   }
 
   /** An administrator disconnects this session's client (5.0: DISCONNECT 0x98); the will is published. */

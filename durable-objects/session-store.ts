@@ -281,6 +281,11 @@ export class SessionStore {
     return { inboundQos2, pendingQos2 };
   }
 
+  /** What this session counted (limits hit, messages dropped), for the operator: name → total. */
+  readCounters(): Record<string, number> {
+    return Object.fromEntries(this.sql.all<Row>('SELECT name, value FROM counters').map((row) => [row.name as string, row.value as number]));
+  }
+
   private readInboundAliases(): Map<number, string> {
     const aliases = new Map<number, string>();
     for (const row of this.sql.all<Row>('SELECT alias, topic FROM inbound_aliases')) aliases.set(row.alias as number, row.topic as string);

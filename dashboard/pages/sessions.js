@@ -79,6 +79,7 @@ export function createSessionsPage(ctx) {
         h('dt', null, 'Token'), h('dd', null, tokenName ?? session.tokenId ?? '—', tokenName ? h('span', { class: 'muted' }, ' (', session.tokenId, ')') : null),
         h('dt', null, 'Queued'), h('dd', { 'data-testid': 'queued' }, String(session.queued ?? 0)),
         session.inflight !== undefined ? [h('dt', null, 'In flight'), h('dd', null, String(session.inflight))] : null,
+        countersText(session.counters) ? [h('dt', null, 'Counted'), h('dd', { 'data-testid': 'counters' }, countersText(session.counters))] : null,
       ),
       h('h4', null, `Subscriptions (${session.subscriptions.length})`),
       session.subscriptions.length
@@ -101,4 +102,12 @@ export function createSessionsPage(ctx) {
     hide: () => polling.stop(),
     dispose: () => polling.stop(),
   };
+}
+
+/** A session's counters (limits hit, messages dropped) as one line of text; '' when it counted nothing. */
+function countersText(counters) {
+  return Object.entries(counters ?? {})
+    .filter(([, value]) => value > 0)
+    .map(([name, value]) => `${name.replaceAll('_', ' ')} ${value}`)
+    .join(', ');
 }

@@ -66,6 +66,10 @@ describe('H1: client ids and the sessions behind them', () => {
     const session = await describeSession(broker, 'orders-backend', 'shop');
     expect(session?.subscriptions).toEqual([]);
     expect(session?.queued).toBe(0);
+    // The operator sees what was withheld: the sessions API shows the session's counters.
+    const listed = await api(broker, 'GET', '/tenants/shop/sessions', master);
+    const entry = listed.json.sessions.find((s: { clientId: string }) => s.clientId === 'orders-backend');
+    expect(entry.counters).toEqual({ acl_dropped: 1 });
     await Promise.all([end(attacker), end(shopper)]);
   });
 });

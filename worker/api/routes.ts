@@ -183,14 +183,22 @@ tenantRoutes.delete('/tokens/:id', async (c) => {
 
 tenantRoutes.get('/stats', async (c) => c.json(await tenantStub(c.env, c.get('tenant')).statistics()));
 
-/** Sessions, connected and offline, with their subscriptions and queue depth. */
+/** Sessions, connected and offline, with their subscriptions, queue depth and counters. */
 tenantRoutes.get('/sessions', async (c) => {
   const tenant = c.get('tenant');
   const listed = await tenantStub(c.env, tenant).listSessions();
   const sessions = await Promise.all(
     listed.map(async (entry) => {
       const details = await sessionStub(c.env, sessionName(tenant, entry.clientId)).describe();
-      return { ...entry, connected: details?.connected ?? false, subscriptions: details?.subscriptions ?? [], queued: details?.queued ?? 0, inflight: details?.inflight ?? 0 };
+      return {
+        ...entry,
+        connected: details?.connected ?? false,
+        subscriptions: details?.subscriptions ?? [],
+        queued: details?.queued ?? 0,
+        inflight: details?.inflight ?? 0,
+        // Limits this session hit and messages it dropped (queue_dropped, acl_dropped, limit_subscriptions, …).
+        counters: details?.counters ?? {},
+      };
     }),
   );
   return c.json({ sessions });
