@@ -313,7 +313,10 @@ export class SessionDO extends CountedObject {
     }
   }
 
-  /** The state on wake: the session from SQLite, the connections from the sockets' attachments. */
+  /**
+   * The state on wake: the session from SQLite, the connections from the sockets' attachments, and their
+   * retained replays from SQLite.
+   */
   private load(): State {
     if (!this.state) {
       const connections: ConnectionRecord[] = [];
@@ -324,7 +327,8 @@ export class SessionDO extends CountedObject {
         connections.push(record);
         this.sockets.set(record.id, socket);
       }
-      this.state = wakeState(this.store.load(), connections);
+      const replays = this.store.loadReplays(new Set(connections.map((record) => record.id)));
+      this.state = wakeState(this.store.load(), connections, replays);
     }
     return this.state;
   }

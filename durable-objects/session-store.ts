@@ -4,7 +4,7 @@ import type { Properties, QoS, Will } from '../core/codec/packets.js';
 import { assertNever } from '../core/codec/packets.js';
 import type { StoreOp } from '../core/session/effects.js';
 import { SessionQueue } from '../core/session/queue.js';
-import { emptySession, type OutboundMessage, type OutboundState, type SessionRecord, type StoredSession } from '../core/session/state.js';
+import { emptySession, type OutboundMessage, type OutboundState, type ReplayPlan, type SessionRecord, type StoredSession } from '../core/session/state.js';
 import type { SubscriptionOptions } from '../core/routing/subscription.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
 import { fromJson, toJson } from './json.js';
@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS inbound_aliases (
   alias INTEGER PRIMARY KEY,
   topic TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS retained_replays (
+  -- a connection's retained replay still to read (core/session/retained-replay.ts): so that a hibernation
+  -- cuts it short no more. Not the socket attachment: its cursors hold topics of up to 64 KiB per shard.
+  connection_id TEXT PRIMARY KEY,
+  -- the pending plans in SUBSCRIBE order, as JSON: filter, granted QoS, subscription identifier, cursors
+  plans TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
@@ -63,6 +70,9 @@ CREATE TABLE IF NOT EXISTS counters (
 `;
 
 type Row = Record<string, SqlStorageValue>;
+
+/** The largest retained replay row written: a 2 MB row less room for the key. */
+const MAXIMUM_REPLAY_ROW = 1_900_000;
 
 /**
  * Tables made by an earlier release get a newer column (SQLite has no ADD COLUMN IF NOT EXISTS). The probe
@@ -122,7 +132,9 @@ export class SessionStore {
           this.writeSession(op.record);
           break;
         case 'deleteAll':
-          this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases;');
+          this.sql.run(
+            'DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases; DELETE FROM retained_replays;',
+          );
           break;
         case 'putSubscription':
           this.putSubscription(op.filter, op.options);
@@ -160,6 +172,9 @@ export class SessionStore {
         case 'clearInboundAliases':
           this.sql.run('DELETE FROM inbound_aliases');
           break;
+        case 'saveReplay':
+          this.saveReplay(op.connectionId, op.replay);
+          break;
         case 'count':
           this.sql.run('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value', op.counter, op.n);
           break;
@@ -176,6 +191,33 @@ export class SessionStore {
    */
   readQueued(limit: number, afterSeq: number): OutboundMessage[] {
     return this.sql.all<Row>('SELECT * FROM outbound WHERE seq > ? AND state = 0 ORDER BY seq LIMIT ?', afterSeq, limit).map(toOutbound);
+  }
+
+  /**
+   * The stored retained replays of the connections still open here (their ids), by connection id. The rows
+   * of connections that are gone (lost in a reset without a close event) are deleted: nothing resumes them.
+   */
+  loadReplays(open: ReadonlySet<string>): Map<string, ReplayPlan[]> {
+    const replays = new Map<string, ReplayPlan[]>();
+    for (const row of this.sql.all<Row>('SELECT connection_id, plans FROM retained_replays')) {
+      const connectionId = row.connection_id as string;
+      if (open.has(connectionId)) replays.set(connectionId, JSON.parse(row.plans as string) as ReplayPlan[]);
+      else this.sql.run('DELETE FROM retained_replays WHERE connection_id = ?', connectionId);
+    }
+    return replays;
+  }
+
+  private saveReplay(connectionId: string, plans: ReplayPlan[] | null): void {
+    const json = plans === null ? null : JSON.stringify(plans);
+    // A row holds at most 2 MB. Cursors that would not fit (topics of up to 64 KiB, per shard and filter)
+    // stay in memory only: such a replay goes on while the object is awake, and a hibernation cuts it short.
+    const bytes = json === null ? 0 : new TextEncoder().encode(json).length;
+    if (json === null || bytes > MAXIMUM_REPLAY_ROW) {
+      if (json !== null) console.warn('retained replay too large to store: kept in memory only', { connectionId, bytes });
+      this.sql.run('DELETE FROM retained_replays WHERE connection_id = ?', connectionId);
+      return;
+    }
+    this.sql.run('INSERT INTO retained_replays (connection_id, plans) VALUES (?, ?) ON CONFLICT (connection_id) DO UPDATE SET plans = excluded.plans', connectionId, json);
   }
 
   private readSession(): SessionRecord | undefined {

@@ -10,7 +10,7 @@
 import type { Packet, QoS } from '../codec/packets.js';
 import type { RoutedMessage } from '../routing/message.js';
 import type { DeliverResult, ShardSubscription, SubscriptionOptions } from '../routing/subscription.js';
-import type { ConnectionRecord, OutboundMessage, SessionRecord } from './state.js';
+import type { ConnectionRecord, OutboundMessage, ReplayPlan, SessionRecord } from './state.js';
 
 /** What the tenant object is told of this session (its sessions list, connection counts, revocation). */
 export type PresenceState = 'connected' | 'offline' | 'ended';
@@ -39,7 +39,7 @@ export type SessionCounter =
 /** One change to the session's SQLite rows. */
 export type StoreOp =
   | { op: 'writeSession'; record: SessionRecord }
-  /** Forget everything: a clean session ends with its connection [MQTT-3.1.2-6]. */
+  /** Forget everything (retained replays too): a clean session ends with its connection [MQTT-3.1.2-6]. */
   | { op: 'deleteAll' }
   | { op: 'putSubscription'; filter: string; options: SubscriptionOptions }
   | { op: 'deleteSubscription'; filter: string }
@@ -56,6 +56,11 @@ export type StoreOp =
   | { op: 'deleteInboundQos2'; packetId: number }
   | { op: 'putInboundAlias'; alias: number; topic: string }
   | { op: 'clearInboundAliases' }
+  /**
+   * A connection's retained replay still to read, in SUBSCRIBE order (retained-replay.ts), replacing the one
+   * stored: written once per round, not per message; null deletes it (the replay or the connection ended).
+   */
+  | { op: 'saveReplay'; connectionId: string; replay: ReplayPlan[] | null }
   | { op: 'count'; counter: SessionCounter; n: number };
 
 /** Names a route an acknowledgement waits for; echoed back in the `routed` input. */

@@ -11,6 +11,7 @@ import type { ConnectionToken } from '../tenancy/token.js';
 import { aclIdentity, admitPublish, messageToRoute } from './admission.js';
 import type { Effects, PresenceState } from './effects.js';
 import { sessionExpiresAt, willPublishAt } from './expiry.js';
+import { endReplay } from './retained-replay.js';
 import { emptySession, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
 
 /** Why a connection ends, and what a 5.0 client is told. */
@@ -28,6 +29,8 @@ export function endConnection(state: State, connection: Connection, ending: Endi
   const wasConnected = connection.phase === 'connected';
   connection.phase = 'closed';
   connection.pendingAcks = [];
+  // Its retained replay ends with it, and the replay's row.
+  endReplay(connection, out);
   out.emit({ type: 'saveConnection', connection: recordOf(connection) });
   if (wasConnected && connection.protocolVersion === 5 && ending.reasonCode !== undefined) {
     // [MQTT-4.13.2-1 v5] the server says why before it closes.

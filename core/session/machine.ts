@@ -11,6 +11,7 @@
 //   alarm                           lifecycle.ts
 //   tokenChanged                    token-change.ts
 //   kick                            lifecycle.ts
+//   (the first input after a wake)  retained-replay.ts: a restored replay goes on
 import { assertNever, type Packet } from '../codec/packets.js';
 import { ReasonCode, type ReasonCodeValue } from '../reason-codes.js';
 import type { Delivery } from '../routing/message.js';
@@ -20,8 +21,9 @@ import { onConnect } from './connect.js';
 import { gateClientPacket } from './connection-state.js';
 import { Effects, type Effect, type Reply, type RouteAck, type SubscribeContinuation } from './effects.js';
 import { endConnection, onAlarm, recoverLostOwner } from './lifecycle.js';
-import { deliver, onPuback, onPubcomp, onPubrec, onQueueRead } from './outbound.js';
+import { deliver, onPuback, onPubcomp, onPubrec, onQueueRead, queueRoom } from './outbound.js';
 import { onPublish, onPubrel, onRouted } from './publish.js';
+import { resumeReplay } from './retained-replay.js';
 import { connectionFrom, ownerOf, type Connection, type ConnectionRecord, type OutboundMessage, type SessionConfig, type State } from './state.js';
 import { onSubscribe, onSubscribed, onUnsubscribe } from './subscribe.js';
 import { onTokenChanged, type TokenUpdate } from './token-change.js';
@@ -106,6 +108,9 @@ export function step(state: State, input: Input, now: number, config: SessionCon
     default:
       assertNever(input);
   }
+  // The first input after a wake: a retained replay restored from its row goes on (retained-replay.ts).
+  const owner = ownerOf(state);
+  if (owner?.replay?.restored) resumeReplay(state, owner, queueRoom(state, owner, config), out);
   return { state, effects: out.finish(), ...(out.reply === undefined ? {} : { reply: out.reply }) };
 }
 

@@ -3,6 +3,7 @@
 // Directions, as in EMQX emqx_session_mem: "in" = from the client, "out" = to the client. Where a field lives:
 //   StoredSession      SQLite, loaded on wake, kept in step by `persist` effects
 //   ConnectionRecord   the socket attachment: ids and scalars only, survives hibernation
+//   RetainedReplay     its cursors: SQLite, one row per replaying connection (`saveReplay`), restored on wake
 //   Connection (rest)  memory only: lost on hibernation, which each field says is safe
 import type { ProtocolVersion, QoS, Will } from '../codec/packets.js';
 import type { ApplicationMessage } from '../routing/message.js';
@@ -153,8 +154,7 @@ export interface Connection extends ConnectionRecord {
   publishBucket: RateBucket | undefined;
   /**
    * out: retained messages of this connection's SUBSCRIBEs still in the shards, read round by round as the
-   * queue empties (retained-replay.ts). Memory only: a hibernation while the client sits on unacknowledged
-   * messages cuts the replay short.
+   * queue empties (retained-replay.ts). Defined only while a row holds it (`saveReplay`): restored on wake.
    */
   replay: RetainedReplay | undefined;
 }
@@ -168,15 +168,20 @@ export interface ReplayPlan {
   cursors: ReplayCursor[];
 }
 
-/** A connection's retained replay in progress. */
+/** A connection's retained replay in progress. Its row holds `pending` only: a round in flight is memory. */
 export interface RetainedReplay {
-  /** Filters with retained messages still to read, in SUBSCRIBE order. */
+  /** Filters with retained messages still to read, in SUBSCRIBE order; never empty (the replay ends instead). */
   pending: Map<string, ReplayPlan>;
   /**
    * The round being read (its id, from Routes.next); its answer is ignored when this changed meanwhile (a
    * SUBSCRIBE replaced a filter, or the replay ended).
    */
   reading: number | undefined;
+  /**
+   * Read back from its row on wake, and no input has run since: a round in flight when the object went away
+   * died with its answer, so the first input reads it again (resumeReplay).
+   */
+  restored: boolean;
 }
 
 /**
@@ -200,13 +205,23 @@ export interface State {
   routes: Routes;
 }
 
-/** The state of a session object as it wakes: the stored session and the connections of its sockets. */
-export function wakeState(session: StoredSession, connections: Iterable<ConnectionRecord>): State {
-  return {
+/**
+ * The state of a session object as it wakes: the stored session, the connections of its sockets, and the
+ * stored retained replays by connection id (SUBSCRIBE order). Only the owner's replay is restored: a replay
+ * ends with its connection, so no other can have a row.
+ */
+export function wakeState(session: StoredSession, connections: Iterable<ConnectionRecord>, replays: ReadonlyMap<string, readonly ReplayPlan[]> = new Map()): State {
+  const state: State = {
     session,
     connections: new Map([...connections].map((record) => [record.id, connectionFrom(record)])),
     routes: { next: 1, epoch: 0, inboundQos2: new Map() },
   };
+  const owner = ownerOf(state);
+  const plans = owner ? replays.get(owner.id) : undefined;
+  if (owner && plans && plans.length > 0) {
+    owner.replay = { pending: new Map(plans.map((plan) => [plan.filter, plan])), reading: undefined, restored: true };
+  }
+  return state;
 }
 
 export function emptySession(): StoredSession {

@@ -16,7 +16,7 @@ import { aclIdentity } from './admission.js';
 import type { Effects, SubscribeContinuation } from './effects.js';
 import { endConnection } from './lifecycle.js';
 import { deliver, queueRoom } from './outbound.js';
-import { continueReplay, endReplays, takeRetained, type RetainedPlan } from './retained-replay.js';
+import { continueReplay, endReplay, endReplays, takeRetained, type RetainedPlan } from './retained-replay.js';
 import { ownerOf, type Connection, type SessionConfig, type State, type StoredSession } from './state.js';
 
 export type FilterDecision =
@@ -95,7 +95,7 @@ export function onSubscribe(state: State, connection: Connection, packet: Subscr
     then.retained.push({ filter, qos, retainHandling: v5 ? (retainHandling ?? 0) : 0, ...(subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier }) });
   }
   // A filter subscribed again starts its retained messages afresh.
-  endReplays(connection, forShards.map(({ filter }) => filter));
+  endReplays(connection, forShards.map(({ filter }) => filter), out);
   if (forShards.some(({ filter }) => isSysFilter(filter))) out.emit({ type: 'wantSys', tenant: record.tenant });
   if (forShards.length === 0) return onSubscribed(state, connection.id, then, new Map(), now, config, out);
   out.emit({
@@ -159,7 +159,7 @@ function onReplayRound(
   replay.reading = undefined;
   if (!results) {
     // The shards could not be reached: the replay ends, counted; the subscriptions stay.
-    connection.replay = undefined;
+    endReplay(connection, out);
     out.persist({ op: 'count', counter: 'retained_replay_failed', n: 1 });
     return;
   }
@@ -179,7 +179,7 @@ function replayRetained(
   out: Effects,
 ): void {
   const room = queueRoom(state, connection, config);
-  const retained = takeRetained(connection, plans, results, room, now);
+  const retained = takeRetained(connection, plans, results, room, now, out);
   if (retained.length > 0) deliver(state, retained, now, config, out);
   continueReplay(state, connection, queueRoom(state, connection, config), out);
 }
@@ -188,7 +188,7 @@ export function onUnsubscribe(state: State, connection: Connection, packet: Unsu
   const held = state.session.subscriptions;
   const reasonCodes = packet.topicFilters.map((filter) => (held.has(filter) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted));
   forgetSubscriptions(state, packet.topicFilters, out);
-  endReplays(connection, packet.topicFilters);
+  endReplays(connection, packet.topicFilters, out);
   // [MQTT-3.10.4-4] UNSUBACK, even when nothing matched [MQTT-3.10.4-5].
   out.send(connection.id, { type: 'unsuback', packetId: packet.packetId, reasonCodes });
 }
@@ -197,7 +197,7 @@ export function onUnsubscribe(state: State, connection: Connection, packet: Unsu
 function forgetSubscriptions(state: State, filters: readonly string[], out: Effects): void {
   const { record, subscriptions } = state.session;
   for (const filter of filters) if (subscriptions.delete(filter)) out.persist({ op: 'deleteSubscription', filter });
-  endReplays(ownerOf(state), filters);
+  endReplays(ownerOf(state), filters, out);
   if (record && filters.length > 0) {
     out.emit({ type: 'unsubscribeShards', tenant: record.tenant, session: sessionName(record.tenant, record.clientId), filters: [...filters] });
   }

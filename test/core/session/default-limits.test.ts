@@ -1,5 +1,6 @@
 // Deployment defaults that protect a tenant from itself, through the session state machine: filters per
-// SUBSCRIBE, subscriptions per session, the queue's byte bound, and the retained replay read in rounds.
+// SUBSCRIBE, subscriptions per session, the queue's byte bound, and the retained replay read in rounds (across
+// wakes too).
 import { describe, expect, it } from 'vitest';
 import type { ConnectPacket, Packet, QoS, Subscription } from '../../../core/codec/packets.js';
 import { ReasonCode, SUBACK_FAILURE_V3 } from '../../../core/reason-codes.js';
@@ -306,11 +307,130 @@ describe('the retained replay, read in rounds', () => {
     expect(subscribeShards(effects)).toBeUndefined();
   });
 
-  it('the replay ends with its connection', () => {
+  it('the replay ends with its connection, and its row', () => {
     const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 1 });
     h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }));
     h.subscribed({ 'a/#': { pages: [page(0, [retained('a/1', 1), retained('a/2', 1), retained('a/3', 1)])] } });
     h.input({ type: 'socketClosed', connectionId: 'c1' });
     expect(h.history.filter((e) => e.type === 'subscribeShards')).toHaveLength(1);
+    expect(h.store.replays.size).toBe(0);
+  });
+});
+
+/** Every topic published to a connection since the harness was made, wakes included. */
+const allPublished = (h: SessionHarness, connectionId = 'c1') =>
+  h.history.flatMap((e) => (e.type === 'send' && e.connectionId === connectionId ? e.packets : [])).flatMap((p) => (p.type === 'publish' ? [p.topic] : []));
+
+/** The replay rows the last input wrote. */
+const replayWrites = (h: SessionHarness) => h.of('persist').flatMap((e) => e.ops.filter((op) => op.op === 'saveReplay'));
+
+describe('the retained replay survives a wake (hibernation, eviction)', () => {
+  it('[MQTT-3.3.1-6] a replay cut by wakes goes on at the next PUBACK: every retained message once, in order, one row write per round', () => {
+    const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 2 });
+    h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }));
+    h.subscribed({ 'a/#': { pages: [page(0, ['a/1', 'a/2', 'a/3', 'a/4'].map((t) => retained(t, 1)), 'a/4')] } });
+    // One window slot and two queue slots: a/1 sent, a/2 and a/3 queued, the rest is one row.
+    expect(replayWrites(h)).toStrictEqual([{ op: 'saveReplay', connectionId: 'c1', replay: [{ filter: 'a/#', qos: 1, cursors: [{ shard: 0, after: 'a/3' }] }] }]);
+    expect(h.store.replays.get('c1')).toStrictEqual([{ filter: 'a/#', qos: 1, cursors: [{ shard: 0, after: 'a/3' }] }]);
+
+    h.restart();
+    h.packet('c1', { type: 'puback', packetId: 1 });
+    expect(publishedTopics(h)).toStrictEqual(['a/2']);
+    expect(replayWrites(h)).toStrictEqual([]);
+    h.restart();
+    h.packet('c1', { type: 'puback', packetId: 2 });
+    expect(publishedTopics(h)).toStrictEqual(['a/3']);
+    expect(subscribeShards(h.effects)).toBeUndefined();
+    h.restart();
+    // The queue is empty and a slot frees: the next round reads from the stored cursor. The round in flight
+    // is not written.
+    h.packet('c1', { type: 'puback', packetId: 3 });
+    expect(subscribeShards(h.effects)?.subscriptions).toStrictEqual([{ filter: 'a/#', qos: 1, continueFrom: [{ shard: 0, after: 'a/3' }] }]);
+    expect(replayWrites(h)).toStrictEqual([]);
+    // The last page: the replay ends, and its row with it.
+    h.subscribed({ 'a/#': { pages: [page(0, ['a/4', 'a/5', 'a/6'].map((t) => retained(t, 1)))] } });
+    expect(replayWrites(h)).toStrictEqual([{ op: 'saveReplay', connectionId: 'c1', replay: null }]);
+    expect(h.store.replays.size).toBe(0);
+    h.restart();
+    expect(h.state.connections.get('c1')?.replay).toBeUndefined();
+    for (const packetId of [4, 5, 6]) h.packet('c1', { type: 'puback', packetId });
+
+    expect(allPublished(h)).toStrictEqual(['a/1', 'a/2', 'a/3', 'a/4', 'a/5', 'a/6']);
+    expect(h.history.flatMap((e) => (e.type === 'send' ? e.packets : [])).some((p) => p.type === 'publish' && p.dup)).toBe(false);
+    expect(h.store.outbound.size).toBe(0);
+    expect(h.history.filter((e) => e.type === 'subscribeShards')).toHaveLength(2);
+  });
+
+  it('[MQTT-3.3.1-6] a round in flight when the object went away is read again at the first input after the wake', () => {
+    const h = online();
+    h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 0 }));
+    h.subscribed({ 'a/#': { pages: [page(0, [retained('a/1')], 'a/1')] } });
+    expect(subscribeShards(h.effects)?.subscriptions[0]?.continueFrom).toStrictEqual([{ shard: 0, after: 'a/1' }]);
+    // Its answer is lost with the memory; QoS 0 leaves no acknowledgement to wait for.
+    h.restart();
+    h.packet('c1', { type: 'pingreq' });
+    expect(subscribeShards(h.effects)?.subscriptions).toStrictEqual([{ filter: 'a/#', qos: 0, continueFrom: [{ shard: 0, after: 'a/1' }] }]);
+    h.subscribed({ 'a/#': { pages: [page(0, [retained('a/2')])] } });
+    expect(allPublished(h)).toStrictEqual(['a/1', 'a/2']);
+    // Once only: a later input asks for nothing more.
+    h.packet('c1', { type: 'pingreq' });
+    expect(subscribeShards(h.effects)).toBeUndefined();
+  });
+
+  it('[DESIGN §3] the row goes when the replay is read to the end', () => {
+    const h = online();
+    h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 0 }));
+    h.subscribed({ 'a/#': { pages: [page(0, [retained('a/1')], 'a/1')] } });
+    expect(h.store.replays.has('c1')).toBe(true);
+    h.subscribed({ 'a/#': { pages: [page(0, [retained('a/2')])] } });
+    expect(replayWrites(h)).toStrictEqual([{ op: 'saveReplay', connectionId: 'c1', replay: null }]);
+    expect(h.store.replays.size).toBe(0);
+    expect(h.state.connections.get('c1')?.replay).toBeUndefined();
+  });
+
+  it('[DESIGN §4] a SUBSCRIBE whose retained messages fit in the first page writes no row', () => {
+    const h = online();
+    h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 0 }));
+    h.subscribed({ 'a/#': { pages: [page(0, [retained('a/1'), retained('a/2')])] } });
+    expect(allPublished(h)).toStrictEqual(['a/1', 'a/2']);
+    expect(replayWrites(h)).toStrictEqual([]);
+  });
+
+  it('[MQTT-3.10.4-1] UNSUBSCRIBE rewrites the row without the filter, and deletes it with the last one', () => {
+    const h = online(PERSISTENT_V4, {}, { ...CONFIG, maximumInflight: 1, maximumQueued: 1 });
+    h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }, { topicFilter: 'b/#', qos: 1 }));
+    h.subscribed({
+      'a/#': { pages: [page(0, ['a/1', 'a/2', 'a/3'].map((t) => retained(t, 1)))] },
+      'b/#': { pages: [page(0, [retained('b/1', 1)])] },
+    });
+    const a = { filter: 'a/#', qos: 1, cursors: [{ shard: 0, after: 'a/2' }] };
+    expect(h.store.replays.get('c1')).toStrictEqual([a, { filter: 'b/#', qos: 1, cursors: [{ shard: 0, after: '' }] }]);
+    h.packet('c1', { type: 'unsubscribe', packetId: 11, topicFilters: ['b/#'] });
+    expect(replayWrites(h)).toStrictEqual([{ op: 'saveReplay', connectionId: 'c1', replay: [a] }]);
+    h.packet('c1', { type: 'unsubscribe', packetId: 12, topicFilters: ['a/#'] });
+    expect(replayWrites(h)).toStrictEqual([{ op: 'saveReplay', connectionId: 'c1', replay: null }]);
+    expect(h.store.replays.size).toBe(0);
+  });
+
+  const endings: Array<[string, (h: SessionHarness) => void]> = [
+    ['closed', (h) => h.input({ type: 'socketClosed', connectionId: 'c1' })],
+    ['taken over', (h) => h.connect('c2', PERSISTENT_V4)],
+    ['lost in a reset without a close event', (h) => h.restart(['c1'])],
+  ];
+  it.each(endings)('[DESIGN §3] a replay is not resumed once its connection is gone (%s): the row goes, the next connection reads no round', (_, end) => {
+    const h = online(PERSISTENT_V4, {}, { ...CONFIG, maximumInflight: 1, maximumQueued: 1 });
+    h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }));
+    h.subscribed({ 'a/#': { pages: [page(0, ['a/1', 'a/2', 'a/3'].map((t) => retained(t, 1)))] } });
+    expect(h.store.replays.has('c1')).toBe(true);
+    end(h);
+    expect(h.store.replays.size).toBe(0);
+    h.restart();
+    if (!h.state.connections.has('c2')) h.connect('c2', PERSISTENT_V4);
+    // The session resumes: a/1 again (DUP), then the queued a/2; no round for the replay of c1.
+    h.packet('c2', { type: 'puback', packetId: 1 });
+    h.packet('c2', { type: 'puback', packetId: 2 });
+    expect(allPublished(h, 'c2')).toStrictEqual(['a/1', 'a/2']);
+    expect(h.history.filter((e) => e.type === 'subscribeShards')).toHaveLength(1);
+    expect(h.state.connections.get('c2')?.replay).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@ import {
   openingRecord,
   type ConnectionRecord,
   type OutboundMessage,
+  type ReplayPlan,
   type SessionConfig,
   type SessionRecord,
   type State,
@@ -47,6 +48,8 @@ export class MemoryStore {
   inboundQos2 = new Map<number, string | null>();
   inboundAliases = new Map<number, string>();
   counters = new Map<SessionCounter, number>();
+  /** Retained replays still to read, by connection id (SessionStore's retained_replays). */
+  replays = new Map<string, ReplayPlan[]>();
   /** Rows written, as SQLite would count them (one per op; deleteAll and drops count what they remove). */
   rowsWritten = 0;
 
@@ -63,6 +66,7 @@ export class MemoryStore {
           this.outbound.clear();
           this.inboundQos2.clear();
           this.inboundAliases.clear();
+          this.replays.clear();
           break;
         case 'putSubscription':
           this.subscriptions.set(op.filter, { ...op.options });
@@ -104,6 +108,10 @@ export class MemoryStore {
         case 'clearInboundAliases':
           this.inboundAliases.clear();
           break;
+        case 'saveReplay':
+          if (op.replay === null) this.replays.delete(op.connectionId);
+          else this.replays.set(op.connectionId, structuredClone(op.replay));
+          break;
         case 'count':
           this.counters.set(op.counter, (this.counters.get(op.counter) ?? 0) + op.n);
           break;
@@ -139,6 +147,12 @@ export class MemoryStore {
       nextSeq: Math.max(0, ...this.outbound.keys()) + 1,
       lastPacketId,
     };
+  }
+
+  /** What SessionStore.loadReplays() returns on wake: the rows of open connections; the others are deleted. */
+  loadReplays(open: ReadonlySet<string>): Map<string, ReplayPlan[]> {
+    for (const connectionId of this.replays.keys()) if (!open.has(connectionId)) this.replays.delete(connectionId);
+    return structuredClone(this.replays);
   }
 
   /** Queued messages in queue order. */
@@ -226,10 +240,16 @@ export class SessionHarness {
     return this.input({ type: 'routed', ack: route.ack, ok });
   }
 
-  /** Eviction and wake: only the store's rows and the sockets' attachments survive. */
-  restart(): void {
-    const records = [...this.attachments].filter(([id]) => this.state.connections.has(id)).map(([, record]) => structuredClone(record));
-    this.state = wakeState(this.store.load(), records);
+  /**
+   * Eviction and wake: only the store's rows and the sockets' attachments survive. `lost`: sockets a reset
+   * dropped without a close event, whose attachments are gone too.
+   */
+  restart(lost: readonly string[] = []): void {
+    const records = [...this.attachments]
+      .filter(([id]) => this.state.connections.has(id) && !lost.includes(id))
+      .map(([, record]) => structuredClone(record));
+    const replays = this.store.loadReplays(new Set(records.map((record) => record.id)));
+    this.state = wakeState(this.store.load(), records, replays);
   }
 
   advance(ms: number): void {
