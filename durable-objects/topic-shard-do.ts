@@ -205,60 +205,18 @@ export class TopicShardDO extends CountedObject {
 
   /**
    * One page of this shard's retained messages matching a filter, for the admin API: topics after `after`
-   * in topic order, at most `limit` messages and `maxBytes` of payload (at least one message), reading at
-   * most 10,000 rows. SQL walks the index from the cursor (ORDER BY topic, LIMIT) reading topics and sizes
-   * only; payloads are read for the messages returned. `next`: the last topic examined when it stopped early
-   * (the cursor to go on from), null once nothing more matches. See worker/api/retained-page.ts.
+   * in topic order, at most `limit` messages and `maxBytes` of payload (at least one message), examining at
+   * most SCAN_PER_ANSWER rows; the same walk as a SUBSCRIBE's replay (retainedPage). `next`: the cursor to
+   * go on from when it stopped early, null once nothing more matches. See worker/api/retained-page.ts.
    */
   async listRetained(
     filter: string,
     page: { after: string; limit: number; maxBytes: number },
   ): Promise<{ messages: RetainedMessage[]; next: string | null }> {
     this.invocations.rpc++;
-    // Rows the first query reads: the page and one more (to see whether more follow) when all rows match;
-    // doubled for each further query, when the filter skips rows.
-    let batch = Math.min(page.limit + 1, 1024);
-    const MAX_SCANNED = 10_000;
-    const now = Date.now();
-    const lookup = retainedLookup(filter);
-    // One contiguous index range, so ORDER BY and LIMIT need no sort: a '#' parent ('sport' for 'sport/#')
-    // sorts just before the range, and the few topics in between ('sport-x') selectRetained drops.
-    const [where, bounds]: [string, string[]] =
-      lookup.kind === 'exact'
-        ? ['topic = ?', [lookup.topic]]
-        : lookup.kind === 'range'
-          ? ['topic >= ? AND topic < ?', [lookup.parent ?? lookup.from, lookup.to]]
-          : ['1', []];
-    const chosen: string[] = [];
-    let bytes = 0;
-    let after = page.after; // every topic is longer than '', the start
-    let next: string | null = null;
-    for (let scanned = 0; next === null; ) {
-      const rows = this.sql.all<Row>(
-        `SELECT topic, expires_at, length(payload) AS size FROM retained WHERE ${where} AND topic > ? ORDER BY topic LIMIT ?`,
-        ...bounds,
-        after,
-        batch,
-      );
-      const stored = rows.map((row) => ({ topic: row.topic as string, size: row.size as number, expiresAt: row.expires_at === null ? undefined : (row.expires_at as number) }));
-      const { live, expired } = selectRetained(filter, lookup, stored, now);
-      for (const { topic, size } of expired) this.deleteExpiredRetained(topic, size, now);
-      for (const { topic, size } of live) {
-        if (chosen.length === page.limit || (chosen.length > 0 && bytes + size > page.maxBytes)) {
-          next = chosen[chosen.length - 1]!;
-          break;
-        }
-        chosen.push(topic);
-        bytes += size;
-      }
-      scanned += rows.length;
-      if (rows.length < batch) break;
-      batch = Math.min(batch * 2, 1024);
-      after = rows[rows.length - 1]!.topic as string;
-      if (next === null && scanned >= MAX_SCANNED) next = after;
-    }
-    const messages = this.readRetained(chosen);
-    return { messages, next };
+    const budget: PageBudget = { count: page.limit, bytes: page.maxBytes, scan: SCAN_PER_ANSWER, taken: 0 };
+    const { retained, next } = this.retainedPage(filter, page.after, budget, Date.now());
+    return { messages: retained, next: next ?? null };
   }
 
   /** Deletes a topic's retained message (the admin API); true when there was one. */
@@ -408,12 +366,16 @@ export class TopicShardDO extends CountedObject {
     const chosen: string[] = [];
     let cursor = after; // every topic is longer than '', the start
     let next: string | undefined;
+    // The first query reads what the budget can take and one more (to see whether more follow); each
+    // further one, needed when the filter skips rows, reads twice as many, up to SCAN_BATCH.
+    let batch = Math.min(budget.count + 1, SCAN_BATCH);
     read: for (;;) {
       if (budget.count <= 0 || budget.scan <= 0) {
         next = cursor;
         break;
       }
-      const limit = Math.min(SCAN_BATCH, budget.scan);
+      const limit = Math.min(batch, budget.scan);
+      batch = Math.min(batch * 2, SCAN_BATCH);
       const [query, values] = retainedPageQuery(lookup, cursor, limit);
       const rows = this.sql.all<Row>(query, ...values);
       budget.scan -= rows.length;
