@@ -1,6 +1,7 @@
 // SessionDO: one MQTT session (tenant, client id), a thin adapter over the state machine in core/session:
 // platform entry points → one input at a time → step() → apply its effects. No protocol decision lives here.
 import { PacketFramer, assertNever, decodePacket, encodePackets } from '../core/codec/index.js';
+import { concatBytes } from '../core/codec/bytes.js';
 import { MqttError } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
@@ -291,13 +292,7 @@ export class SessionDO extends CountedObject {
       let size = 0;
       const flush = () => {
         if (batch.length === 0) return;
-        const message = new Uint8Array(size);
-        let offset = 0;
-        for (const bytes of batch) {
-          message.set(bytes, offset);
-          offset += bytes.length;
-        }
-        socket.send(message);
+        socket.send(concatBytes(batch));
         batch = [];
         size = 0;
       };

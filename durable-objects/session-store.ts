@@ -158,10 +158,13 @@ export class SessionStore {
           this.sql.run('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', op.count);
           break;
         case 'addPendingQos2':
-          this.sql.run('INSERT INTO inbound_qos2 (packet_id, route_key) VALUES (?, ?) ON CONFLICT (packet_id) DO UPDATE SET route_key = excluded.route_key', op.packetId, op.key);
-          break;
         case 'addInboundQos2':
-          this.sql.run('INSERT INTO inbound_qos2 (packet_id, route_key) VALUES (?, NULL) ON CONFLICT (packet_id) DO UPDATE SET route_key = NULL', op.packetId);
+          // route_key NULL: routed everywhere; a key: stored before routing.
+          this.sql.run(
+            'INSERT INTO inbound_qos2 (packet_id, route_key) VALUES (?, ?) ON CONFLICT (packet_id) DO UPDATE SET route_key = excluded.route_key',
+            op.packetId,
+            op.op === 'addPendingQos2' ? op.key : null,
+          );
           break;
         case 'deleteInboundQos2':
           this.sql.run('DELETE FROM inbound_qos2 WHERE packet_id = ?', op.packetId);

@@ -8,6 +8,7 @@
 // received, never the size a header announces (a 4-byte header must not reserve a megabyte before CONNECT).
 import { MqttError } from '../errors.js';
 import { ReasonCode } from '../reason-codes.js';
+import { concatBytes } from './bytes.js';
 import { decodeVarint, varintLength } from './varint.js';
 
 /** Type byte plus at most four Remaining Length bytes. */
@@ -82,14 +83,7 @@ export class PacketFramer {
   }
 
   private finishPacket(): Uint8Array {
-    const packet = this.pieces.length === 1 ? this.pieces[0]! : new Uint8Array(this.expected);
-    if (this.pieces.length > 1) {
-      let offset = 0;
-      for (const piece of this.pieces) {
-        packet.set(piece, offset);
-        offset += piece.length;
-      }
-    }
+    const packet = this.pieces.length === 1 ? this.pieces[0]! : concatBytes(this.pieces);
     this.expected = 0;
     this.pieces = [];
     this.filled = 0;
