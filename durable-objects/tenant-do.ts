@@ -144,7 +144,9 @@ export class TenantDO extends CountedObject {
     const token = stored.info;
     if (!token.enabled) return { ok: false, reason: 'disabled' };
     if (token.expiresAt !== null && token.expiresAt <= Date.now()) return { ok: false, reason: 'expired' };
-    if (!forMqtt || clientId === undefined) return { ok: true, token, tenantLimits: this.limits() };
+    // Read once: it answers the session limit and goes back with the token (one row read per CONNECT).
+    const tenantLimits = this.limits();
+    if (!forMqtt || clientId === undefined) return { ok: true, token, tenantLimits };
     // A client id the server assigned is new and random: it cannot be another device's.
     if (!clientIdAssigned && !clientIdAllowed(token.clientIds, clientId, token.id)) {
       this.countLimitHit('client-id');
@@ -162,7 +164,7 @@ export class TenantDO extends CountedObject {
         return { ok: false, reason: 'connection-limit' };
       }
     }
-    const maxSessions = this.limits().maxSessions;
+    const { maxSessions } = tenantLimits;
     if (maxSessions !== undefined && !this.isKnown(clientId)) {
       const count = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions')?.n as number) ?? 0;
       const pending = reserved.filter((r) => !this.isKnown(r.clientId)).length;
@@ -172,7 +174,7 @@ export class TenantDO extends CountedObject {
       }
     }
     this.reservations.reserve(clientId, tokenId, now);
-    return { ok: true, token, tenantLimits: this.limits() };
+    return { ok: true, token, tenantLimits };
   }
 
   /** True when the tenant has a session (connected or kept offline) for this client id. */

@@ -107,7 +107,7 @@ export function onQueueRead(state: State, messages: readonly OutboundMessage[], 
   if (messages.length === 0) {
     // The count ran ahead of the rows (they were dropped meanwhile): nothing is queued.
     session.queue.clear();
-    return continueReplay(state, owner, queueRoom(state, owner, config), out);
+    return replayNextRound(state, owner, config, out);
   }
   for (const message of messages) {
     session.queue.shift();
@@ -122,7 +122,15 @@ export function onQueueRead(state: State, messages: readonly OutboundMessage[], 
   }
   drain(state, owner, config, out);
   // The queue emptied: a retained replay waiting for room reads its next round.
-  continueReplay(state, owner, queueRoom(state, owner, config), out);
+  replayNextRound(state, owner, config, out);
+}
+
+/**
+ * A retained replay of this connection, if any, reads its next round when the session has room
+ * (retained-replay.ts). Runs on every acknowledgement: without a replay it costs one field read.
+ */
+export function replayNextRound(state: State, owner: Connection, config: SessionConfig, out: Effects): void {
+  if (owner.replay) continueReplay(state, owner, queueRoom(state, owner, config), out);
 }
 
 /**
@@ -226,7 +234,7 @@ function complete(state: State, owner: Connection, message: OutboundMessage, now
   continueResend(state, owner, now, config, out);
   drain(state, owner, config, out);
   // A window slot freed: a retained replay waiting for one reads its next round.
-  continueReplay(state, owner, queueRoom(state, owner, config), out);
+  replayNextRound(state, owner, config, out);
 }
 
 /**

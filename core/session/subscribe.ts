@@ -15,8 +15,8 @@ import { isValidTopicFilter, parseSharedSubscription } from '../topic/validate.j
 import { aclIdentity } from './admission.js';
 import type { Effects, SubscribeContinuation } from './effects.js';
 import { endConnection } from './lifecycle.js';
-import { deliver, queueRoom } from './outbound.js';
-import { continueReplay, endReplay, endReplays, takeRetained, type RetainedPlan } from './retained-replay.js';
+import { deliver, queueRoom, replayNextRound } from './outbound.js';
+import { endReplay, endReplays, takeRetained, type RetainedPlan } from './retained-replay.js';
 import { ownerOf, type Connection, type SessionConfig, type State, type StoredSession } from './state.js';
 
 export type FilterDecision =
@@ -181,7 +181,7 @@ function replayRetained(
   const room = queueRoom(state, connection, config);
   const retained = takeRetained(connection, plans, results, room, now, out);
   if (retained.length > 0) deliver(state, retained, now, config, out);
-  continueReplay(state, connection, queueRoom(state, connection, config), out);
+  replayNextRound(state, connection, config, out);
 }
 
 export function onUnsubscribe(state: State, connection: Connection, packet: UnsubscribePacket, out: Effects): void {
