@@ -14,6 +14,7 @@ import { isValidTopicFilter, isValidTopicName } from '../../core/topic/validate.
 import { tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../../durable-objects/env.js';
 import { validate, type Schema } from './schema.js';
+import { jsonBody } from './json-body.js';
 import { jsonError, type ApiVariables } from './tenant-auth.js';
 import { wellFormed } from './token-input.js';
 
@@ -44,12 +45,7 @@ export const aclRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
 
 /** Answers { allowed, entry (index of the deciding entry, or null), reason, clientIdAllowed (null without a clientId) }. */
 aclRoutes.post('/test', async (c) => {
-  let body: unknown;
-  try {
-    body = await c.req.raw.json();
-  } catch {
-    throw jsonError(400, 'body must be valid JSON');
-  }
+  const body = await jsonBody(c.req.raw);
   const problem = validate(aclTestBodySchema, body);
   if (problem) throw jsonError(400, problem);
   const { tokenId, clientId, action, topic } = body as AclTestBody;

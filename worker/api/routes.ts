@@ -20,18 +20,11 @@ import { ShardRouter } from '../../durable-objects/shard-router.js';
 import { brokerConfig } from '../../durable-objects/config.js';
 import type { MiddlewareHandler } from 'hono';
 import { TENANT_NAME } from '../../core/tenancy/token.js';
-import { publishBodyLimit, publishPacketLimit, publishPacketSize, readJsonBody } from './http-publish.js';
+import { publishBodyLimit, publishPacketSize } from './http-publish.js';
+import { jsonBody, readJsonBody } from './json-body.js';
 import { mergeRetainedPages, parsePageLimit, RETAINED_PAGE_BYTES, RETAINED_PAGE_MAX } from './retained-page.js';
 
 export const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
-
-async function jsonBody(request: Request): Promise<unknown> {
-  try {
-    return await request.json();
-  } catch {
-    throw jsonError(400, 'body must be valid JSON');
-  }
-}
 
 /** Tenant names the API does not create: the anonymous clients' tenant ("_registry" fails TENANT_NAME). */
 const RESERVED_TENANTS: Readonly<Record<string, string>> = { default: 'the tenant of anonymous clients' };
@@ -91,7 +84,8 @@ for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats'
  * maxMessageSize): 413. Past the token's publishRate: 429 with Retry-After (the admin has no rate).
  */
 tenantRoutes.post('/publish', async (c) => {
-  const packetLimit = publishPacketLimit(brokerConfig(c.env).maximumPacketSize);
+  // The deployment's packet limit, already below what a Durable Object row holds (config.ts).
+  const packetLimit = brokerConfig(c.env).maximumPacketSize;
   const bodyLimit = publishBodyLimit(packetLimit);
   const declared = c.req.header('Content-Length');
   if (declared !== undefined && Number(declared) > bodyLimit) throw jsonError(413, `the request body is larger than this broker's limit of ${bodyLimit} bytes`);

@@ -1,7 +1,10 @@
 // Reading an HTTP publish body: bounded however it arrives, sized as the MQTT PUBLISH it becomes.
 import { describe, expect, it } from 'vitest';
 import { HTTPException } from 'hono/http-exception';
-import { publishBodyLimit, publishPacketLimit, publishPacketSize, readJsonBody, STORABLE_PACKET_SIZE } from '../../../worker/api/http-publish.js';
+import { publishBodyLimit, publishPacketSize } from '../../../worker/api/http-publish.js';
+import { readJsonBody } from '../../../worker/api/json-body.js';
+import { MAXIMUM_STORABLE_PACKET, brokerConfig } from '../../../durable-objects/config.js';
+import type { Env } from '../../../durable-objects/env.js';
 
 const MiB = 1024 * 1024;
 
@@ -53,9 +56,10 @@ describe('readJsonBody', () => {
 
 describe('publish size limits', () => {
   it('the packet limit is MAX_PACKET_SIZE, below what a Durable Object row holds', () => {
-    expect(publishPacketLimit(MiB)).toBe(MiB);
-    expect(publishPacketLimit(32 * MiB)).toBe(STORABLE_PACKET_SIZE);
-    expect(STORABLE_PACKET_SIZE).toBeLessThan(2_000_000);
+    const packetLimit = (maxPacketSize: number) => brokerConfig({ MAX_PACKET_SIZE: String(maxPacketSize) } as Env).maximumPacketSize;
+    expect(packetLimit(MiB)).toBe(MiB);
+    expect(packetLimit(32 * MiB)).toBe(MAXIMUM_STORABLE_PACKET);
+    expect(MAXIMUM_STORABLE_PACKET).toBeLessThan(2_000_000);
   });
 
   it('the body limit holds a base64 payload of a whole packet and a 65,535-byte topic escaped', () => {

@@ -1,6 +1,7 @@
 // HTTP publish against the broker's limits: sizes answer 413 before anything breaks, a token's publishRate 429.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { publishBodyLimit, publishPacketLimit, publishPacketSize, STORABLE_PACKET_SIZE } from '../../../worker/api/http-publish.js';
+import { publishBodyLimit, publishPacketSize } from '../../../worker/api/http-publish.js';
+import { MAXIMUM_STORABLE_PACKET } from '../../../durable-objects/config.js';
 import { ADMIN, startWorkerApi, type WorkerApi } from './worker-api.js';
 
 const MiB = 1024 * 1024;
@@ -58,7 +59,7 @@ describe('HTTP publish sizes (MAX_PACKET_SIZE 1 MiB)', () => {
   });
 
   it('a declared Content-Length past the body limit is refused before reading', async () => {
-    const limit = publishBodyLimit(publishPacketLimit(MiB));
+    const limit = publishBodyLimit(MiB);
     const answer = await publish(JSON.stringify({ topic: 'big/declared', payload: 'y'.repeat(limit) }));
     expect(answer.status).toBe(413);
   });
@@ -98,11 +99,11 @@ describe('HTTP publish sizes (MAX_PACKET_SIZE 8 MiB)', () => {
     expect(threeMiB.status).toBe(413);
     const over = await api.call('POST', '/tenants/large/publish', ADMIN, { topic: 'big/r', payload: 'x'.repeat(2_100_000), retain: true });
     expect(over.status).toBe(413);
-    expect(over.json.error).toBe(`the message is larger than this broker's maximum packet size of ${STORABLE_PACKET_SIZE} bytes`);
-    const fits = await api.call('POST', '/tenants/large/publish', ADMIN, { topic: 'big/r', payload: 'x'.repeat(STORABLE_PACKET_SIZE - 16), retain: true });
+    expect(over.json.error).toBe(`the message is larger than this broker's maximum packet size of ${MAXIMUM_STORABLE_PACKET} bytes`);
+    const fits = await api.call('POST', '/tenants/large/publish', ADMIN, { topic: 'big/r', payload: 'x'.repeat(MAXIMUM_STORABLE_PACKET - 16), retain: true });
     expect(fits.status, JSON.stringify(fits.json)).toBe(200);
     const stored = await api.call('GET', '/tenants/large/retained?filter=big%2Fr', ADMIN);
-    expect(stored.json.messages[0].bytes).toBe(STORABLE_PACKET_SIZE - 16);
+    expect(stored.json.messages[0].bytes).toBe(MAXIMUM_STORABLE_PACKET - 16);
   });
 });
 
