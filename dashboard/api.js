@@ -71,7 +71,7 @@ export function tenantApi(auth) {
     /** What a token's ACL decides: { allowed, entry, reason, clientIdAllowed }. */
     testAcl: (input) => call('POST', '/acl/test', input),
     stats: () => call('GET', '/stats'),
-    listSessions: () => call('GET', '/sessions').then((r) => r.sessions),
+    listSessions: () => call('GET', '/sessions?details=1&limit=100').then((r) => r.sessions),
     kick: (clientId) => call('DELETE', `/sessions/${encodeURIComponent(clientId)}`),
     listRetained: (filter) => call('GET', `/retained?filter=${encodeURIComponent(filter)}`).then((r) => r.messages),
     deleteRetained: (topic) => call('DELETE', `/retained?topic=${encodeURIComponent(topic)}`),

@@ -17,3 +17,18 @@ export const REGISTRY_NAME = '_registry';
 export function tenantStub(env: Env, tenant: string) {
   return env.TENANT.get(env.TENANT.idFromName(tenant));
 }
+
+/** A token's own object: what a CONNECT with it checks, and its connections when it limits them. */
+export function tokenStub(env: Env, tenant: string, tokenId: string) {
+  return env.TOKEN.get(env.TOKEN.idFromName(`${tenant}\u0000token\u0000${tokenId}`));
+}
+
+/** One of a tenant's presence buckets (core/tenancy/presence.ts). */
+export function presenceStub(env: Env, tenant: string, bucket: number) {
+  return env.PRESENCE.get(env.PRESENCE.idFromName(`${tenant}\u0000presence\u0000${bucket}`));
+}
+
+/** Combiner `slot` of a tenant's shard `index` (core/routing/hot-topics.ts): a publisher always uses the same slot. */
+export function combinerStub(env: Env, tenant: string, index: number, slot: number) {
+  return env.COMBINER.get(env.COMBINER.idFromName(`${tenant}\u0000shard\u0000${index}\u0000combiner\u0000${slot}`));
+}

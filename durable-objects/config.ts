@@ -1,9 +1,16 @@
 // Broker settings from wrangler.toml [vars], parsed once per isolate with safe defaults.
-import { TOPIC_ALIAS_MAXIMUM, type SessionConfig } from '../core/session/state.js';
+import { PLATFORM_LOSS_GRACE, TOPIC_ALIAS_MAXIMUM, type SessionConfig } from '../core/session/state.js';
 import type { Env } from './env.js';
+import { DEFAULT_PRESENCE_BUCKETS } from '../core/tenancy/presence.js';
 
 export interface BrokerConfig {
   shardCount: number;
+  /** Presence buckets per tenant (core/tenancy/presence.ts). */
+  presenceBuckets: number;
+  /** Messages per second at which a topic counts as hot and its publishers go through combiners. */
+  hotTopicRate: number;
+  /** Combiners per shard a hot topic's publishers spread over (core/routing/hot-topics.ts). */
+  hotTopicCombiners: number;
   maximumKeepAlive: number;
   connectTimeoutMs: number;
   /** Time a packet may take from its first byte to its last: a half-sent packet cannot hold memory forever. */
@@ -26,9 +33,21 @@ export interface BrokerConfig {
   /** Retained messages and payload bytes one round of a SUBSCRIBE's retained replay reads from the shards. */
   retainedPage: number;
   retainedPageBytes: number;
+  /**
+   * Ordinary copies of one message past which a shard hands them to relay objects (FanoutDO), chunks of at
+   * most this many sessions each: a shard makes about n / threshold calls per message, not n.
+   */
+  fanoutThreshold: number;
+  /** Items and bytes (payload + topic) one in-memory outbox holds, queued or in flight; past them QoS 0 copies are dropped and QoS 1/2 publishes refused. */
+  outboxMaximumItems: number;
+  outboxMaximumBytes: number;
+  /** Bytes one call of an outbox carries at most (one larger item still goes, alone). */
+  outboxBatchBytes: number;
   allowAnonymous: boolean;
   /** Origins a browser may open /mqtt from (ALLOWED_ORIGINS); null = any. Clients sending no Origin pass. */
   allowedOrigins: readonly string[] | null;
+  /** Seconds a will waits after the platform, not the client, lost the connection (WILL_GRACE_AFTER_RESTART). */
+  willGraceAfterRestart: number;
 }
 
 function positiveInt(raw: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -47,6 +66,9 @@ export function brokerConfig(env: Env): BrokerConfig {
   if (!config) {
     config = {
       shardCount: positiveInt(env.SHARD_COUNT, 4, 256),
+      presenceBuckets: positiveInt(env.PRESENCE_BUCKETS, DEFAULT_PRESENCE_BUCKETS, 4096),
+      hotTopicRate: positiveInt(env.HOT_TOPIC_RATE, 200),
+      hotTopicCombiners: positiveInt(env.HOT_TOPIC_COMBINERS, 16, 1024),
       maximumKeepAlive: positiveInt(env.MAX_KEEPALIVE, 60, 65535),
       connectTimeoutMs: positiveInt(env.CONNECT_TIMEOUT, 10) * 1000,
       packetTimeoutMs: positiveInt(env.PACKET_TIMEOUT, 60) * 1000,
@@ -63,12 +85,23 @@ export function brokerConfig(env: Env): BrokerConfig {
       maximumRetainedBytes: positiveInt(env.MAX_RETAINED_BYTES, 64 * 1024 * 1024),
       retainedPage: positiveInt(env.RETAINED_PAGE, 1000),
       retainedPageBytes: positiveInt(env.RETAINED_PAGE_BYTES, 4 * 1024 * 1024),
+      fanoutThreshold: positiveInt(env.FANOUT_THRESHOLD, 1000),
+      outboxMaximumItems: positiveInt(env.OUTBOX_MAX_ITEMS, 10_000),
+      outboxMaximumBytes: positiveInt(env.OUTBOX_MAX_BYTES, 32 * 1024 * 1024),
+      outboxBatchBytes: positiveInt(env.OUTBOX_BATCH_BYTES, 4 * 1024 * 1024),
       allowAnonymous: env.ALLOW_ANONYMOUS === 'true',
       allowedOrigins: originList(env.ALLOWED_ORIGINS),
+      willGraceAfterRestart: nonNegativeInt(env.WILL_GRACE_AFTER_RESTART, PLATFORM_LOSS_GRACE, 86_400),
     };
     cache.set(env, config);
   }
   return config;
+}
+
+/** Like positiveInt, but 0 is a value (a grace of 0 publishes a will as soon as its own delay allows). */
+function nonNegativeInt(raw: string | undefined, fallback: number, max: number): number {
+  const value = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+  return Number.isInteger(value) && value >= 0 ? Math.min(value, max) : fallback;
 }
 
 function originList(raw: string | undefined): readonly string[] | null {
@@ -91,5 +124,11 @@ export function sessionConfig(config: BrokerConfig): SessionConfig {
     maximumSubscriptions: config.maximumSubscriptions,
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     shardCount: config.shardCount,
+    platformLossGrace: config.willGraceAfterRestart,
   };
+}
+
+/** The bounds every in-memory outbox takes from the configuration (core/routing/coalescing-outbox.ts). */
+export function outboxBounds(config: BrokerConfig): { maximumItems: number; maximumBytes: number; maximumBatchBytes: number } {
+  return { maximumItems: config.outboxMaximumItems, maximumBytes: config.outboxMaximumBytes, maximumBatchBytes: config.outboxBatchBytes };
 }

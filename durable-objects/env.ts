@@ -2,13 +2,26 @@
 import type { SessionDO } from '../durable-objects/session-do.js';
 import type { TopicShardDO } from '../durable-objects/topic-shard-do.js';
 import type { TenantDO } from '../durable-objects/tenant-do.js';
+import type { TokenDO } from '../durable-objects/token-do.js';
+import type { PresenceDO } from '../durable-objects/presence-do.js';
+import type { FanoutDO } from '../durable-objects/fanout-do.js';
+import type { CombinerDO } from '../durable-objects/combiner-do.js';
 
 export interface Env {
   SESSION: DurableObjectNamespace<SessionDO>;
   SHARD: DurableObjectNamespace<TopicShardDO>;
   TENANT: DurableObjectNamespace<TenantDO>;
+  TOKEN: DurableObjectNamespace<TokenDO>;
+  PRESENCE: DurableObjectNamespace<PresenceDO>;
+  FANOUT: DurableObjectNamespace<FanoutDO>;
+  COMBINER: DurableObjectNamespace<CombinerDO>;
+  HOT_TOPIC_RATE?: string;
+  HOT_TOPIC_COMBINERS?: string;
   ASSETS?: Fetcher;
   SHARD_COUNT?: string;
+  PRESENCE_BUCKETS?: string;
+  SPLIT_SUBSCRIPTIONS?: string;
+  SPLIT_PUBLISH_RATE?: string;
   MAX_KEEPALIVE?: string;
   CONNECT_TIMEOUT?: string;
   PACKET_TIMEOUT?: string;
@@ -29,4 +42,12 @@ export interface Env {
   ADMIN_TOKEN?: string;
   /** Seconds between $SYS updates while someone receives them. */
   SYS_INTERVAL?: string;
+  /** Seconds a will waits after a platform restart dropped its connection; a reconnect in time cancels it. */
+  WILL_GRACE_AFTER_RESTART?: string;
+  /** Ordinary copies of one message past which a shard fans out through relays (FanoutDO). */
+  FANOUT_THRESHOLD?: string;
+  /** Bounds of every in-memory outbox (items, bytes held) and of one call's bytes. */
+  OUTBOX_MAX_ITEMS?: string;
+  OUTBOX_MAX_BYTES?: string;
+  OUTBOX_BATCH_BYTES?: string;
 }

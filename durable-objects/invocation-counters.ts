@@ -12,6 +12,11 @@ export interface InvocationCounts {
   /** Application messages received and sent by this object. */
   messagesIn: number;
   messagesOut: number;
+  /**
+   * RPC calls this object made to other objects (deliveries, relay hand-offs, publishes): with messagesIn,
+   * the calls one object makes per message, the figure a fan-out must keep bounded (DESIGN §7).
+   */
+  callsMade: number;
   /** When counting started (the object's last start), ms since the epoch. */
   since: number;
 }
@@ -27,6 +32,7 @@ export function newInvocationCounts(): InvocationCounts {
     rowsWritten: 0,
     messagesIn: 0,
     messagesOut: 0,
+    callsMade: 0,
     since: Date.now(),
   };
 }

@@ -2,20 +2,21 @@
 // platform entry points → one input at a time → step() → apply its effects. No protocol decision lives here.
 import { PacketFramer, assertNever, decodePacket, encodePackets } from '../core/codec/index.js';
 import { concatBytes } from '../core/codec/bytes.js';
-import { MqttError } from '../core/errors.js';
+import { MqttError, isOverloaded } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
 import type { Effect, Reply } from '../core/session/effects.js';
-import { describeSession, step, type Input } from '../core/session/machine.js';
+import { describeSession, step, type ConnectionLoss, type Input } from '../core/session/machine.js';
 import { openingRecord, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
-import { tenantStub } from './addresses.js';
+import { presenceStub, tenantStub, tokenStub } from './addresses.js';
+import { presenceBucketOf } from '../core/tenancy/presence.js';
 import { brokerConfig, sessionConfig } from './config.js';
 import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
-import { RelayHeader, decodeControl } from './relay-protocol.js';
+import { RelayCloseCode, RelayHeader, connectionLoss, decodeControl } from './relay-protocol.js';
 import { SessionStore } from './session-store.js';
 import { ShardRouter } from './shard-router.js';
 
@@ -79,20 +80,22 @@ export class SessionDO extends CountedObject {
       // Routing outlives the packet's turn; awaiting it keeps the object awake until acknowledgements left.
       await Promise.allSettled(background);
     } catch (error) {
-      // The runtime drops exceptions from this handler silently: log them and end the connection.
+      // The runtime drops exceptions from this handler silently: log them and end the connection. Our
+      // failure, not the client's: no will (core/session/lifecycle.ts WillFate).
       console.error('session failed on a packet', { error: String(error), stack: (error as Error).stack });
-      await this.handle({ type: 'fault', connectionId, reasonCode: ReasonCode.UnspecifiedError });
+      await this.handle({ type: 'internalError', connectionId });
     }
   }
 
-  override async webSocketClose(ws: WebSocket): Promise<void> {
+  /** The relay closes with RelayCloseCode.ended when its client went; another code is the platform's doing. */
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
     this.invocations.webSocketClose++;
-    await this.closed(ws);
+    await this.closed(ws, connectionLoss(code));
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     this.invocations.webSocketClose++;
-    await this.closed(ws);
+    await this.closed(ws, connectionLoss(undefined));
   }
 
   /** The one alarm multiplexes the session's timers: a delayed will and the session's expiry. */
@@ -149,9 +152,9 @@ export class SessionDO extends CountedObject {
     return reply;
   }
 
-  private async closed(ws: WebSocket): Promise<void> {
+  private async closed(ws: WebSocket, cause: ConnectionLoss): Promise<void> {
     const connectionId = attachmentOf(ws)?.id ?? '';
-    await this.handle({ type: 'socketClosed', connectionId });
+    await this.handle({ type: 'socketClosed', connectionId, cause });
     this.sockets.delete(connectionId);
   }
 
@@ -213,7 +216,7 @@ export class SessionDO extends CountedObject {
         return this.send(effect.connectionId, effect.packets);
       case 'close':
         try {
-          this.sockets.get(effect.connectionId)?.close(1000, 'session ended');
+          this.sockets.get(effect.connectionId)?.close(RelayCloseCode.ended, 'session ended');
         } catch {
           // the socket is already gone
         }
@@ -232,12 +235,14 @@ export class SessionDO extends CountedObject {
         const routed = message.exactlyOnceKey === undefined ? router.publish(message) : this.ctx.storage.sync().then(() => router.publish(message));
         const failed = (error: unknown) => console.error('routing failed', { topic: message.topic, acknowledged: false, error: String(error) });
         if (!ack) {
-          background.push(routed.catch(failed));
+          // QoS 0: a full outbox sheds it, counted (the session's counters, GET /sessions?details=1).
+          const dropped = () => this.store.apply([{ op: 'count', counter: 'publish_dropped', n: 1 }]);
+          background.push(routed.catch((error: unknown) => (isOverloaded(error) ? dropped() : failed(error))));
           return;
         }
         // The outcome is the next input: the acknowledgement waiting for it may leave, or the connection ends.
-        const outcome = (ok: boolean) => settle(this.run({ type: 'routed', ack, ok }));
-        background.push(routed.then(() => outcome(true), (error: unknown) => (failed(error), outcome(false))));
+        const outcome = (ok: boolean, overloaded = false) => settle(this.run({ type: 'routed', ack, ok, overloaded }));
+        background.push(routed.then(() => outcome(true), (error: unknown) => (failed(error), outcome(false, isOverloaded(error)))));
         return;
       }
       case 'subscribeShards': {
@@ -259,12 +264,9 @@ export class SessionDO extends CountedObject {
         background.push(...this.run({ type: 'queueRead', messages }, blocking).background);
         return;
       }
-      case 'presence': {
-        const stub = tenantStub(this.env, effect.tenant);
-        const report = stub.sessionPresence(effect.tenant, effect.clientId, effect.state, effect.tokenId);
-        this.ctx.waitUntil(report.catch((e: unknown) => console.error('presence report failed', String(e))));
+      case 'presence':
+        this.ctx.waitUntil(reportPresence(this.env, effect));
         return;
-      }
       case 'wantSys':
         this.ctx.waitUntil(tenantStub(this.env, effect.tenant).wantSys(effect.tenant).catch((e: unknown) => console.error('wantSys failed', String(e))));
         return;
@@ -343,6 +345,35 @@ function fault(connectionId: string, error: unknown): Input {
   const reasonCode: ReasonCodeValue = error instanceof MqttError ? error.reasonCode : ReasonCode.UnspecifiedError;
   console.warn('closing connection', { reasonCode, error: String(error) });
   return { type: 'fault', connectionId, reasonCode };
+}
+
+/** Retries of a presence report: a lost one would leave the sessions list and connection counts wrong. */
+const PRESENCE_ATTEMPTS = 4;
+
+/**
+ * Reports a session's state to its presence bucket and, for a connection-limited token, to the token's
+ * object, retrying with jittered back-off (0.2, 0.4, 0.8 s): a storm may overload a bucket for a moment.
+ */
+async function reportPresence(env: Env, effect: Extract<Effect, { type: 'presence' }>): Promise<void> {
+  const buckets = brokerConfig(env).presenceBuckets;
+  const bucket = presenceBucketOf(effect.clientId, buckets);
+  const reports: Array<() => Promise<void>> = [() => presenceStub(env, effect.tenant, bucket).report(effect.tenant, bucket, effect.clientId, effect.state, effect.tokenId)];
+  if (effect.countsConnections && effect.tokenId !== undefined) {
+    const tokenId = effect.tokenId;
+    reports.push(() => tokenStub(env, effect.tenant, tokenId).connectionPresence(effect.clientId, effect.state === 'connected'));
+  }
+  await Promise.all(
+    reports.map(async (report) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await report();
+        } catch (error) {
+          if (attempt >= PRESENCE_ATTEMPTS) return console.error('presence report failed', String(error));
+          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt * (0.5 + Math.random())));
+        }
+      }
+    }),
+  );
 }
 
 /** Resolves when the background work of an input has settled. */

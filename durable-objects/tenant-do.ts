@@ -2,14 +2,14 @@
 import { brokerConfig } from './config.js';
 import type { Env } from './env.js';
 import { BROKER_VERSION } from './version.js';
-import type { PresenceState } from '../core/session/effects.js';
-import { clientIdAllowed } from '../core/acl/client-id.js';
-import { ConnectReservations } from '../core/tenancy/reservations.js';
-import { constantTimeEqual, formatToken } from '../core/tenancy/token.js';
-import { sessionName, sessionStub, shardStub } from './addresses.js';
+import { grantLease } from '../core/tenancy/presence.js';
+import { TOKEN_CACHE_TTL_MS, constantTimeEqual, formatToken } from '../core/tenancy/token.js';
+import type { TokenUpdate } from '../core/session/token-change.js';
+import { presenceStub, shardStub, tokenStub } from './addresses.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
 import { TOKEN_SCHEMA, TokenStore, type TokenInfo, type TokenInput } from './token-store.js';
-import { ShardRouter } from './shard-router.js';
+import type { TokenRecord } from './token-do.js';
+import { ShardRouter, shardIndexes } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
 import { RateBucket } from '../core/tenancy/limits.js';
@@ -18,19 +18,22 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
 CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS registry (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
+CREATE TABLE IF NOT EXISTS session_leases (bucket INTEGER PRIMARY KEY, leased INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 ${TOKEN_SCHEMA}`;
-/** How long an admitted CONNECT holds its slot without its session reporting: longer than the CONNECT timeout. */
-const RESERVATION_TTL_MS = 30_000;
+/**
+ * A token change is carried to its sessions at once and again after this long: a CONNECT admitted from a
+ * Worker's cached copy of the token (at most TOKEN_CACHE_TTL_MS old) reports its session within it.
+ */
+const TOKEN_SWEEP_AFTER_MS = TOKEN_CACHE_TTL_MS + 2_000;
+/** Calls a fan-out to the presence buckets keeps in flight at once. */
+const BUCKET_CONCURRENCY = 32;
 /** How often $SYS topics are republished while anyone receives them (mosquitto's sys_interval is 10 s). */
 const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
 type Row = Record<string, SqlStorageValue>;
 
-export type AuthenticateResult =
-  | { ok: true; token: TokenInfo; tenantLimits: TenantLimits }
-  | { ok: false; reason: 'unknown' | 'disabled' | 'expired' | 'client-id' | 'connection-limit' | 'session-limit' };
+export type AuthenticateResult = { ok: true; token: TokenInfo; tenantLimits: TenantLimits } | { ok: false; reason: 'unknown' | 'disabled' | 'expired' };
 
 /** Limits of a whole tenant; absent = none. */
 export interface TenantLimits {
@@ -42,8 +45,6 @@ export interface TenantLimits {
 
 export class TenantDO extends CountedObject {
   private readonly tokens: TokenStore;
-  /** Connection slots of admitted CONNECTs whose sessions have not reported yet (memory only). */
-  private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -117,6 +118,7 @@ export class TenantDO extends CountedObject {
     if (!current) return undefined;
     const updated = { ...current, ...definedFields(input) };
     this.tokens.update(updated);
+    await this.writeThrough(updated.id);
     await this.notifySessions(updated.id, updated);
     await this.scheduleAlarm();
     return updated;
@@ -126,16 +128,18 @@ export class TenantDO extends CountedObject {
   async deleteToken(id: string): Promise<boolean> {
     this.invocations.rpc++;
     const deleted = this.tokens.delete(id);
-    if (deleted) await this.notifySessions(id, null);
+    if (deleted) {
+      await this.writeThrough(id);
+      await this.notifySessions(id, null);
+    }
     return deleted;
   }
 
   /**
-   * Checks a token presented as an MQTT username or API bearer; the secret is compared by hash. For an MQTT
-   * CONNECT it also checks the client id against the token's allowed ones and the connection and session
-   * limits, and reserves the connection's slot before answering (see core/tenancy/reservations.ts).
+   * Checks a token presented as an API bearer; the secret is compared by hash. (An MQTT CONNECT checks its
+   * token in the Worker against the token's own object: worker/authenticate.ts.)
    */
-  async authenticate(tokenId: string, secret: string, forMqtt = true, clientId?: string, clientIdAssigned = false): Promise<AuthenticateResult> {
+  async authenticate(tokenId: string, secret: string): Promise<AuthenticateResult> {
     this.invocations.rpc++;
     const stored = this.tokens.get(tokenId);
     const presented = await hashSecret(secret);
@@ -144,46 +148,46 @@ export class TenantDO extends CountedObject {
     const token = stored.info;
     if (!token.enabled) return { ok: false, reason: 'disabled' };
     if (token.expiresAt !== null && token.expiresAt <= Date.now()) return { ok: false, reason: 'expired' };
-    // Read once: it answers the session limit and goes back with the token (one row read per CONNECT).
-    const tenantLimits = this.limits();
-    if (!forMqtt || clientId === undefined) return { ok: true, token, tenantLimits };
-    // A client id the server assigned is new and random: it cannot be another device's.
-    if (!clientIdAssigned && !clientIdAllowed(token.clientIds, clientId, token.id)) {
-      this.countLimitHit('client-id');
-      return { ok: false, reason: 'client-id' };
-    }
-    const now = Date.now();
-    const reserved = this.reservations.held(now, clientId);
-    if (token.limits.maxConnections !== undefined) {
-      // Live connections of the token, other than this client id's own (a take-over replaces it), plus
-      // CONNECTs of the token admitted but not yet reported.
-      const live = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1 AND token_id = ? AND client_id != ?', tokenId, clientId)?.n as number) ?? 0;
-      const pending = reserved.filter((r) => r.tokenId === tokenId && !this.isConnected(r.clientId)).length;
-      if (live + pending >= token.limits.maxConnections) {
-        this.countLimitHit('connections');
-        return { ok: false, reason: 'connection-limit' };
-      }
-    }
-    const { maxSessions } = tenantLimits;
-    if (maxSessions !== undefined && !this.isKnown(clientId)) {
-      const count = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions')?.n as number) ?? 0;
-      const pending = reserved.filter((r) => !this.isKnown(r.clientId)).length;
-      if (count + pending >= maxSessions) {
-        this.countLimitHit('sessions');
-        return { ok: false, reason: 'session-limit' };
-      }
-    }
-    this.reservations.reserve(clientId, tokenId, now);
-    return { ok: true, token, tenantLimits };
+    return { ok: true, token, tenantLimits: this.limits() };
   }
 
-  /** True when the tenant has a session (connected or kept offline) for this client id. */
-  private isKnown(clientId: string): boolean {
-    return this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ?', clientId) !== undefined;
+  /** A token as its own object keeps it (durable-objects/token-do.ts): copied once for tokens older than it. */
+  async tokenRecord(tokenId: string): Promise<TokenRecord> {
+    this.invocations.rpc++;
+    const stored = this.tokens.get(tokenId);
+    return stored ? { secretHash: stored.secretHash, info: stored.info } : null;
   }
 
-  private isConnected(clientId: string): boolean {
-    return this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ? AND connected = 1', clientId) !== undefined;
+  /** What a CONNECT needs of the tenant (the Worker caches it for TOKEN_CACHE_TTL_MS). */
+  async connectLimits(): Promise<{ exists: boolean; maxSessions?: number; maxRetained?: number }> {
+    this.invocations.rpc++;
+    const { maxSessions, maxRetained } = this.limits();
+    return { exists: this.tenantRow() !== undefined, ...(maxSessions === undefined ? {} : { maxSessions }), ...(maxRetained === undefined ? {} : { maxRetained }) };
+  }
+
+  /**
+   * A presence bucket needs `want` more session slots (core/tenancy/presence.ts): granted from what
+   * maxSessions leaves after every bucket's lease. When nothing is left, the other buckets are asked for
+   * the slots they hold unused first, so the limit refuses only when that many sessions really exist.
+   */
+  async leaseSessions(tenant: string, bucket: number, want: number): Promise<number> {
+    this.invocations.rpc++;
+    this.remember(tenant);
+    const { maxSessions } = this.limits();
+    if (maxSessions === undefined) return want;
+    const leased = () => (this.sql.one<Row>('SELECT COALESCE(SUM(leased), 0) AS n FROM session_leases')?.n as number) ?? 0;
+    if (grantLease(maxSessions, leased(), want) < want) await this.reclaimSpareSlots(tenant, bucket);
+    const granted = grantLease(maxSessions, leased(), want);
+    this.sql.run('INSERT INTO session_leases (bucket, leased) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET leased = leased + excluded.leased', bucket, granted);
+    return granted;
+  }
+
+  private async reclaimSpareSlots(tenant: string, except: number): Promise<void> {
+    const holders = this.sql.all<Row>('SELECT bucket FROM session_leases WHERE leased > 0 AND bucket != ?', except).map((row) => row.bucket as number);
+    await inBatches(holders, BUCKET_CONCURRENCY, async (holder) => {
+      const returned = await presenceStub(this.env, tenant, holder).returnSpare();
+      if (returned > 0) this.sql.run('UPDATE session_leases SET leased = MAX(0, leased - ?) WHERE bucket = ?', returned, holder);
+    });
   }
 
   private async createTokenNow(tenant: string, input: TokenInput, master: boolean): Promise<{ token: string; info: TokenInfo }> {
@@ -202,25 +206,39 @@ export class TenantDO extends CountedObject {
     };
     const secret = newSecret();
     this.tokens.insert(info, await hashSecret(secret));
+    await this.writeThrough(info.id);
     await this.scheduleAlarm();
     return { token: formatToken({ tenant, tokenId: info.id, secret }), info };
   }
 
-  /** Tells every session of a token, connected or offline, what changed (null: the token is gone). */
-  private async notifySessions(tokenId: string, token: TokenInfo | null): Promise<void> {
+  /** The token's own object gets the token as stored now (null: deleted) before the API answers. */
+  private async writeThrough(tokenId: string): Promise<void> {
     const tenant = this.tenantRow()?.name;
     if (!tenant) return;
-    // Offline persistent sessions too: they keep subscriptions and a queue under the token's rights.
-    const sessions = this.sql.all<Row>('SELECT client_id FROM sessions WHERE token_id = ?', tokenId);
-    await Promise.all(
-      sessions.map(async (row) => {
-        try {
-          await sessionStub(this.env, sessionName(tenant, row.client_id as string)).tokenChanged(tokenId, token);
-        } catch (error) {
-          console.error('token change notification failed', { tenant, clientId: row.client_id, error: String(error) });
-        }
-      }),
-    );
+    const stored = this.tokens.get(tokenId);
+    await tokenStub(this.env, tenant, tokenId).store(tenant, tokenId, stored ? { secretHash: stored.secretHash, info: stored.info } : null);
+  }
+
+  /**
+   * Tells every session of a token, connected or offline, what changed (null: the token is gone): each
+   * presence bucket tells its own sessions in bounded batches (presence-do.ts), and a second sweep after
+   * TOKEN_SWEEP_AFTER_MS reaches a client admitted meanwhile from a Worker's cached copy of the token.
+   */
+  private async notifySessions(tokenId: string, token: TokenUpdate | null, sweepAgain = true): Promise<void> {
+    const tenant = this.tenantRow()?.name;
+    if (!tenant) return;
+    const buckets = Array.from({ length: brokerConfig(this.env).presenceBuckets }, (_, index) => index);
+    await inBatches(buckets, BUCKET_CONCURRENCY, async (bucket) => {
+      try {
+        await presenceStub(this.env, tenant, bucket).notifyToken(tenant, bucket, tokenId, token);
+      } catch (error) {
+        console.error('token change fan-out failed', { tenant, bucket, error: String(error) });
+      }
+    });
+    if (sweepAgain) {
+      this.setTimer(`sweep:${tokenId}`, Date.now() + TOKEN_SWEEP_AFTER_MS);
+      await this.scheduleAlarm();
+    }
   }
 
   // ── For the HTTP API (worker/api): tenant existence, HTTP publish rate ─────────────────────────────
@@ -260,43 +278,20 @@ export class TenantDO extends CountedObject {
 
   // ── Sessions and $SYS ────────────────────────────────────────────────────────────────────────────
 
-  /**
-   * A session reports its state: connected, offline (a persistent session kept for its client) or ended.
-   * Feeds clients/connected, token connection limits, revocation and the sessions API.
-   */
-  async sessionPresence(tenant: string, clientId: string, state: PresenceState, tokenId?: string): Promise<void> {
-    this.invocations.rpc++;
-    this.remember(tenant);
-    // The session's own report now counts it (connected or not): its CONNECT's reservation is done.
-    this.reservations.release(clientId);
-    if (state === 'ended') {
-      this.sql.run('DELETE FROM sessions WHERE client_id = ?', clientId);
-      return;
-    }
-    const connected = state === 'connected' ? 1 : 0;
-    this.sql.run(
-      `INSERT INTO sessions (client_id, connected, connected_at, token_id) VALUES (?, ?, ?, ?)
-       ON CONFLICT (client_id) DO UPDATE SET connected = excluded.connected,
-         connected_at = CASE WHEN excluded.connected = 1 THEN excluded.connected_at ELSE sessions.connected_at END,
-         token_id = COALESCE(excluded.token_id, sessions.token_id)`,
-      clientId,
-      connected,
-      Date.now(),
-      tokenId ?? null,
-    );
-  }
-
-  /** The tenant's sessions (connected and offline persistent ones), most recently connected first. */
-  async listSessions(limit = 500): Promise<Array<{ clientId: string; connected: boolean; connectedAt: number; tokenId: string | null }>> {
-    this.invocations.rpc++;
-    return this.sql
-      .all<Row>('SELECT * FROM sessions ORDER BY connected_at DESC LIMIT ?', limit)
-      .map((row) => ({
-        clientId: row.client_id as string,
-        connected: row.connected === 1,
-        connectedAt: row.connected_at as number,
-        tokenId: (row.token_id as string | null) ?? null,
-      }));
+  /** The tenant's presence buckets' counts and the session-limit refusals they counted. */
+  private async presenceCounts(tenant: string): Promise<{ connected: number; sessions: number; limitHits: Record<string, number> }> {
+    const total = { connected: 0, sessions: 0, limitHits: {} as Record<string, number> };
+    const add = (hits: Record<string, number>) => {
+      for (const [name, count] of Object.entries(hits)) total.limitHits[name] = (total.limitHits[name] ?? 0) + count;
+    };
+    const buckets = Array.from({ length: brokerConfig(this.env).presenceBuckets }, (_, index) => index);
+    await inBatches(buckets, BUCKET_CONCURRENCY, async (bucket) => {
+      const counts = await presenceStub(this.env, tenant, bucket).counts();
+      total.connected += counts.connected;
+      total.sessions += counts.sessions;
+      add(counts.limitHits);
+    });
+    return total;
   }
 
   /** Someone subscribed to $SYS: publish now and keep publishing while anyone receives them. */
@@ -311,8 +306,10 @@ export class TenantDO extends CountedObject {
 
   async statistics(): Promise<BrokerStatistics & { limitHits: Record<string, number> }> {
     const tenant = this.tenantRow();
-    const clientsConnected = (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions WHERE connected = 1')?.n as number) ?? 0;
     const limitHits = Object.fromEntries(this.sql.all<Row>('SELECT name, count FROM limit_hits').map((row) => [row.name as string, row.count as number]));
+    const presence = tenant ? await this.presenceCounts(tenant.name) : { connected: 0, sessions: 0, limitHits: {} };
+    for (const [name, count] of Object.entries(presence.limitHits)) limitHits[name] = (limitHits[name] ?? 0) + count;
+    const clientsConnected = presence.connected;
     const stats: BrokerStatistics & { limitHits: Record<string, number> } = {
       limitHits,
       version: BROKER_VERSION,
@@ -327,10 +324,7 @@ export class TenantDO extends CountedObject {
       shardRowsRead: 0,
     };
     if (!tenant) return stats;
-    const shardCount = brokerConfig(this.env).shardCount;
-    const shards = await Promise.all(
-      Array.from({ length: shardCount }, (_, index) => shardStub(this.env, tenant.name, index).statistics()),
-    );
+    const shards = await Promise.all((await shardIndexes(this.env, tenant.name)).map((index) => shardStub(this.env, tenant.name, index).statistics()));
     shards.forEach((shard, index) => {
       stats.messagesReceived += shard.messagesReceived;
       stats.messagesSent += shard.messagesSent;
@@ -353,13 +347,19 @@ export class TenantDO extends CountedObject {
     const checkedAt = this.timer('expiry-checked') ?? 0;
     for (const token of this.tokens.expiredBetween(checkedAt, now)) await this.notifySessions(token.id, token);
     this.setTimer('expiry-checked', now);
+    for (const row of this.sql.all<Row>("SELECT name FROM timers WHERE name LIKE 'sweep:%' AND at <= ?", now)) {
+      const tokenId = (row.name as string).slice('sweep:'.length);
+      this.setTimer(row.name as string, undefined);
+      await this.notifySessions(tokenId, this.tokens.get(tokenId)?.info ?? null, false);
+    }
     const sysAt = this.timer('sys');
     if (sysAt !== undefined && sysAt <= now) await this.publishSys();
     await this.scheduleAlarm();
   }
 
   private async scheduleAlarm(): Promise<void> {
-    const times = [this.timer('sys'), this.tokens.nextExpiry(Date.now())].filter((t): t is number => t !== undefined);
+    const sweep = this.sql.one<Row>("SELECT MIN(at) AS at FROM timers WHERE name LIKE 'sweep:%'")?.at as number | null | undefined;
+    const times = [this.timer('sys'), this.tokens.nextExpiry(Date.now()), sweep ?? undefined].filter((t): t is number => t !== undefined);
     if (times.length === 0) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(Math.min(...times));
   }
@@ -395,6 +395,14 @@ export class TenantDO extends CountedObject {
     this.sql.run('UPDATE tenant SET limits = ? WHERE id = 1', JSON.stringify(limits));
   }
 
+  /** Refusals a token's own object decided (client ids, connection limits), forwarded at most every 10 s. */
+  async addLimitHits(hits: Record<string, number>): Promise<void> {
+    this.invocations.rpc++;
+    for (const [name, count] of Object.entries(hits)) {
+      this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count', name, count);
+    }
+  }
+
   /** Limits hit are counted (shown in the tenant's statistics). */
   private countLimitHit(name: string): void {
     this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET count = count + 1', name);
@@ -415,6 +423,11 @@ function sysIntervalMs(env: Env): number {
   return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_SYS_INTERVAL_MS;
 }
 
+
+/** Runs `task` over `items`, at most `concurrency` at a time (a fan-out to many objects stays bounded). */
+async function inBatches<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += concurrency) await Promise.all(items.slice(i, i + concurrency).map(task));
+}
 
 /** The fields a caller set (the API validated them: worker/api/token-input.ts); absent ones change nothing. */
 function definedFields(input: TokenInput): TokenInput {

@@ -1,11 +1,18 @@
 // Who may connect, decided in the Worker before any session object wakes: a token is the MQTT username.
+// No object shared by the whole tenant is asked (issue 11): the token comes from its own object through the
+// isolate cache (token-cache.ts); only limits that must be exact across the tenant cost a call, to the
+// token's object (maxConnections) or the client id's presence bucket (maxSessions).
+import { clientIdAllowed } from '../core/acl/client-id.js';
 import type { ConnectPacket } from '../core/codec/packets.js';
 import { ReasonCode } from '../core/reason-codes.js';
 import type { AclEntry } from '../core/acl/acl.js';
-import { parseToken, type ConnectionToken } from '../core/tenancy/token.js';
-import { tenantStub } from '../durable-objects/addresses.js';
+import { presenceBucketOf } from '../core/tenancy/presence.js';
+import { constantTimeEqual, parseToken, type ConnectionToken } from '../core/tenancy/token.js';
+import { presenceStub, tokenStub } from '../durable-objects/addresses.js';
 import type { BrokerConfig } from '../durable-objects/config.js';
 import type { Env } from '../durable-objects/env.js';
+import { hashSecret } from '../durable-objects/secrets.js';
+import { cachedConnectLimits, cachedToken } from './token-cache.js';
 
 /** The tenant anonymous clients land in when the deployment allows them (local development does). */
 export const DEFAULT_TENANT = 'default';
@@ -33,28 +40,42 @@ export async function authenticate(packet: ConnectPacket, clientId: string, clie
   }
   const parsed = parseToken(packet.username);
   if (!parsed) return refuse(ReasonCode.BadUserNameOrPassword, 'username is not a token');
-  const result = await tenantStub(env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret, true, clientId, clientIdAssigned);
-  if (!result.ok) {
-    switch (result.reason) {
-      case 'unknown':
-        return refuse(ReasonCode.BadUserNameOrPassword, 'unknown token');
-      case 'disabled':
-      case 'expired':
-        return refuse(ReasonCode.NotAuthorized, `token ${result.reason}`);
-      case 'client-id':
-        // The token may not use this client id: 5.0 0x85, 3.1.1 0x02 Identifier rejected (connackCodeFor).
-        return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'client id not allowed for this token' };
-      case 'connection-limit':
-        return refuse(ReasonCode.QuotaExceeded, 'token connection limit reached');
-      case 'session-limit':
-        return refuse(ReasonCode.QuotaExceeded, 'tenant session limit reached');
-    }
+  const { tenant, tokenId } = parsed;
+  const [record, presented, tenantLimits] = await Promise.all([cachedToken(env, tenant, tokenId), hashSecret(parsed.secret), cachedConnectLimits(env, tenant)]);
+  // Compared in constant time; an unknown id costs the same hash, so timing says nothing.
+  if (!record || !constantTimeEqual(presented, record.secretHash)) return refuse(ReasonCode.BadUserNameOrPassword, 'unknown token');
+  const token = record.info;
+  if (!token.enabled) return refuse(ReasonCode.NotAuthorized, 'token disabled');
+  if (token.expiresAt !== null && token.expiresAt <= Date.now()) return refuse(ReasonCode.NotAuthorized, 'token expired');
+  // A client id the server assigned is new and random: it cannot be another device's.
+  if (!clientIdAssigned && !clientIdAllowed(token.clientIds, clientId, token.id)) {
+    countRefusal(env, tenant, tokenId, 'client-id');
+    // The token may not use this client id: 5.0 0x85, 3.1.1 0x02 Identifier rejected (connackCodeFor).
+    return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'client id not allowed for this token' };
   }
-  const token = result.token;
-  const maxRetained = result.tenantLimits.maxRetained;
+  // Limits exact across the tenant: each is decided by the one object its count lives in.
+  const [connectionOk, sessionOk] = await Promise.all([
+    token.limits.maxConnections === undefined ? true : tokenStub(env, tenant, tokenId).admitConnection(tenant, tokenId, clientId),
+    tenantLimits.maxSessions === undefined ? true : admitSession(env, tenant, clientId, tenantLimits.maxSessions, config.presenceBuckets),
+  ]);
+  if (!connectionOk) return refuse(ReasonCode.QuotaExceeded, 'token connection limit reached');
+  if (!sessionOk) return refuse(ReasonCode.QuotaExceeded, 'tenant session limit reached');
+  const { maxRetained } = tenantLimits;
   return {
     ok: true,
-    tenant: parsed.tenant,
+    tenant,
     token: { id: token.id, acl: token.acl as AclEntry[], limits: token.limits, ...(maxRetained === undefined ? {} : { maxRetained }) },
   };
+}
+
+function admitSession(env: Env, tenant: string, clientId: string, maxSessions: number, buckets: number): Promise<boolean> {
+  const bucket = presenceBucketOf(clientId, buckets);
+  return presenceStub(env, tenant, bucket).admitSession(tenant, bucket, buckets, clientId, maxSessions);
+}
+
+/** Counted at the token's own object; the CONNACK does not wait for it. */
+function countRefusal(env: Env, tenant: string, tokenId: string, name: string): void {
+  tokenStub(env, tenant, tokenId)
+    .countRefusal(name)
+    .catch((error: unknown) => console.error('refusal not counted', String(error)));
 }

@@ -9,6 +9,10 @@ import { securityHeaders } from './api/security-headers.js';
 export { SessionDO } from '../durable-objects/session-do.js';
 export { TopicShardDO } from '../durable-objects/topic-shard-do.js';
 export { TenantDO } from '../durable-objects/tenant-do.js';
+export { TokenDO } from '../durable-objects/token-do.js';
+export { PresenceDO } from '../durable-objects/presence-do.js';
+export { FanoutDO } from '../durable-objects/fanout-do.js';
+export { CombinerDO } from '../durable-objects/combiner-do.js';
 
 /** WebSocket subprotocols MQTT clients offer [MQTT-6.0.0-3]; "mqttv3.1" is what older clients send. */
 const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];

@@ -5,7 +5,7 @@ import { MqttError } from '../core/errors.js';
 import { ReasonCode, connackCodeFor, refusalClosesWithoutConnack } from '../core/reason-codes.js';
 import { decideConnect, keepAliveDeadlineMs } from '../core/session/connect.js';
 import { sessionName, sessionStub } from '../durable-objects/addresses.js';
-import { RelayHeader, encodeControl } from '../durable-objects/relay-protocol.js';
+import { RelayCloseCode, RelayHeader, encodeControl } from '../durable-objects/relay-protocol.js';
 import type { BrokerConfig } from '../durable-objects/config.js';
 import type { Env } from '../durable-objects/env.js';
 import { authenticate } from './authenticate.js';
@@ -30,8 +30,9 @@ export class MqttRelay {
   private state: RelayState = 'awaitingConnect';
   private readonly framer: PacketFramer;
   private session: WebSocket | undefined;
-  /** Packets that arrived after CONNECT while the session socket was being opened. */
+  /** Packets that arrived after CONNECT while the session socket was being opened, and their bytes. */
   private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
   private protocolVersion: ProtocolVersion = 4;
   private keepAliveMs = 0;
   private lastPacketAt = Date.now();
@@ -93,8 +94,11 @@ export class MqttRelay {
     if (forward.length === 0) return;
     // Several packets of one frame travel as one message: one billed message instead of many.
     const message = forward.length === 1 ? forward[0]! : concatBytes(forward);
-    if (this.state === 'relaying' && this.session) this.sendToSession(message);
-    else this.pending.push(message);
+    if (this.state === 'relaying' && this.session) return this.sendToSession(message);
+    // Held while the CONNECT is checked: bounded, as everything a client can make us hold is.
+    this.pendingBytes += message.length;
+    if (this.pendingBytes > 2 * this.config.maximumPacketSize) return this.close('too much data before CONNACK');
+    this.pending.push(message);
   }
 
   private async connect(bytes: Uint8Array): Promise<void> {
@@ -115,13 +119,16 @@ export class MqttRelay {
     const decision = decideConnect(packet, { maximumKeepAlive: this.config.maximumKeepAlive }, () => crypto.randomUUID());
     if (!decision.ok) return this.refuse(packet.protocolVersion, decision.reasonCode, decision.reason);
 
-    // Authenticate before any session object wakes: one call to the token's tenant.
+    // Authenticate before any session object wakes (worker/authenticate.ts: no tenant-wide object asked). The
+    // whole CONNECT phase, authentication and session upgrade, ends by CONNECT_TIMEOUT: a client waiting on
+    // an overloaded object is told so (busy) instead of being left to its own timeout.
+    const deadline = Date.now() + this.config.connectTimeoutMs;
     let auth: Awaited<ReturnType<typeof authenticate>>;
     try {
-      auth = await authenticate(packet, decision.clientId, decision.clientIdAssigned, this.config, this.env);
+      auth = await beforeDeadline(authenticate(packet, decision.clientId, decision.clientIdAssigned, this.config, this.env), deadline);
     } catch (error) {
-      console.error('authentication failed', String(error));
-      return this.refuse(packet.protocolVersion, ReasonCode.ServerUnavailable, 'authentication unavailable');
+      console.warn('authentication failed', String(error));
+      return this.refuseUnavailable(packet.protocolVersion, error, 'authentication unavailable');
     }
     if (!auth.ok) return this.refuse(packet.protocolVersion, auth.reasonCode, auth.reason);
     // The client may have gone while we awaited the tenant.
@@ -139,20 +146,27 @@ export class MqttRelay {
     if (auth.token) headers[RelayHeader.token] = encodeURIComponent(JSON.stringify(auth.token));
 
     let socket: WebSocket | null;
+    const upgrade = sessionStub(this.env, sessionName(auth.tenant, decision.clientId)).fetch('https://session.internal/connect', { headers });
     try {
-      const stub = sessionStub(this.env, sessionName(auth.tenant, decision.clientId));
-      const response = await stub.fetch('https://session.internal/connect', { headers });
-      socket = response.webSocket;
+      socket = (await beforeDeadline(upgrade, deadline)).webSocket;
     } catch (error) {
-      console.error('session connect failed', { tenant: auth.tenant, error: String(error) });
-      socket = null;
+      console.warn('session connect failed', { tenant: auth.tenant, error: String(error) });
+      // An upgrade that completes after the deadline is closed at once: its client was told to come back.
+      void upgrade.then(
+        (late) => {
+          late.webSocket?.accept();
+          late.webSocket?.close(RelayCloseCode.ended, 'CONNECT timed out');
+        },
+        () => undefined,
+      );
+      return this.refuseUnavailable(packet.protocolVersion, error, 'session unavailable');
     }
     if (!socket) return this.refuse(packet.protocolVersion, ReasonCode.ServerUnavailable, 'session unavailable');
     socket.accept();
     // Without this, binary frames arrive as Blobs and awaiting them reorders packets (DESIGN §6).
     socket.binaryType = 'arraybuffer';
     if (this.state === 'closed') {
-      socket.close(1000, 'client gone');
+      socket.close(RelayCloseCode.ended, 'client gone');
       return;
     }
     this.session = socket;
@@ -162,6 +176,7 @@ export class MqttRelay {
     this.sendToSession(bytes);
     for (const message of this.pending) this.sendToSession(message);
     this.pending = [];
+    this.pendingBytes = 0;
     this.state = 'relaying';
     this.armKeepAlive();
   }
@@ -247,11 +262,25 @@ export class MqttRelay {
     this.close(`refused: ${reason}`);
   }
 
+  /**
+   * The CONNECT could not be served now. An overloaded object or the CONNECT phase's deadline: 5.0 0x89
+   * Server busy; anything else 0x88 Server unavailable (3.1.1: 0x03 for both). Clients should retry with a
+   * jittered back-off (README, "Reconnect storms").
+   */
+  private refuseUnavailable(version: ProtocolVersion, error: unknown, reason: string): void {
+    const busy = error instanceof ConnectPhaseTimeout || (error as { overloaded?: boolean } | null)?.overloaded === true;
+    this.refuse(version, busy ? ReasonCode.ServerBusy : ReasonCode.ServerUnavailable, busy ? `${reason}: busy` : reason);
+  }
+
   private onClientGone(): void {
     this.close('client closed');
   }
 
-  /** Ends both sockets once; the session object sees the close and decides about the will. */
+  /**
+   * Ends both sockets once; the session object sees the close and decides about the will. Every reason here is
+   * the client's going (or the session's own close), hence RelayCloseCode.ended: only a close the platform
+   * makes carries another code, and holds the will for the grace (durable-objects/relay-protocol.ts).
+   */
   private close(reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
@@ -259,10 +288,21 @@ export class MqttRelay {
     if (this.partialTimer) clearTimeout(this.partialTimer);
     for (const socket of [this.session, this.client]) {
       try {
-        socket?.close(1000, reason.slice(0, 120));
+        socket?.close(RelayCloseCode.ended, reason.slice(0, 120));
       } catch {
         // already closed
       }
     }
   }
+}
+
+class ConnectPhaseTimeout extends Error {}
+
+/** Settles as `promise` does, or rejects with ConnectPhaseTimeout at `deadline` (ms since the epoch). */
+function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectPhaseTimeout('CONNECT phase timed out')), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

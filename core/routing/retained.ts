@@ -49,16 +49,20 @@ export interface RetainedHoldings {
 /**
  * This shard's share of the tenant's retained limits: topics, the tenant's maxRetained if it set one (the
  * message carries its share as retainedLimit) or else the deployment's MAX_RETAINED; bytes,
- * MAX_RETAINED_BYTES. Per shard, so that no single object sits on the publish path.
+ * MAX_RETAINED_BYTES. Per shard, so that no single object sits on the publish path. A shard at depth d holds
+ * 1/2^d of its tenant's topic space, so `shares` = 2^d (SHARD_COUNT until shards split): the message's
+ * retainedLimit is ceil(L / SHARD_COUNT), and ceil(ceil(L / a) / b) = ceil(L / ab), so the share is exact.
  */
 export function shardRetainedLimits(
   message: Pick<RoutedMessage, 'retainedLimit'>,
   defaults: { maxRetained: number; maxRetainedBytes: number },
   shardCount: number,
+  shares = shardCount,
 ): RetainedLimits {
+  const split = Math.max(1, Math.floor(shares / shardCount));
   return {
-    count: message.retainedLimit ?? Math.ceil(defaults.maxRetained / shardCount),
-    bytes: Math.ceil(defaults.maxRetainedBytes / shardCount),
+    count: message.retainedLimit === undefined ? Math.ceil(defaults.maxRetained / shares) : Math.ceil(message.retainedLimit / split),
+    bytes: Math.ceil(defaults.maxRetainedBytes / shares),
   };
 }
 

@@ -3,7 +3,8 @@
 // A topic lives in shard hash(topic) mod N, with its exact subscriptions and its retained message. A wildcard
 // filter must see every topic, so it is replicated to all N shards: publishing touches one shard, subscribing
 // to a wildcard touches N. The hash is persisted in effect (subscriptions and retained messages sit in the
-// shard it chose), so it must never change for a deployed tenant: the tests pin its values.
+// shard it chose), so it must never change for a deployed tenant: the tests pin its values. A tenant's shards
+// can grow past N by splitting (extendible hashing on the same hash): see shard-layout.ts.
 import { hasWildcard, parseSharedSubscription } from '../topic/validate.js';
 
 /**
@@ -11,7 +12,7 @@ import { hasWildcard, parseSharedSubscription } from '../topic/validate.js';
  * FNV-1a depend only on the low bits of each input unit (multiplication carries upward only), so with
  * N = 8 the topics 'device/1' and 'device/9' ('1' = 0x31, '9' = 0x39) would always share a shard.
  */
-function hash32(s: string): number {
+export function topicHash(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
@@ -34,7 +35,7 @@ function checkShardCount(shardCount: number): void {
 /** The shard, in [0, shardCount), that owns the topic name `topic`. Stable across releases and platforms. */
 export function shardOf(topic: string, shardCount: number): number {
   checkShardCount(shardCount);
-  return hash32(topic) % shardCount;
+  return topicHash(topic) % shardCount;
 }
 
 /**
@@ -45,5 +46,5 @@ export function shardsForFilter(filter: string, shardCount: number): number[] {
   checkShardCount(shardCount);
   const inner = parseSharedSubscription(filter)?.filter ?? filter;
   if (hasWildcard(inner)) return Array.from({ length: shardCount }, (_, i) => i);
-  return [hash32(inner) % shardCount];
+  return [topicHash(inner) % shardCount];
 }

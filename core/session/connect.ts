@@ -117,13 +117,14 @@ export function onConnect(state: State, connection: Connection, packet: ConnectP
 
   // Step 3: take-over. [MQTT-3.1.4-2] [MQTT-3.1.4-3 v5] the connection of a client already connected with this
   // client id is closed, with its will (a socket still awaiting its own CONNECT is not one: it may take over
-  // in turn). An owner lost in a reset without a close event is released the same way.
+  // in turn). An owner lost in a reset without a close event is released too, but without its will: the
+  // platform lost that socket, and the client is back [MQTT-3.1.3-9 v5].
   for (const other of state.connections.values()) {
     if (other !== connection && other.phase === 'connected') {
-      endConnection(state, other, { publishWill: true, reasonCode: ReasonCode.SessionTakenOver }, now, config, out);
+      endConnection(state, other, { will: 'publish', reasonCode: ReasonCode.SessionTakenOver }, now, config, out);
     }
   }
-  recoverLostOwner(state, now, config, out);
+  recoverLostOwner(state, 'connect', now, config, out);
   // Timers that came due before their alarm ran (alarms are late at times, never early): a delayed will whose
   // delay passed is published, an expired session ends, before this connection decides what it resumes.
   runDueTimers(state, now, config, out);

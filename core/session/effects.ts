@@ -26,6 +26,10 @@ export type SessionCounter =
   | 'acl_dropped'
   /** QoS 2 messages routed here again after a publisher's crash and already held: not stored twice. */
   | 'qos2_duplicate'
+  /** QoS 1 publishes a full outbox or shard refused (5.0: PUBACK 0x97; 3.1.1: the connection closes unacknowledged). */
+  | 'publish_overloaded'
+  /** QoS 0 publishes dropped because the outbox to their shard was full. */
+  | 'publish_dropped'
   | 'limit_message_size'
   | 'limit_publish_rate'
   /** Filters refused by the subscription bound (MAX_SUBSCRIPTIONS, a token's maxSubscriptions). */
@@ -107,7 +111,7 @@ export type Effect =
   | { type: 'unsubscribeShards'; tenant: string; session: string; filters: string[] }
   /** Read up to `limit` queued messages after `afterSeq`; they come back as a `queueRead` input. */
   | { type: 'readQueue'; afterSeq: number; limit: number }
-  | { type: 'presence'; tenant: string; clientId: string; state: PresenceState; tokenId?: string }
+  | { type: 'presence'; tenant: string; clientId: string; state: PresenceState; tokenId?: string; countsConnections?: boolean }
   /** Someone subscribed to $SYS: the tenant publishes its statistics while anyone receives them. */
   | { type: 'wantSys'; tenant: string };
 

@@ -1,9 +1,10 @@
 // Connection end, will and session lifetime: what happens when a connection goes, and the one alarm.
 //
-//   connection ends ──▶ owner? ──▶ will: now, after its Will Delay Interval, or never (DISCONNECT)
+//   connection ends ──▶ owner? ──▶ will: now, after its Will Delay Interval, or never (DISCONNECT, our failure)
 //                                 session: discarded now (expiry 0), or kept until its expiry (the alarm)
+//   the platform lost it ──▶ will: after max(Will Delay Interval, the grace); a reconnect in time cancels it
 //   alarm ──▶ a delayed will that is due, then the session's expiry
-//   a reset lost the owner's socket without a close event ──▶ treated as lost when noticed (DESIGN §3)
+//   a reset lost the owner's socket without a close event ──▶ a platform loss, when noticed (DESIGN §3)
 import type { Will } from '../codec/packets.js';
 import type { ReasonCodeValue } from '../reason-codes.js';
 import { sessionName } from '../routing/message.js';
@@ -14,9 +15,20 @@ import { sessionExpiresAt, willPublishAt } from './expiry.js';
 import { endReplay } from './retained-replay.js';
 import { emptySession, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
 
+/**
+ * What becomes of the will when a connection ends (5.0 §3.1.2.5):
+ *   publish     the client failed, or asked for it: now, or after its Will Delay Interval [MQTT-3.1.2-8]
+ *   discard     DISCONNECT 0x00 [MQTT-3.14.4-3], a removed token, or a failure on our side (the client is
+ *               alive and resends after it reconnects: its will would announce a death that did not happen)
+ *   afterGrace  the platform, not the client, lost the connection (a deploy, an eviction, a runtime update drop
+ *               every socket at once): held until max(Will Delay Interval, platformLossGrace), so a client that
+ *               reconnects in time cancels it [MQTT-3.1.3-9 v5] and one that really went still gets it
+ */
+export type WillFate = 'publish' | 'discard' | 'afterGrace';
+
 /** Why a connection ends, and what a 5.0 client is told. */
 export interface Ending {
-  publishWill: boolean;
+  will: WillFate;
   reasonCode?: ReasonCodeValue;
 }
 
@@ -37,21 +49,23 @@ export function endConnection(state: State, connection: Connection, ending: Endi
     out.send(connection.id, { type: 'disconnect', reasonCode: ending.reasonCode });
   }
   out.close(connection.id);
-  if (wasConnected) releaseSession(state, connection.id, ending.publishWill, now, config, out);
+  if (wasConnected) releaseSession(state, connection.id, ending.will, now, config, out);
 }
 
 /**
- * The connection that owned the session is gone. The will is published now, later (5.0 Will Delay Interval)
- * or not at all (DISCONNECT) [MQTT-3.1.2-8] [MQTT-3.14.4-3]; the session ends now (expiry 0) [MQTT-3.1.2-6]
- * or when its Session Expiry Interval runs out. Nothing happens if another connection already took it over.
+ * The connection that owned the session is gone. The will is published now, later (5.0 Will Delay Interval,
+ * or the grace after a platform loss) or not at all (DISCONNECT) [MQTT-3.1.2-8] [MQTT-3.14.4-3]; the session
+ * ends now (expiry 0) [MQTT-3.1.2-6] or when its Session Expiry Interval runs out. Nothing happens if another
+ * connection already took it over.
  */
-function releaseSession(state: State, connectionId: string, publishWill: boolean, now: number, config: SessionConfig, out: Effects): void {
+function releaseSession(state: State, connectionId: string, fate: WillFate, now: number, config: SessionConfig, out: Effects): void {
   const record = state.session.record;
   if (!record || record.connectionId !== connectionId) return;
-  const will = publishWill ? record.will : null;
+  const will = fate === 'discard' ? null : record.will;
   const willDelay = will?.properties?.willDelayInterval ?? 0;
   record.connectionId = null;
   record.will = null;
+  if (will && fate === 'afterGrace' && config.platformLossGrace > 0) return holdWill(state, record, will, now, config, out);
   if (record.sessionExpiryInterval === 0) {
     discardSession(state, out);
     if (will) publishWillOf(record, will, now, config, out);
@@ -70,8 +84,39 @@ function releaseSession(state: State, connectionId: string, publishWill: boolean
   reportPresence(record, 'offline', out);
 }
 
-/** The alarm: the timers that are due, then the alarm for the next of them. */
+/**
+ * The platform lost the owner's connection, not the client. 5.0 §3.1.2.5 lets a server defer wills over its own
+ * shutdown or failure: the will becomes a delayed will due at the later of its own time and the grace, so the
+ * clients that reconnect in time publish none [MQTT-3.1.3-9 v5] and one that really went gets it from the
+ * alarm. A session that ends before then ends as it would, all but its will (keepOnlyWill).
+ */
+function holdWill(state: State, record: SessionRecord, will: Will, now: number, config: SessionConfig, out: Effects): void {
+  const ownTime = willPublishAt(now, will.properties?.willDelayInterval ?? 0, record.sessionExpiryInterval);
+  record.will = will;
+  record.willAt = Math.max(ownTime, now + config.platformLossGrace * 1000);
+  record.expiresAt = sessionExpiresAt(now, record.sessionExpiryInterval);
+  // A session with expiry 0 ends now; a longer one that ends before the will is due ends then (runDueTimers).
+  if (record.expiresAt !== null && record.expiresAt <= now) keepOnlyWill(state, record, out);
+  else out.persist({ op: 'writeSession', record: { ...record } });
+  scheduleAlarm(state.session.record ?? record, out);
+  reportPresence(record, 'offline', out);
+}
+
+/**
+ * The session ends while its will still waits (held past a platform loss): its state goes as it would
+ * [MQTT-4.1.0-2 v5], and a record holding only the will stays until the will is due, then ends too. A
+ * reconnect before that resumes nothing (expiry 0) and cancels the will.
+ */
+function keepOnlyWill(state: State, record: SessionRecord, out: Effects): void {
+  discardSession(state, out);
+  const holder: SessionRecord = { ...record, sessionExpiryInterval: 0, connectionId: null, expiresAt: record.willAt };
+  state.session.record = holder;
+  out.persist({ op: 'writeSession', record: { ...holder } });
+}
+
+/** The alarm: a lost owner first (a platform loss), the timers that are due, then the alarm for the next of them. */
 export function onAlarm(state: State, now: number, config: SessionConfig, out: Effects): void {
+  recoverLostOwner(state, 'wake', now, config, out);
   runDueTimers(state, now, config, out);
   const record = state.session.record;
   if (record && !record.connectionId) scheduleAlarm(record, out);
@@ -89,6 +134,8 @@ export function runDueTimers(state: State, now: number, config: SessionConfig, o
     publishWillOf(record, will, now, config, out);
   }
   if (record.expiresAt !== null && record.expiresAt <= now) {
+    // A will held past a platform loss is not published before its time, even when its session ends first.
+    if (record.will && record.willAt !== null && record.willAt > now) return keepOnlyWill(state, record, out);
     // [MQTT-4.1.0-2 v5] the session state is discarded when the Session Expiry Interval has passed.
     discardSession(state, out);
     if (record.will) publishWillOf(record, record.will, now, config, out);
@@ -97,16 +144,18 @@ export function runDueTimers(state: State, now: number, config: SessionConfig, o
 }
 
 /**
- * A reset drops every socket and may skip the close event (DESIGN §3). If the stored owner of the session
- * has no open connection here any more, it is treated as lost now: will published, session released.
- * Checked when the object wakes for a CONNECT or a delivery, so idle sessions cost nothing.
+ * A reset drops every socket and may skip the close event (DESIGN §3): the stored owner of the session has no
+ * open connection here any more. That is the platform's loss, not the client's. Noticed at the client's own
+ * CONNECT, the will is discarded: the client is back, as within a Will Delay Interval [MQTT-3.1.3-9 v5].
+ * Noticed on any other wake (a delivery, the alarm), the will waits for the grace (`afterGrace`). Checked only
+ * when the object wakes, so idle sessions cost nothing.
  */
-export function recoverLostOwner(state: State, now: number, config: SessionConfig, out: Effects): void {
+export function recoverLostOwner(state: State, noticedAt: 'connect' | 'wake', now: number, config: SessionConfig, out: Effects): void {
   const connectionId = state.session.record?.connectionId;
   if (!connectionId) return;
   const owner = state.connections.get(connectionId);
   if (owner && owner.phase !== 'closed') return;
-  releaseSession(state, connectionId, true, now, config, out);
+  releaseSession(state, connectionId, noticedAt === 'connect' ? 'discard' : 'afterGrace', now, config, out);
 }
 
 /** Forgets subscriptions (here and in the shards), outbound, inbound and alias state, and the alarm. */
@@ -142,7 +191,10 @@ function publishWillOf(who: { tenant: string; clientId: string; token: Connectio
   out.emit({ type: 'route', tenant: who.tenant, message });
 }
 
-/** Tells the tenant object this session's state (its sessions list, connection counts, revocation). */
+/**
+ * Tells this session's presence bucket its state (sessions list, counts, revocation, the tenant's session
+ * limit) and, for a token with maxConnections, the token's own object (its connection count).
+ */
 export function reportPresence(record: SessionRecord, presence: PresenceState, out: Effects): void {
   out.emit({
     type: 'presence',
@@ -150,5 +202,6 @@ export function reportPresence(record: SessionRecord, presence: PresenceState, o
     clientId: record.clientId,
     state: presence,
     ...(record.token ? { tokenId: record.token.id } : {}),
+    ...(record.token?.limits.maxConnections !== undefined ? { countsConnections: true } : {}),
   });
 }

@@ -3,7 +3,8 @@
 // performs I/O.
 //
 //   input                           handled by
-//   opened / socketClosed / fault   this file, lifecycle.ts
+//   opened / socketClosed / fault   this file, lifecycle.ts (which ending publishes the will: WillFate)
+//   internalError / keepaliveTimeout
 //   packet                          the protocol gate, then connect.ts, publish.ts, subscribe.ts, outbound.ts
 //   routed                          publish.ts (acknowledgements)
 //   subscribed                      subscribe.ts (SUBACK and retained messages)
@@ -28,16 +29,25 @@ import { connectionFrom, ownerOf, type Connection, type ConnectionRecord, type O
 import { onSubscribe, onSubscribed, onUnsubscribe } from './subscribe.js';
 import { onTokenChanged, type TokenUpdate } from './token-change.js';
 
+/** Who lost a connection whose socket closed: the client, or the platform (lifecycle.ts WillFate). */
+export type ConnectionLoss = 'client' | 'platform';
+
 export type Input =
   /** The Worker opened a relay socket; its CONNECT follows. `token` null = anonymous. */
   | { type: 'opened'; connection: ConnectionRecord; token: ConnectionToken | null }
   | { type: 'packet'; connectionId: string; packet: Packet }
-  /** A packet that could not be decoded (or that the adapter failed on): the connection ends with the reason. */
+  /** A packet that could not be decoded: the client's protocol violation, the connection ends with the reason. */
   | { type: 'fault'; connectionId: string; reasonCode: ReasonCodeValue }
+  /** The adapter failed on a packet (a bug, a storage failure): ours, not the client's. Ends without the will. */
+  | { type: 'internalError'; connectionId: string }
   /** The Worker saw no packet for 1.5 × the keepalive [MQTT-3.1.2-24]. */
   | { type: 'keepaliveTimeout'; connectionId: string }
-  | { type: 'socketClosed'; connectionId: string }
-  | { type: 'routed'; ack: RouteAck; ok: boolean }
+  /**
+   * The relay socket closed. `cause` 'client' (the default): the relay closed it because its client went;
+   * 'platform': the platform dropped the relay (a runtime update), and the client may well come back.
+   */
+  | { type: 'socketClosed'; connectionId: string; cause?: ConnectionLoss }
+  | { type: 'routed'; ack: RouteAck; ok: boolean; overloaded?: boolean }
   /** The shards' answers to a SUBSCRIBE, merged per filter; undefined when they failed. */
   | { type: 'subscribed'; connectionId: string; then: SubscribeContinuation; results: ReadonlyMap<string, SubscribeOutcome> | undefined }
   | { type: 'queueRead'; messages: readonly OutboundMessage[] }
@@ -72,17 +82,25 @@ export function step(state: State, input: Input, now: number, config: SessionCon
       const connection = state.connections.get(input.connectionId);
       const reasonCode = input.type === 'fault' ? input.reasonCode : ReasonCode.KeepAliveTimeout;
       // [MQTT-4.8.0-1] a protocol violation closes the connection; the will is published.
-      if (connection) endConnection(state, connection, { publishWill: true, reasonCode }, now, config, out);
+      if (connection) endConnection(state, connection, { will: 'publish', reasonCode }, now, config, out);
+      break;
+    }
+    case 'internalError': {
+      // (5.0 §3.1.2.5) a failure on our side is no news of the client: it is told 0x80 and reconnects.
+      const connection = state.connections.get(input.connectionId);
+      if (connection) endConnection(state, connection, { will: 'discard', reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
       break;
     }
     case 'socketClosed': {
       const connection = state.connections.get(input.connectionId);
-      if (connection) endConnection(state, connection, { publishWill: true }, now, config, out);
+      // [MQTT-3.1.2-8] a lost client's will is published; a platform loss holds it for the grace (lifecycle.ts).
+      const will = input.cause === 'platform' ? 'afterGrace' : 'publish';
+      if (connection) endConnection(state, connection, { will }, now, config, out);
       state.connections.delete(input.connectionId);
       break;
     }
     case 'routed':
-      onRouted(state, input.ack, input.ok, now, config, out);
+      onRouted(state, input.ack, input.ok, now, config, out, input.overloaded === true);
       break;
     case 'subscribed':
       onSubscribed(state, input.connectionId, input.then, input.results, now, config, out);
@@ -101,7 +119,7 @@ export function step(state: State, input: Input, now: number, config: SessionCon
       break;
     case 'kick': {
       const owner = ownerOf(state);
-      if (owner) endConnection(state, owner, { publishWill: true, reasonCode: ReasonCode.AdministrativeAction }, now, config, out);
+      if (owner) endConnection(state, owner, { will: 'publish', reasonCode: ReasonCode.AdministrativeAction }, now, config, out);
       out.reply = { kicked: owner !== undefined };
       break;
     }
@@ -117,7 +135,7 @@ export function step(state: State, input: Input, now: number, config: SessionCon
 /** The protocol gate first (first packet CONNECT, no second CONNECT, no server-only packets), then the packet. */
 function onPacket(state: State, connection: Connection, packet: Packet, now: number, config: SessionConfig, out: Effects): void {
   const gate = gateClientPacket(connection.phase, packet.type, connection.protocolVersion);
-  if (!gate.ok) return endConnection(state, connection, { publishWill: true, reasonCode: gate.reasonCode }, now, config, out);
+  if (!gate.ok) return endConnection(state, connection, { will: 'publish', reasonCode: gate.reasonCode }, now, config, out);
   switch (packet.type) {
     case 'connect':
       return onConnect(state, connection, packet, now, config, out);
@@ -142,7 +160,7 @@ function onPacket(state: State, connection: Connection, packet: Packet, now: num
       return onDisconnect(state, connection, packet.reasonCode, packet.properties?.sessionExpiryInterval, now, config, out);
     case 'auth':
       // Enhanced authentication is not offered: AUTH without a method accepted at CONNECT [MQTT-4.12.0-7 v5].
-      return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError }, now, config, out);
+      return endConnection(state, connection, { will: 'publish', reasonCode: ReasonCode.ProtocolError }, now, config, out);
     case 'connack':
     case 'suback':
     case 'unsuback':
@@ -158,13 +176,13 @@ function onDisconnect(state: State, connection: Connection, reasonCode: number |
   if (newExpiry !== undefined && record?.connectionId === connection.id) {
     // (5.0 §3.14.2.2.2) a session that was to end with its connection cannot be extended at DISCONNECT.
     if (record.sessionExpiryInterval === 0 && newExpiry !== 0) {
-      return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError }, now, config, out);
+      return endConnection(state, connection, { will: 'publish', reasonCode: ReasonCode.ProtocolError }, now, config, out);
     }
     record.sessionExpiryInterval = newExpiry;
   }
   // [MQTT-3.14.4-3] [MQTT-3.14.4-3 v5] a normal DISCONNECT (0x00) discards the will; any other 5.0 reason
   // (0x04 Disconnect with Will Message, or an error the client reports) leaves it to be published [MQTT-3.1.2-8 v5].
-  endConnection(state, connection, { publishWill: (reasonCode ?? ReasonCode.NormalDisconnection) !== ReasonCode.NormalDisconnection }, now, config, out);
+  endConnection(state, connection, { will: (reasonCode ?? ReasonCode.NormalDisconnection) === ReasonCode.NormalDisconnection ? 'discard' : 'publish' }, now, config, out);
 }
 
 /**
@@ -172,7 +190,7 @@ function onDisconnect(state: State, connection: Connection, reasonCode: number |
  * others are reported stale so that the shard forgets them (self-healing after a lost unsubscribe).
  */
 function onDeliver(state: State, deliveries: readonly Delivery[], now: number, config: SessionConfig, out: Effects): Reply {
-  recoverLostOwner(state, now, config, out);
+  recoverLostOwner(state, 'wake', now, config, out);
   const { record, subscriptions } = state.session;
   const stale = new Set<string>();
   const wanted: Delivery[] = [];
@@ -186,11 +204,14 @@ function onDeliver(state: State, deliveries: readonly Delivery[], now: number, c
 }
 
 /** What the sessions API shows of a session; undefined when there is none. */
-export function describeSession(state: State): { connected: boolean; subscriptions: Array<{ filter: string; qos: number }>; queued: number; inflight: number } | undefined {
+export function describeSession(
+  state: State,
+): { connected: boolean; tokenId: string | null; subscriptions: Array<{ filter: string; qos: number }>; queued: number; inflight: number } | undefined {
   const { record, subscriptions, queue, inflight } = state.session;
   if (!record) return undefined;
   return {
     connected: ownerOf(state) !== undefined,
+    tokenId: record.token?.id ?? null,
     subscriptions: [...subscriptions].map(([filter, options]) => ({ filter, qos: options.qos })),
     queued: queue.length,
     inflight: inflight.size,

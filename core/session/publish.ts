@@ -25,7 +25,7 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
   const v5 = connection.protocolVersion === 5;
   const packetId = packet.packetId ?? 0;
   const close = (reasonCode: Parameters<typeof endConnection>[2]['reasonCode']) =>
-    endConnection(state, connection, { publishWill: true, reasonCode }, now, config, out);
+    endConnection(state, connection, { will: 'publish', reasonCode }, now, config, out);
 
   // Topic aliases resolve first (5.0) [MQTT-3.3.2-12 v5]; they live as long as the connection.
   let topic = packet.topic;
@@ -159,9 +159,10 @@ export function onPubrel(state: State, connection: Connection, packetId: number,
 
 /**
  * A route an acknowledgement waits for has settled. Stored everywhere: the ack may go (in order). Failed:
- * no acknowledgement, the connection closes, and the client resends after it reconnects [DESIGN §3].
+ * no acknowledgement, the connection closes without the will, and the client resends after it reconnects
+ * [DESIGN §3].
  */
-export function onRouted(state: State, ack: RouteAck, ok: boolean, now: number, config: SessionConfig, out: Effects): void {
+export function onRouted(state: State, ack: RouteAck, ok: boolean, now: number, config: SessionConfig, out: Effects, overloaded = false): void {
   const { session, routes } = state;
   // A QoS 2 id of this session (not of one discarded since, whatever connection now owns it): once stored
   // everywhere, a resend is never routed again.
@@ -178,8 +179,22 @@ export function onRouted(state: State, ack: RouteAck, ok: boolean, now: number, 
     if (connection.phase !== 'connected') continue;
     const waiting = connection.pendingAcks.filter((entry) => entry.routeId === ack.routeId);
     if (waiting.length === 0) continue;
+    if (!ok && overloaded && connection.protocolVersion === 5 && waiting.every((entry) => entry.packet.type === 'puback')) {
+      // Shed, not failed: a 5.0 QoS 1 publisher is told 0x97 Quota exceeded and stays connected (a QoS 1
+      // copy some subscribers may hold already is a duplicate QoS 1 allows if it sends again). QoS 2 and
+      // 3.1.1 have no such answer: their connection closes below and the client resends under the same id.
+      for (const entry of waiting) {
+        entry.packet.reasonCode = ReasonCode.QuotaExceeded;
+        delete entry.routeId;
+      }
+      out.persist({ op: 'count', counter: 'publish_overloaded', n: waiting.length });
+      flushAcks(connection, out);
+      continue;
+    }
     if (!ok) {
-      endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
+      // Our failure, not the client's: no will, the client resends after it reconnects (lifecycle.ts WillFate).
+      if (overloaded) out.persist({ op: 'count', counter: 'publish_overloaded', n: waiting.length });
+      endConnection(state, connection, { will: 'discard', reasonCode: overloaded ? ReasonCode.ServerBusy : ReasonCode.UnspecifiedError }, now, config, out);
       continue;
     }
     for (const entry of waiting) delete entry.routeId;

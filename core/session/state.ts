@@ -33,7 +33,16 @@ export interface SessionConfig {
   topicAliasMaximum: number;
   /** Topic shards per tenant: the retained limit is enforced per shard as its share. */
   shardCount: number;
+  /**
+   * Seconds a will waits after the platform, not the client, lost its connection (WILL_GRACE_AFTER_RESTART):
+   * a deploy or runtime update drops every socket at once, and the clients that reconnect within it cancel
+   * their wills (lifecycle.ts).
+   */
+  platformLossGrace: number;
 }
+
+/** The default of `platformLossGrace`, seconds. */
+export const PLATFORM_LOSS_GRACE = 60;
 
 /** Topic aliases a client may define towards us. */
 export const TOPIC_ALIAS_MAXIMUM = 32;

@@ -64,7 +64,7 @@ export function onSubscribe(state: State, connection: Connection, packet: Subscr
   const v5 = connection.protocolVersion === 5;
   // [MQTT-3.8.3-4 v5] No Local on a shared subscription is a protocol error.
   if (v5 && packet.subscriptions.some((s) => s.noLocal && parseSharedSubscription(s.topicFilter))) {
-    return endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.ProtocolError }, now, config, out);
+    return endConnection(state, connection, { will: 'publish', reasonCode: ReasonCode.ProtocolError }, now, config, out);
   }
   const subscriptionIdentifier = v5 ? packet.properties?.subscriptionIdentifiers?.[0] : undefined;
   const token = record.token;
@@ -126,7 +126,8 @@ export function onSubscribed(
   if (then.replayRound !== undefined) return onReplayRound(state, connection, then, results, now, config, out);
   if (!results) {
     if (then.epoch === state.routes.epoch && then.added.length > 0) forgetSubscriptions(state, then.added, out);
-    if (connection) endConnection(state, connection, { publishWill: true, reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
+    // Our failure, not the client's: no will (lifecycle.ts WillFate).
+    if (connection) endConnection(state, connection, { will: 'discard', reasonCode: ReasonCode.UnspecifiedError }, now, config, out);
     return;
   }
   if (connection?.phase !== 'connected') return;

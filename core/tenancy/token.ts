@@ -48,3 +48,11 @@ export interface ConnectionToken {
   /** The tenant's retained-topic limit, if any (enforced per shard as its share). */
   maxRetained?: number;
 }
+
+/**
+ * How long a Worker isolate keeps a token (or its absence) after reading it from the token's object: a
+ * reconnect storm of one shared token costs that object one read per isolate per second instead of one per
+ * CONNECT. A change reaches live connections at once (pushed to their sessions) and, in a second sweep,
+ * those admitted meanwhile from a cached copy (durable-objects/tenant-do.ts, TOKEN_SWEEP_AFTER_MS).
+ */
+export const TOKEN_CACHE_TTL_MS = 1_000;

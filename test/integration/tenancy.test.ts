@@ -221,7 +221,7 @@ describe('sessions API', () => {
     let listed: { status: number; json: any } = { status: 0, json: undefined };
     await waitUntil(
       async () => {
-        listed = await api('GET', '/tenants/sess/sessions', master);
+        listed = await api('GET', '/tenants/sess/sessions?details=1', master);
         const sessions = (listed.json?.sessions ?? []) as Array<{ clientId: string; connected: boolean }>;
         return !sessions.some((s) => s.clientId === 'pub-1') && sessions.some((s) => s.clientId === 'away-1' && !s.connected);
       },

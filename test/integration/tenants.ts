@@ -57,17 +57,20 @@ export function refusedCode(url: string, options: Record<string, unknown>): Prom
   });
 }
 
-interface TenantSessions {
-  listSessions(): Promise<Array<{ clientId: string; connected: boolean }>>;
+interface PresenceBucket {
+  page(after: string, limit: number): Promise<Array<{ clientId: string; connected: boolean }>>;
 }
 
-/** The tenant object's own list of sessions, over RPC. */
-export async function tenantSessions(broker: RunningBroker, tenant: string): Promise<Array<{ clientId: string; connected: boolean }>> {
-  const namespace = await broker.miniflare.getDurableObjectNamespace('TENANT');
-  return (namespace.get(namespace.idFromName(tenant)) as unknown as TenantSessions).listSessions();
+/** The tenant's sessions as its presence buckets list them, over RPC (PRESENCE_BUCKETS from wrangler.toml's default). */
+export async function tenantSessions(broker: RunningBroker, tenant: string, buckets = 256): Promise<Array<{ clientId: string; connected: boolean }>> {
+  const namespace = await broker.miniflare.getDurableObjectNamespace('PRESENCE');
+  const pages = await Promise.all(
+    Array.from({ length: buckets }, (_, bucket) => (namespace.get(namespace.idFromName(`${tenant}\u0000presence\u0000${bucket}`)) as unknown as PresenceBucket).page('', 10_000)),
+  );
+  return pages.flat();
 }
 
-/** Waits until the tenant object has a client's presence report (connected): what its limits count. */
+/** Waits until the client's presence bucket has its report (connected): what limits and revocation count. */
 export async function presenceReported(broker: RunningBroker, tenant: string, clientId: string): Promise<void> {
   await waitUntil(async () => (await tenantSessions(broker, tenant)).some((s) => s.clientId === clientId && s.connected), {
     what: `the presence of ${clientId} at tenant ${tenant}`,

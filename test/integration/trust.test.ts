@@ -67,7 +67,7 @@ describe('H1: client ids and the sessions behind them', () => {
     expect(session?.subscriptions).toEqual([]);
     expect(session?.queued).toBe(0);
     // The operator sees what was withheld: the sessions API shows the session's counters.
-    const listed = await api(broker, 'GET', '/tenants/shop/sessions', master);
+    const listed = await api(broker, 'GET', '/tenants/shop/sessions?details=1', master);
     const entry = listed.json.sessions.find((s: { clientId: string }) => s.clientId === 'orders-backend');
     expect(entry.counters).toEqual({ acl_dropped: 1 });
     await Promise.all([end(attacker), end(shopper)]);

@@ -2,12 +2,11 @@
 // token), statistics. Bad input gets a 4xx with a JSON error saying what is wrong.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { REGISTRY_NAME, sessionName, sessionStub, shardStub, tenantStub } from '../../durable-objects/addresses.js';
+import { REGISTRY_NAME, sessionName, sessionStub, tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../../durable-objects/env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { jsonError, requireAdmin, requireTenantToken, type ApiVariables } from './tenant-auth.js';
 import { aclIdentity, admitPublish, messageToRoute } from '../../core/session/admission.js';
-import { shardOf, shardsForFilter } from '../../core/routing/shard.js';
 import { ReasonCode } from '../../core/reason-codes.js';
 import { isValidTopicFilter, isValidTopicName, parseSharedSubscription } from '../../core/topic/validate.js';
 import { openApiDocument } from './openapi.js';
@@ -22,7 +21,9 @@ import type { MiddlewareHandler } from 'hono';
 import { TENANT_NAME } from '../../core/tenancy/token.js';
 import { publishBodyLimit, publishPacketSize } from './http-publish.js';
 import { jsonBody, readJsonBody } from './json-body.js';
-import { mergeRetainedPages, parsePageLimit, RETAINED_PAGE_BYTES, RETAINED_PAGE_MAX } from './retained-page.js';
+import { parseSessionCursor, sessionsPage } from './sessions-page.js';
+import { forgetCachedLimits, forgetCachedToken } from '../token-cache.js';
+import { parsePageLimit, RETAINED_PAGE_BYTES, RETAINED_PAGE_MAX } from './retained-page.js';
 
 export const api = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
 
@@ -64,7 +65,9 @@ api.put('/tenants/:tenant/limits', requireAdmin, async (c) => {
   if (problem) throw jsonError(400, problem);
   const stub = tenantStub(c.env, tenant);
   if (!(await stub.tenantExists())) throw jsonError(404, `no tenant "${tenant}"`);
-  return c.json(await stub.updateLimits(body as TenantLimits));
+  const updated = await stub.updateLimits(body as TenantLimits);
+  forgetCachedLimits(tenant);
+  return c.json(updated);
 });
 
 const tenantRoutes = new Hono<{ Bindings: Env; Variables: ApiVariables }>();
@@ -165,24 +168,37 @@ tenantRoutes.patch('/tokens/:id', async (c) => {
   const checked = checkTokenInput(await jsonBody(c.req.raw));
   if (!checked.ok) throw jsonError(400, checked.error);
   const token = await tenantStub(c.env, c.get('tenant')).updateToken(c.req.param('id'), checked.value);
+  forgetCachedToken(c.get('tenant'), c.req.param('id'));
   if (!token) throw jsonError(404, `no token "${c.req.param('id')}" in this tenant`);
   return c.json(token);
 });
 
 tenantRoutes.delete('/tokens/:id', async (c) => {
   const deleted = await tenantStub(c.env, c.get('tenant')).deleteToken(c.req.param('id'));
+  forgetCachedToken(c.get('tenant'), c.req.param('id'));
   if (!deleted) throw jsonError(404, `no token "${c.req.param('id')}" in this tenant`);
   return c.body(null, 204);
 });
 
 tenantRoutes.get('/stats', async (c) => c.json(await tenantStub(c.env, c.get('tenant')).statistics()));
 
-/** Sessions, connected and offline, with their subscriptions, queue depth and counters. */
+/**
+ * Sessions, connected and offline, a page at a time from the presence buckets (`?limit=`, default 100, at
+ * most 500; `?after=` the previous page's `next`). `?details=1` adds each listed session's subscriptions,
+ * queue depth, inflight count and counters, waking those sessions (and only those).
+ */
 tenantRoutes.get('/sessions', async (c) => {
   const tenant = c.get('tenant');
-  const listed = await tenantStub(c.env, tenant).listSessions();
+  const limit = c.req.query('limit') === undefined ? 100 : Number(c.req.query('limit'));
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw jsonError(400, 'limit must be an integer from 1 to 500');
+  const { presenceBuckets } = brokerConfig(c.env);
+  const after = c.req.query('after');
+  const from = after === undefined || after === '' ? { bucket: 0, after: '' } : parseSessionCursor(after, presenceBuckets);
+  if (!from) throw jsonError(400, 'after must be the "next" of a previous page');
+  const page = await sessionsPage(c.env, tenant, presenceBuckets, from, limit);
+  if (c.req.query('details') !== '1') return c.json(page);
   const sessions = await Promise.all(
-    listed.map(async (entry) => {
+    page.sessions.map(async (entry) => {
       const details = await sessionStub(c.env, sessionName(tenant, entry.clientId)).describe();
       return {
         ...entry,
@@ -195,7 +211,7 @@ tenantRoutes.get('/sessions', async (c) => {
       };
     }),
   );
-  return c.json({ sessions });
+  return c.json({ sessions, next: page.next });
 });
 
 /** Disconnects a session's client (5.0: DISCONNECT 0x98 Administrative action). */
@@ -217,10 +233,7 @@ tenantRoutes.get('/retained', async (c) => {
   if (limit === undefined) throw jsonError(400, `limit must be an integer from 1 to ${RETAINED_PAGE_MAX}`);
   const after = c.req.query('after') ?? '';
   const tenant = c.get('tenant');
-  const shards = shardsForFilter(filter, brokerConfig(c.env).shardCount);
-  const page = { after, limit, maxBytes: RETAINED_PAGE_BYTES };
-  const pages = await Promise.all(shards.map((index) => shardStub(c.env, tenant, index).listRetained(filter, page)));
-  const { messages, next } = mergeRetainedPages(pages, limit, RETAINED_PAGE_BYTES);
+  const { messages, next } = await new ShardRouter(c.env, tenant, brokerConfig(c.env).shardCount).listRetained(filter, { after, limit, maxBytes: RETAINED_PAGE_BYTES });
   return c.json({
     messages: messages.map((message) => ({ topic: message.topic, qos: message.qos, bytes: message.payload.length, ...payloadForJson(message.payload) })),
     next,
@@ -231,7 +244,7 @@ tenantRoutes.get('/retained', async (c) => {
 tenantRoutes.delete('/retained', async (c) => {
   const topic = c.req.query('topic') ?? '';
   if (!isValidTopicName(topic)) throw jsonError(400, 'topic must be a valid MQTT topic name');
-  const deleted = await shardStub(c.env, c.get('tenant'), shardOf(topic, brokerConfig(c.env).shardCount)).deleteRetained(topic);
+  const deleted = await new ShardRouter(c.env, c.get('tenant'), brokerConfig(c.env).shardCount).deleteRetained(topic);
   if (!deleted) throw jsonError(404, `no retained message on "${topic}"`);
   return c.body(null, 204);
 });

@@ -32,7 +32,7 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env; Variables: ApiVari
   if (isAdmin(c.env, header)) return next();
   const bearer = bearerOf(header);
   const parsed = bearer ? parseToken(bearer) : undefined;
-  if (parsed && (await tenantStub(c.env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret, false)).ok) {
+  if (parsed && (await tenantStub(c.env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret)).ok) {
     throw jsonError(403, 'only the deployment admin (ADMIN_TOKEN) may use this route, not a tenant token');
   }
   throw jsonError(401, 'missing or invalid bearer token');
@@ -55,7 +55,7 @@ export const requireTenantToken: MiddlewareHandler<{ Bindings: Env; Variables: A
   const parsed = bearer ? parseToken(bearer) : undefined;
   if (!parsed) throw jsonError(401, 'missing or invalid bearer token');
   if (parsed.tenant !== tenant) throw jsonError(403, 'this token belongs to another tenant');
-  const result = await tenantStub(c.env, tenant).authenticate(parsed.tokenId, parsed.secret, false);
+  const result = await tenantStub(c.env, tenant).authenticate(parsed.tokenId, parsed.secret);
   if (!result.ok) throw jsonError(401, `token ${result.reason}`);
   c.set('caller', result.token.master ? 'master' : 'token');
   c.set('token', result.token as TokenInfo);

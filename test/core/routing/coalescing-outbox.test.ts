@@ -1,6 +1,7 @@
-// CoalescingOutbox: one send in flight, arrivals batched in order, failures confined to their batch.
+// CoalescingOutbox: one send in flight, arrivals batched in order, failures confined to their batch, bounds.
 import { describe, expect, it } from 'vitest';
-import { CoalescingOutbox } from '../../../core/routing/coalescing-outbox.js';
+import { CoalescingOutbox, FULL } from '../../../core/routing/coalescing-outbox.js';
+import { isOverloaded } from '../../../core/errors.js';
 
 interface Deferred {
   promise: Promise<void>;
@@ -89,7 +90,7 @@ describe('CoalescingOutbox', () => {
 
   it('never has more than one send in flight', async () => {
     const s = manualSend<number>();
-    const outbox = new CoalescingOutbox(s.send, 3);
+    const outbox = new CoalescingOutbox(s.send, { maximumBatch: 3 });
     const pushed: Promise<void>[] = [];
     for (let round = 0; round < 5; round++) {
       for (let i = 0; i < 4; i++) pushed.push(outbox.push(round * 4 + i));
@@ -107,7 +108,7 @@ describe('CoalescingOutbox', () => {
 
   it('respects maximumBatch, splitting a backlog in order', async () => {
     const s = manualSend<string>();
-    const outbox = new CoalescingOutbox(s.send, 2);
+    const outbox = new CoalescingOutbox(s.send, { maximumBatch: 2 });
     const pushed = ['a', 'b', 'c', 'd', 'e', 'f'].map((item) => outbox.push(item));
     for (let i = 0; i < 4; i++) {
       s.succeed();
@@ -200,7 +201,7 @@ describe('CoalescingOutbox', () => {
   it('calls onIdle once when everything pushed has been sent, with idle already true', async () => {
     const s = manualSend<string>();
     const idleSeen: boolean[] = [];
-    const outbox: CoalescingOutbox<string> = new CoalescingOutbox(s.send, 500, () => idleSeen.push(outbox.idle));
+    const outbox: CoalescingOutbox<string> = new CoalescingOutbox(s.send, { onIdle: () => idleSeen.push(outbox.idle) });
     void outbox.push('a');
     void outbox.push('b');
     s.succeed();
@@ -213,7 +214,7 @@ describe('CoalescingOutbox', () => {
 
   it('calls onIdle after a drain that ended in a failure', async () => {
     let idleCalls = 0;
-    const outbox = new CoalescingOutbox<string>(() => Promise.reject(new Error('down')), 500, () => idleCalls++);
+    const outbox = new CoalescingOutbox<string>(() => Promise.reject(new Error('down')), { onIdle: () => idleCalls++ });
     await expect(outbox.push('a')).rejects.toThrow('down');
     await settle();
     expect(idleCalls).toBe(1);
@@ -227,8 +228,7 @@ describe('CoalescingOutbox', () => {
       async (batch) => {
         batches.push(batch);
       },
-      500,
-      () => idleCalls++,
+      { onIdle: () => idleCalls++ },
     );
     await outbox.push('a');
     await settle();
@@ -246,9 +246,10 @@ describe('CoalescingOutbox', () => {
       async (batch) => {
         batches.push(batch);
       },
-      500,
-      () => {
-        again ??= outbox.push('late');
+      {
+        onIdle: () => {
+          again ??= outbox.push('late');
+        },
       },
     );
     await outbox.push('first');
@@ -275,10 +276,10 @@ describe('CoalescingOutbox with a deferred first flush', () => {
       async (batch) => {
         batches.push(batch);
       },
-      500,
-      undefined,
-      (run) => {
-        flush = run;
+      {
+        schedule: (run) => {
+          flush = run;
+        },
       },
     );
     const pushed = [outbox.push(1), outbox.push(2), outbox.push(3)];
@@ -288,5 +289,103 @@ describe('CoalescingOutbox with a deferred first flush', () => {
     await Promise.all(pushed);
     expect(batches).toEqual([[1, 2, 3]]);
     expect(outbox.idle).toBe(true);
+  });
+});
+
+describe('CoalescingOutbox bounds', () => {
+  const bytes = (item: string) => item.length;
+
+  it('a batch stops before the item that would pass maximumBatchBytes, in order', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send, { maximumBatchBytes: 10, size: bytes });
+    const pushed = ['a', 'bbbb', 'cccc', 'dd', 'eeeeeeee', 'f'].map((item) => outbox.push(item));
+    while (!outbox.idle) {
+      s.succeed();
+      await settle();
+    }
+    await Promise.all(pushed);
+    // 'a' alone (the first flush), then 4 + 4 + 2 = 10, then 8 + 1.
+    expect(s.batches).toStrictEqual([['a'], ['bbbb', 'cccc', 'dd'], ['eeeeeeee', 'f']]);
+  });
+
+  it('an item larger than maximumBatchBytes goes alone: 500 items of 1.9 MB are not one call', async () => {
+    const sizes: number[] = [];
+    const megabytes = 1_900_000;
+    const drained = new CoalescingOutbox<number>(
+      async (batch) => {
+        sizes.push(batch.reduce((sum, item) => sum + item, 0));
+      },
+      { maximumBatchBytes: 4 * 1024 * 1024, size: (item) => item, schedule: (flush) => setTimeout(flush, 0) },
+    );
+    await Promise.all(Array.from({ length: 500 }, () => drained.push(megabytes)));
+    expect(sizes.reduce((sum, size) => sum + size, 0)).toBe(500 * megabytes);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(sizes).toHaveLength(250);
+
+    const huge: number[][] = [];
+    const alone = new CoalescingOutbox<number>(
+      async (batch) => {
+        huge.push(batch);
+      },
+      { maximumBatchBytes: 10, size: (item) => item, schedule: (flush) => setTimeout(flush, 0) },
+    );
+    await Promise.all([alone.push(50), alone.push(60), alone.push(1)]);
+    expect(huge).toStrictEqual([[50], [60], [1]]);
+  });
+
+  it('offer answers FULL at maximumItems held (queued plus in flight) and queues nothing', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send, { maximumItems: 3 });
+    const a = outbox.offer('a');
+    const b = outbox.offer('b');
+    const c = outbox.offer('c');
+    expect([a, b, c].every((offered) => offered !== FULL)).toBe(true);
+    expect(outbox.offer('d')).toBe(FULL);
+    expect(outbox.held).toStrictEqual({ items: 3, bytes: 0 });
+    s.succeed(); // 'a' sent, ['b', 'c'] in flight: room for one more
+    await settle();
+    expect(outbox.offer('e')).not.toBe(FULL);
+    expect(outbox.offer('f')).toBe(FULL);
+    for (let i = 0; i < 2; i++) {
+      s.succeed();
+      await settle();
+    }
+    expect(s.batches).toStrictEqual([['a'], ['b', 'c'], ['e']]);
+    expect(outbox.idle).toBe(true);
+    expect(outbox.held).toStrictEqual({ items: 0, bytes: 0 });
+  });
+
+  it('offer answers FULL when the bytes held would pass maximumBytes; an empty outbox takes any one item', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send, { maximumBytes: 5, size: bytes });
+    expect(outbox.offer('xxxxxxxx')).not.toBe(FULL); // 8 > 5, but the outbox was empty
+    expect(outbox.offer('y')).toBe(FULL);
+    s.succeed();
+    await settle();
+    expect(outbox.held).toStrictEqual({ items: 0, bytes: 0 });
+    expect(outbox.offer('yyy')).not.toBe(FULL);
+    expect(outbox.offer('zz')).not.toBe(FULL); // 3 + 2 = 5
+    expect(outbox.offer('w')).toBe(FULL);
+    expect(outbox.held).toStrictEqual({ items: 2, bytes: 5 });
+  });
+
+  it('a failed send releases its items from the bounds too', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send, { maximumItems: 1 });
+    const a = track(outbox.push('a'));
+    expect(outbox.offer('b')).toBe(FULL);
+    s.fail(new Error('down'));
+    await settle();
+    expect(a()).toStrictEqual({ rejected: new Error('down') });
+    expect(outbox.offer('b')).not.toBe(FULL);
+  });
+
+  it('push rejects with an OverloadedError when full (what a QoS 1/2 caller turns into a refused publish)', async () => {
+    const s = manualSend<string>();
+    const outbox = new CoalescingOutbox(s.send, { maximumItems: 1 });
+    void outbox.push('a');
+    const refused = outbox.push('b');
+    await expect(refused).rejects.toSatisfy(isOverloaded);
+    expect(s.batches).toStrictEqual([['a']]);
   });
 });

@@ -33,6 +33,7 @@ export const CONFIG: SessionConfig = {
   maximumSubscriptions: 1000,
   topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
   shardCount: 4,
+  platformLossGrace: 60,
 };
 
 export const TENANT = 'acme';
@@ -235,9 +236,9 @@ export class SessionHarness {
   }
 
   /** Settles a route the session waits on (`route` effects with an ack), by its index among them. */
-  routed(route: Extract<Effect, { type: 'route' }>, ok = true): Effect[] {
+  routed(route: Extract<Effect, { type: 'route' }>, ok = true, overloaded = false): Effect[] {
     if (!route.ack) throw new Error('this route has no ack');
-    return this.input({ type: 'routed', ack: route.ack, ok });
+    return this.input({ type: 'routed', ack: route.ack, ok, ...(overloaded ? { overloaded } : {}) });
   }
 
   /**

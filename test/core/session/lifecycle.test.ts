@@ -6,7 +6,7 @@ import { ReasonCode } from '../../../core/reason-codes.js';
 import type { RoutedMessage } from '../../../core/routing/message.js';
 import type { Effect } from '../../../core/session/effects.js';
 import { NEVER_EXPIRES } from '../../../core/session/expiry.js';
-import { SessionHarness, T0, TENANT, delivery, token } from './harness.js';
+import { CONFIG, SessionHarness, T0, TENANT, delivery, token } from './harness.js';
 
 /** The session object's name for client 'device-1' (a route's origin, an unsubscribeShards' session). */
 const SESSION = `${TENANT}\u0000device-1`;
@@ -387,8 +387,11 @@ describe('the Will Delay Interval', () => {
   });
 });
 
+/** The grace a will waits after a platform loss (CONFIG.platformLossGrace, 60 s), in ms. */
+const GRACE = 60_000;
+
 describe('a lost owner (a reset dropped its socket without a close event)', () => {
-  it('[DESIGN §3] a delivery releases it: the will is published and the persistent session goes offline and queues', () => {
+  it('(5.0 §3.1.2.5) [DESIGN §3] a delivery releases it without publishing the will: it waits for the grace, the persistent session goes offline and queues', () => {
     const h = new SessionHarness();
     const w = will();
     h.connect('c1', { cleanSession: false, will: w }, { token: allowDevices() });
@@ -396,15 +399,54 @@ describe('a lost owner (a reset dropped its socket without a close event)', () =
     resetDroppingSockets(h);
 
     h.deliver(delivery('devices/device-1/cmd', 'reboot', 1));
-    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('route')).toEqual([]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
     expect(h.of('presence')).toEqual([presence('offline', 'tok1')]);
     expect(h.reply).toEqual({ stale: [], online: false });
-    expect(h.store.record).toMatchObject({ connectionId: null, will: null });
+    expect(h.store.record).toMatchObject({ connectionId: null, will: w, willAt: T0 + GRACE, expiresAt: null });
     expect(h.store.queued().map((m) => m.topic)).toEqual(['devices/device-1/cmd']);
     expect(h.of('send')).toEqual([]);
   });
 
-  it('[DESIGN §3] [MQTT-3.1.2-6] a delivery releases a lost clean session: ended, the will published, the delivery reported stale', () => {
+  it('[MQTT-3.1.2-8] a device that really went gets its will from the alarm once the grace has passed, also after an eviction', () => {
+    const h = new SessionHarness();
+    const w = will();
+    h.connect('c1', { cleanSession: false, will: w });
+    subscribeTo(h, 'c1', 'a/b');
+    resetDroppingSockets(h);
+    h.deliver(delivery('a/b', 'x', 1));
+    h.restart();
+
+    h.advance(GRACE - 1);
+    alarm(h);
+    expect(h.of('route')).toEqual([]);
+    h.advance(1);
+    alarm(h);
+    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: null }]);
+    expect(h.store.record).toMatchObject({ connectionId: null, will: null, willAt: null });
+    // The persistent session itself is kept, with what it queued.
+    expect(h.store.queued()).toHaveLength(1);
+  });
+
+  it('[MQTT-3.1.3-9 v5] a reconnect within the grace cancels the held will and resumes the session', () => {
+    const h = new SessionHarness();
+    h.connect('c1', V5(300, { will: will() }));
+    subscribeTo(h, 'c1', 'a/b');
+    resetDroppingSockets(h);
+    h.deliver(delivery('a/b', 'x', 1));
+
+    h.advance(GRACE - 1);
+    h.connect('c2', V5(300));
+    expect(h.of('route')).toEqual([]);
+    expect(h.sent('c2')[0]).toMatchObject({ type: 'connack', sessionPresent: true, reasonCode: 0 });
+    expect(h.store.record).toMatchObject({ connectionId: 'c2', will: null, willAt: null });
+    h.advance(GRACE);
+    alarm(h);
+    expect(h.of('route')).toEqual([]);
+  });
+
+  it('(5.0 §3.1.2.5) [MQTT-3.1.2-6] a lost clean session ends at once but for its will, which is held for the grace, then ends as before', () => {
     const h = new SessionHarness();
     const w = will();
     h.connect('c1', { cleanSession: true, will: w });
@@ -412,26 +454,73 @@ describe('a lost owner (a reset dropped its socket without a close event)', () =
     resetDroppingSockets(h);
 
     h.deliver(delivery('a/b', 'x', 1));
-    expect(h.of('route')).toEqual([willRoute(w)]);
-    expect(h.of('presence')).toEqual([presence('ended')]);
+    expect(h.of('route')).toEqual([]);
     expect(h.of('unsubscribeShards')).toEqual([{ type: 'unsubscribeShards', tenant: TENANT, session: SESSION, filters: ['a/b'] }]);
     expect(h.reply).toEqual({ stale: ['a/b'], online: false });
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
+    expect(h.of('presence')).toEqual([presence('offline')]);
+    expect(h.store.record).toMatchObject({ sessionExpiryInterval: 0, connectionId: null, will: w, willAt: T0 + GRACE, expiresAt: T0 + GRACE });
+    expect(h.store.subscriptions.size).toBe(0);
+
+    // Kept across an eviction; the alarm publishes the will and ends the session.
+    h.restart();
+    h.advance(GRACE);
+    alarm(h);
+    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('presence')).toEqual([presence('ended')]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: null }]);
     expect(h.store.record).toBeUndefined();
   });
 
-  it('[DESIGN §3] the next CONNECT releases it: will published, the session resumed, presence connected only', () => {
+  it('[MQTT-3.1.3-9 v5] a clean session that reconnects within the grace publishes no will and starts afresh', () => {
     const h = new SessionHarness();
-    const w = will();
-    h.connect('c1', V5(60, { will: w }));
+    h.connect('c1', { cleanSession: true, will: will() });
+    resetDroppingSockets(h);
+    h.deliver(delivery('a/b', 'x', 1));
+    h.advance(10_000);
+    h.connect('c2', { cleanSession: true });
+    expect(h.of('route')).toEqual([]);
+    expect(h.sent('c2')).toEqual([expect.objectContaining({ type: 'connack', sessionPresent: false, reasonCode: 0 })]);
+    expect(h.store.record).toMatchObject({ connectionId: 'c2', will: null, willAt: null, expiresAt: null });
+    h.advance(GRACE);
+    alarm(h);
+    expect(h.of('route')).toEqual([]);
+  });
+
+  it('[MQTT-3.1.3-9 v5] the client\'s own CONNECT releases it without any will: the session resumed, presence connected only', () => {
+    const h = new SessionHarness();
+    h.connect('c1', V5(60, { will: will() }));
     subscribeTo(h, 'c1', 'a/b');
     resetDroppingSockets(h);
 
     h.connect('c2', V5(60));
-    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('route')).toEqual([]);
     expect(h.sent('c1')).toEqual([]);
     expect(h.sent('c2')).toEqual([expect.objectContaining({ type: 'connack', sessionPresent: true, reasonCode: 0 })]);
     expect(h.of('presence')).toEqual([presence('connected')]);
-    expect(h.store.record).toMatchObject({ connectionId: 'c2', expiresAt: null });
+    expect(h.store.record).toMatchObject({ connectionId: 'c2', expiresAt: null, will: null, willAt: null });
+  });
+
+  it('[MQTT-3.1.3-9 v5] a lost clean session noticed at its own CONNECT publishes no will either', () => {
+    const h = new SessionHarness();
+    h.connect('c1', { cleanSession: true, will: will() });
+    subscribeTo(h, 'c1', 'a/b');
+    resetDroppingSockets(h);
+    h.connect('c2', { cleanSession: true });
+    expect(h.of('route')).toEqual([]);
+    expect(h.of('unsubscribeShards')).toEqual([{ type: 'unsubscribeShards', tenant: TENANT, session: SESSION, filters: ['a/b'] }]);
+    expect(h.sent('c2')).toEqual([expect.objectContaining({ type: 'connack', sessionPresent: false })]);
+  });
+
+  it('(5.0 §3.1.2.5) the alarm notices it too: the will is held for the grace, not published', () => {
+    const h = new SessionHarness();
+    h.connect('c1', V5(300, { will: will() }));
+    resetDroppingSockets(h);
+    h.advance(1_000);
+    alarm(h);
+    expect(h.of('route')).toEqual([]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + 1_000 + GRACE }]);
+    expect(h.store.record).toMatchObject({ connectionId: null, willAt: T0 + 1_000 + GRACE, expiresAt: T0 + 301_000 });
   });
 
   it('[DESIGN §3] a restart that kept the owner socket keeps the owner: a delivery goes to it and no will is published', () => {
@@ -443,6 +532,154 @@ describe('a lost owner (a reset dropped its socket without a close event)', () =
     expect(h.of('route')).toEqual([]);
     expect(h.reply).toEqual({ stale: [], online: true });
     expect(h.sent('c1')).toEqual([{ type: 'publish', topic: 'a/b', payload: new TextEncoder().encode('x'), qos: 1, retain: false, dup: false, packetId: 1 }]);
+  });
+});
+
+describe('a relay socket the platform dropped (webSocketClose with another code than 1000)', () => {
+  const platformClosed = (h: SessionHarness, connectionId = 'c1') => h.input({ type: 'socketClosed', connectionId, cause: 'platform' });
+
+  it('[MQTT-3.1.2-8] a close the relay made because its client went publishes the will at once', () => {
+    const h = new SessionHarness();
+    const w = will();
+    h.connect('c1', V5(300, { will: w }));
+    h.input({ type: 'socketClosed', connectionId: 'c1', cause: 'client' });
+    expect(h.of('route')).toEqual([willRoute(w)]);
+  });
+
+  it('(5.0 §3.1.2.5) a platform close holds the will for the grace; the alarm publishes it when nobody came back', () => {
+    const h = new SessionHarness();
+    const w = will();
+    h.connect('c1', V5(300, { will: w }));
+    platformClosed(h);
+    expect(h.of('route')).toEqual([]);
+    expect(h.closed('c1')).toBe(true);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
+    expect(h.of('presence')).toEqual([presence('offline')]);
+    expect(h.store.record).toMatchObject({ connectionId: null, will: w, willAt: T0 + GRACE, expiresAt: T0 + 300_000 });
+    h.restart();
+    h.advance(GRACE);
+    alarm(h);
+    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + 300_000 }]);
+  });
+
+  it('[MQTT-3.1.3-9 v5] a reconnect within the grace after a platform close publishes no will', () => {
+    const h = new SessionHarness();
+    h.connect('c1', V5(300, { will: will() }));
+    platformClosed(h);
+    h.advance(5_000);
+    h.connect('c2', V5(300));
+    expect(h.of('route')).toEqual([]);
+    expect(h.sent('c2')[0]).toMatchObject({ type: 'connack', sessionPresent: true });
+    h.advance(GRACE);
+    alarm(h);
+    expect(h.of('route')).toEqual([]);
+  });
+
+  it('(5.0 §3.1.3.2.2) a Will Delay Interval longer than the grace is kept as the client asked', () => {
+    const h = new SessionHarness();
+    h.connect('c1', V5(600, { will: will({ properties: { willDelayInterval: 120 } }) }));
+    platformClosed(h);
+    expect(h.store.record).toMatchObject({ willAt: T0 + 120_000 });
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + 120_000 }]);
+  });
+
+  it('(5.0 §3.1.2.5) a session with Session Expiry 0 survives, all but its will, until the grace has passed, then ends as before', () => {
+    const h = new SessionHarness();
+    const w = will();
+    h.connect('c1', V5(0, { will: w }));
+    subscribeTo(h, 'c1', 'a/b');
+    platformClosed(h);
+    expect(h.of('route')).toEqual([]);
+    expect(persistOps(h)).toEqual([
+      { op: 'deleteAll' },
+      { op: 'writeSession', record: expect.objectContaining({ sessionExpiryInterval: 0, will: w, willAt: T0 + GRACE, expiresAt: T0 + GRACE }) },
+    ]);
+    expect(h.of('unsubscribeShards')).toEqual([{ type: 'unsubscribeShards', tenant: TENANT, session: SESSION, filters: ['a/b'] }]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
+    h.restart();
+    h.advance(GRACE);
+    alarm(h);
+    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('presence')).toEqual([presence('ended')]);
+    expect(h.store.record).toBeUndefined();
+  });
+
+  it('[MQTT-4.1.0-2 v5] a session that expires before the grace ends on time; its will alone waits for the grace', () => {
+    const h = new SessionHarness();
+    const w = will();
+    h.connect('c1', V5(10, { will: w }));
+    subscribeTo(h, 'c1', 'a/b');
+    platformClosed(h);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + 10_000 }]);
+
+    h.advance(10_000);
+    alarm(h);
+    expect(h.of('route')).toEqual([]);
+    expect(h.of('unsubscribeShards')).toEqual([{ type: 'unsubscribeShards', tenant: TENANT, session: SESSION, filters: ['a/b'] }]);
+    expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
+    expect(h.store.record).toMatchObject({ sessionExpiryInterval: 0, will: w, willAt: T0 + GRACE });
+    expect(h.store.subscriptions.size).toBe(0);
+
+    h.advance(GRACE - 10_000);
+    alarm(h);
+    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.store.record).toBeUndefined();
+  });
+
+  it('(5.0 §3.1.2.5) with a grace of 0 a platform close publishes the will as a client loss does', () => {
+    const h = new SessionHarness({ ...CONFIG, platformLossGrace: 0 });
+    const w = will();
+    h.connect('c1', V5(300, { will: w }));
+    platformClosed(h);
+    expect(h.of('route')).toEqual([willRoute(w)]);
+  });
+
+  it('[DESIGN §3] a removed token discards a will held for the grace', () => {
+    const h = new SessionHarness();
+    h.connect('c1', V5(300, { will: will() }), { token: allowDevices() });
+    platformClosed(h);
+    h.input({ type: 'tokenChanged', tokenId: 'tok1', token: null });
+    h.advance(GRACE);
+    alarm(h);
+    expect(h.of('route')).toEqual([]);
+    expect(h.store.record).toBeUndefined();
+  });
+});
+
+describe('our own failures publish no will (5.0 §3.1.2.5: a server failure is no news of the client)', () => {
+  it('(5.0 §3.1.2.5) the adapter failing on a packet ends the connection with DISCONNECT 0x80 and without the will', () => {
+    const h = new SessionHarness();
+    h.connect('c1', V5(300, { will: will() }));
+    h.input({ type: 'internalError', connectionId: 'c1' });
+    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.UnspecifiedError }]);
+    expect(h.closed('c1')).toBe(true);
+    expect(h.of('route')).toEqual([]);
+    expect(h.store.record).toMatchObject({ connectionId: null, will: null, willAt: null, expiresAt: T0 + 300_000 });
+  });
+
+  it('(5.0 §3.1.2.5) 3.1.1: the adapter failing on a packet closes without a packet and without the will', () => {
+    const h = new SessionHarness();
+    h.connect('c1', { cleanSession: true, will: will() });
+    h.input({ type: 'internalError', connectionId: 'c1' });
+    expect(h.sent('c1')).toEqual([]);
+    expect(h.closed('c1')).toBe(true);
+    expect(h.of('route')).toEqual([]);
+    expect(h.store.record).toBeUndefined();
+  });
+
+  it('[MQTT-3.1.4-2] [MQTT-3.1.2-8] a take-over and an administrator\'s kick still publish the will', () => {
+    const taken = new SessionHarness();
+    const w = will();
+    taken.connect('c1', { cleanSession: false, will: w });
+    taken.connect('c2', { cleanSession: false });
+    expect(taken.of('route')).toEqual([willRoute(w)]);
+
+    const kicked = new SessionHarness();
+    kicked.connect('c1', V5(60, { will: w }));
+    kicked.input({ type: 'kick' });
+    expect(kicked.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.AdministrativeAction }]);
+    expect(kicked.of('route')).toEqual([willRoute(w)]);
   });
 });
 

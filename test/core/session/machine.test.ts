@@ -248,6 +248,7 @@ describe('describeSession', () => {
     h.deliver(delivery('a/x', 'one', 1, { filters: ['a/+'] }));
     expect(describeSession(h.state)).toEqual({
       connected: true,
+      tokenId: null,
       subscriptions: [
         { filter: 'a/+', qos: 1 },
         { filter: 'b', qos: 2 },
@@ -264,7 +265,7 @@ describe('describeSession', () => {
     h.subscribed();
     h.packet('c1', { type: 'disconnect' });
     h.deliver(delivery('a/x', 'one', 1, { filters: ['a/+'] }), delivery('a/y', 'two', 1, { filters: ['a/+'] }));
-    const expected = { connected: false, subscriptions: [{ filter: 'a/+', qos: 1 }], queued: 2, inflight: 0 };
+    const expected = { connected: false, tokenId: null, subscriptions: [{ filter: 'a/+', qos: 1 }], queued: 2, inflight: 0 };
     expect(describeSession(h.state)).toEqual(expected);
     h.restart();
     expect(describeSession(h.state)).toEqual(expected);

@@ -122,15 +122,24 @@ describe('PUBLISH QoS 1', () => {
     ]);
   });
 
-  it('[DESIGN §3] a failed route sends no PUBACK: 5.0 DISCONNECT 0x80, the connection closes, the will is published', () => {
+  it('[DESIGN §3] (5.0 §3.1.2.5) a failed route sends no PUBACK: 5.0 DISCONNECT 0x80, the connection closes, and no will: the failure is ours', () => {
     const h = connected({ protocolVersion: 5, will: WILL });
     h.packet('c1', publish('t', 1, 1));
     h.routed(onlyRoute(h), false);
     expect(h.sent()).toStrictEqual([disconnect(ReasonCode.UnspecifiedError)]);
     expect(h.closed('c1')).toBe(true);
-    expect(routes(h)).toStrictEqual([
-      { type: 'route', tenant: TENANT, message: { topic: WILL.topic, payload: WILL.payload, qos: 1, retain: false, origin: ORIGIN } },
-    ]);
+    expect(routes(h)).toStrictEqual([]);
+    // Session Expiry 0: the session ended with its connection, the will with it.
+    expect(h.store.record).toBeUndefined();
+  });
+
+  it('[DESIGN §3] (5.0 §3.1.2.5) a failed route of a persistent session keeps the session for the resend, without the will', () => {
+    const h = connected({ ...PERSISTENT_V5, will: { ...WILL, properties: { willDelayInterval: 30 } } });
+    h.packet('c1', publish('t', 1, 1));
+    h.routed(onlyRoute(h), false);
+    expect(routes(h)).toStrictEqual([]);
+    expect(h.of('setAlarm')).toStrictEqual([{ type: 'setAlarm', at: T0 + 3_600_000 }]);
+    expect(h.store.record).toMatchObject({ connectionId: null, will: null, willAt: null });
   });
 
   it('[DESIGN §3] 3.1.1: a failed route closes the connection without any packet', () => {
@@ -139,6 +148,28 @@ describe('PUBLISH QoS 1', () => {
     h.routed(onlyRoute(h), false);
     expect(h.sent()).toStrictEqual([]);
     expect(h.closed('c1')).toBe(true);
+  });
+
+  it('[DESIGN §3] (5.0 reason 0x97) a QoS 1 publish an overloaded shard refused gets PUBACK 0x97 and the 5.0 client stays connected', () => {
+    const h = connected({ protocolVersion: 5, will: WILL });
+    h.packet('c1', publish('t', 1, 1));
+    h.routed(onlyRoute(h), false, true);
+    expect(h.sent()).toStrictEqual([{ type: 'puback', packetId: 1, reasonCode: ReasonCode.QuotaExceeded }]);
+    expect(h.closed('c1')).toBe(false);
+    expect(h.store.counters.get('publish_overloaded')).toBe(1);
+  });
+
+  it('[DESIGN §3] an overloaded route of a QoS 2 or 3.1.1 publish closes without an ack and without the will (5.0: DISCONNECT 0x89): the client resends', () => {
+    const v5 = connected({ protocolVersion: 5, will: WILL });
+    v5.packet('c1', publish('t', 2, 1));
+    v5.routed(onlyRoute(v5), false, true);
+    expect(v5.sent()).toStrictEqual([disconnect(ReasonCode.ServerBusy)]);
+    expect(routes(v5)).toStrictEqual([]);
+    const v4 = connected({ protocolVersion: 4 });
+    v4.packet('c1', publish('t', 1, 1));
+    v4.routed(onlyRoute(v4), false, true);
+    expect(v4.sent()).toStrictEqual([]);
+    expect(v4.closed('c1')).toBe(true);
   });
 
   it('[DESIGN §3] a route failing after others were queued: none of their PUBACKs leaves, even those that succeeded', () => {

@@ -489,6 +489,14 @@ describe('SUBSCRIBE in the session: shard failures and refusals', () => {
     expect(h.closed('c1')).toBe(true);
   });
 
+  it('[DESIGN §3] (5.0 §3.1.2.5) shards that failed: the failure is ours, so no will is published', () => {
+    const h = online({ protocolVersion: 5, will: { topic: 'status/device-1', payload: new Uint8Array([1]), qos: 1, retain: false } });
+    h.packet('c1', subscribe({ topicFilter: 'a', qos: 1 }));
+    h.subscribed({}, false);
+    expect(h.closed('c1')).toBe(true);
+    expect(h.of('route')).toStrictEqual([]);
+  });
+
   it('[DESIGN §3] 3.1.1: shards that failed: no SUBACK, the connection closes without a packet', () => {
     const h = online(V4);
     h.packet('c1', subscribe({ topicFilter: 'a', qos: 1 }));

@@ -1,0 +1,197 @@
+// PresenceDO: one bucket of a tenant's session presence (core/tenancy/presence.ts): which of its client ids
+// have a session, connected or kept offline, with which token. It answers the sessions API a page at a time,
+// counts for statistics, carries a token change to its sessions in bounded batches, and admits new sessions
+// against the tenant's maxSessions from slots leased from the tenant object.
+import { bucketHasRoom, leaseChunk } from '../core/tenancy/presence.js';
+import { ConnectReservations } from '../core/tenancy/reservations.js';
+import type { PresenceState } from '../core/session/effects.js';
+import type { TokenUpdate } from '../core/session/token-change.js';
+import { sessionName, sessionStub, tenantStub } from './addresses.js';
+import { CountedObject } from './counted-object.js';
+import type { Env } from './env.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, bucket INTEGER NOT NULL, leased INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
+CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_id);
+CREATE TABLE IF NOT EXISTS notifications (token_id TEXT PRIMARY KEY, token TEXT, after TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);`;
+const RESERVATION_TTL_MS = 30_000;
+/** Sessions told of a token change at once, and per invocation (the rest continue from the alarm). */
+const NOTIFY_CONCURRENCY = 50;
+const NOTIFY_PER_INVOCATION = 1000;
+
+export interface PresenceEntry {
+  clientId: string;
+  connected: boolean;
+  connectedAt: number;
+  tokenId: string | null;
+}
+
+type Row = Record<string, SqlStorageValue>;
+
+export class PresenceDO extends CountedObject {
+  private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, SCHEMA);
+  }
+
+  /** A session reports its state: connected, offline (kept for its client) or ended. */
+  async report(tenant: string, bucket: number, clientId: string, state: PresenceState, tokenId?: string): Promise<void> {
+    this.invocations.rpc++;
+    this.remember(tenant, bucket);
+    this.reservations.release(clientId);
+    if (state === 'ended') {
+      this.sql.run('DELETE FROM sessions WHERE client_id = ?', clientId);
+      return;
+    }
+    this.sql.run(
+      `INSERT INTO sessions (client_id, connected, connected_at, token_id) VALUES (?, ?, ?, ?)
+       ON CONFLICT (client_id) DO UPDATE SET connected = excluded.connected,
+         connected_at = CASE WHEN excluded.connected = 1 THEN excluded.connected_at ELSE sessions.connected_at END,
+         token_id = COALESCE(excluded.token_id, sessions.token_id)`,
+      clientId,
+      state === 'connected' ? 1 : 0,
+      Date.now(),
+      tokenId ?? null,
+    );
+  }
+
+  /**
+   * A CONNECT of a tenant with maxSessions: a client id with a session here is no new session; a new one
+   * takes a slot of this bucket's lease, asking the tenant object for more when none is left. Admitted, the
+   * slot is reserved until the session reports (or 30 s pass).
+   */
+  async admitSession(tenant: string, bucket: number, buckets: number, clientId: string, maxSessions: number): Promise<boolean> {
+    this.invocations.rpc++;
+    this.remember(tenant, bucket);
+    if (this.isKnown(clientId)) return true;
+    const now = Date.now();
+    const room = () => bucketHasRoom(this.leased(), this.stored(), this.pendingNew(now, clientId));
+    if (!room()) {
+      // The slots this CONNECT lacks, and a chunk more so that the next new sessions need no call.
+      const lacking = Math.max(1, this.stored() + this.pendingNew(now, clientId) + 1 - this.leased());
+      const granted = await tenantStub(this.env, tenant).leaseSessions(tenant, bucket, lacking + leaseChunk(maxSessions, buckets) - 1);
+      this.sql.run('UPDATE bucket SET leased = leased + ? WHERE id = 1', granted);
+      if (!room()) {
+        this.countLimitHit('sessions');
+        return false;
+      }
+    }
+    this.reservations.reserve(clientId, null, now);
+    return true;
+  }
+
+  /** The tenant ran out of slots: give back the ones this bucket holds unused. */
+  async returnSpare(): Promise<number> {
+    this.invocations.rpc++;
+    const spare = Math.max(0, this.leased() - this.stored() - this.pendingNew(Date.now()));
+    if (spare > 0) this.sql.run('UPDATE bucket SET leased = leased - ? WHERE id = 1', spare);
+    return spare;
+  }
+
+  /** Sessions after `after` (client id order), at most `limit`: a page of the sessions API, no session woken. */
+  async page(after: string, limit: number): Promise<PresenceEntry[]> {
+    this.invocations.rpc++;
+    return this.sql.all<Row>('SELECT * FROM sessions WHERE client_id > ? ORDER BY client_id LIMIT ?', after, limit).map(entryOf);
+  }
+
+  /** This bucket's share of the tenant's statistics. */
+  async counts(): Promise<{ sessions: number; connected: number; limitHits: Record<string, number> }> {
+    this.invocations.rpc++;
+    const row = this.sql.one<Row>('SELECT COUNT(*) AS n, COALESCE(SUM(connected), 0) AS c FROM sessions');
+    const limitHits = Object.fromEntries(this.sql.all<Row>('SELECT name, count FROM limit_hits').map((r) => [r.name as string, r.count as number]));
+    return { sessions: (row?.n as number) ?? 0, connected: (row?.c as number) ?? 0, limitHits };
+  }
+
+  /**
+   * A token changed or was removed (null): every session of it here hears of it, NOTIFY_CONCURRENCY at a
+   * time and at most NOTIFY_PER_INVOCATION per invocation; the rest continue from the alarm, from a cursor
+   * kept in SQLite, so a fleet-wide change never becomes one unbounded burst.
+   */
+  async notifyToken(tenant: string, bucket: number, tokenId: string, token: TokenUpdate | null): Promise<void> {
+    this.invocations.rpc++;
+    this.remember(tenant, bucket);
+    this.sql.run(
+      'INSERT INTO notifications (token_id, token, after) VALUES (?, ?, ?) ON CONFLICT (token_id) DO UPDATE SET token = excluded.token, after = excluded.after',
+      tokenId,
+      JSON.stringify(token),
+      '',
+    );
+    await this.notifyRound();
+  }
+
+  override async alarm(): Promise<void> {
+    this.invocations.alarm++;
+    await this.notifyRound();
+  }
+
+  private async notifyRound(): Promise<void> {
+    const tenant = this.sql.one<Row>('SELECT tenant FROM bucket WHERE id = 1')?.tenant as string | undefined;
+    if (!tenant) return;
+    let budget = NOTIFY_PER_INVOCATION;
+    for (const job of this.sql.all<Row>('SELECT token_id, token, after FROM notifications')) {
+      const tokenId = job.token_id as string;
+      const token = JSON.parse(job.token as string) as TokenUpdate | null;
+      let after = job.after as string;
+      while (budget > 0) {
+        const batch = this.sql
+          .all<Row>('SELECT client_id FROM sessions WHERE token_id = ? AND client_id > ? ORDER BY client_id LIMIT ?', tokenId, after, Math.min(NOTIFY_CONCURRENCY, budget))
+          .map((row) => row.client_id as string);
+        if (batch.length === 0) break;
+        await Promise.all(
+          batch.map(async (clientId) => {
+            try {
+              await sessionStub(this.env, sessionName(tenant, clientId)).tokenChanged(tokenId, token);
+            } catch (error) {
+              console.error('token change notification failed', { tenant, clientId, error: String(error) });
+            }
+          }),
+        );
+        budget -= batch.length;
+        after = batch[batch.length - 1]!;
+        this.sql.run('UPDATE notifications SET after = ? WHERE token_id = ?', after, tokenId);
+      }
+      if (budget <= 0) break;
+      // A newer change of the same token may have replaced this job while it ran: only a finished one goes.
+      this.sql.run('DELETE FROM notifications WHERE token_id = ? AND after = ?', tokenId, after);
+    }
+    const left = this.sql.one<Row>('SELECT 1 AS y FROM notifications LIMIT 1');
+    if (left) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  private remember(tenant: string, bucket: number): void {
+    this.sql.run('INSERT OR IGNORE INTO bucket (id, tenant, bucket, leased) VALUES (1, ?, ?, 0)', tenant, bucket);
+  }
+
+  private leased(): number {
+    return (this.sql.one<Row>('SELECT leased FROM bucket WHERE id = 1')?.leased as number | undefined) ?? 0;
+  }
+
+  private stored(): number {
+    return (this.sql.one<Row>('SELECT COUNT(*) AS n FROM sessions')?.n as number) ?? 0;
+  }
+
+  /** Admitted CONNECTs of client ids without a session here yet (other than `except`). */
+  private pendingNew(now: number, except?: string): number {
+    return this.reservations.held(now, except).filter((r) => !this.isKnown(r.clientId)).length;
+  }
+
+  private isKnown(clientId: string): boolean {
+    return this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ?', clientId) !== undefined;
+  }
+
+  private countLimitHit(name: string): void {
+    this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET count = count + 1', name);
+  }
+}
+
+function entryOf(row: Row): PresenceEntry {
+  return {
+    clientId: row.client_id as string,
+    connected: row.connected === 1,
+    connectedAt: row.connected_at as number,
+    tokenId: (row.token_id as string | null) ?? null,
+  };
+}
