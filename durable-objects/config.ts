@@ -2,9 +2,12 @@
 import { PLATFORM_LOSS_GRACE, TOPIC_ALIAS_MAXIMUM, type SessionConfig } from '../core/session/state.js';
 import type { Env } from './env.js';
 import { DEFAULT_PRESENCE_BUCKETS } from '../core/tenancy/presence.js';
+import { DEFAULT_SPLIT_THRESHOLDS, type SplitThresholds } from '../core/routing/shard-layout.js';
 
 export interface BrokerConfig {
   shardCount: number;
+  /** Exact subscriptions and publish rate past which a topic shard splits (SPLIT_SUBSCRIPTIONS, SPLIT_PUBLISH_RATE). */
+  splitThresholds: SplitThresholds;
   /** Presence buckets per tenant (core/tenancy/presence.ts). */
   presenceBuckets: number;
   /** Messages per second at which a topic counts as hot and its publishers go through combiners. */
@@ -66,6 +69,10 @@ export function brokerConfig(env: Env): BrokerConfig {
   if (!config) {
     config = {
       shardCount: positiveInt(env.SHARD_COUNT, 4, 256),
+      splitThresholds: {
+        subscriptions: positiveInt(env.SPLIT_SUBSCRIPTIONS, DEFAULT_SPLIT_THRESHOLDS.subscriptions),
+        rate: positiveInt(env.SPLIT_PUBLISH_RATE, DEFAULT_SPLIT_THRESHOLDS.rate),
+      },
       presenceBuckets: positiveInt(env.PRESENCE_BUCKETS, DEFAULT_PRESENCE_BUCKETS, 4096),
       hotTopicRate: positiveInt(env.HOT_TOPIC_RATE, 200),
       hotTopicCombiners: positiveInt(env.HOT_TOPIC_COMBINERS, 16, 1024),

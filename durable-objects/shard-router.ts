@@ -218,7 +218,7 @@ export class ShardRouter {
    * A region's part of a subscribe: each entry to its owner (exact) or to every shard of the region
    * (wildcard), learning from each answer's depth and sending again where it said "moved" or revealed a
    * shard not yet asked, until every shard that exists has answered. A shard that is copying to a child
-   * forwards the change itself (topic-shard-do.ts), so a child created meanwhile is covered either way.
+   * forwards the change itself (shard/split-log.ts), so a child created meanwhile is covered either way.
    */
   private async subscribeRegion(
     session: string,
