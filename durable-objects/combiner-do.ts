@@ -11,7 +11,6 @@ import type { PublishAnswer, ShardAddress } from '../core/routing/shard-protocol
 import { shardStub } from './addresses.js';
 import { brokerConfig, outboxBounds } from './config.js';
 import { CountedObject } from './counted-object.js';
-import type { Env } from './env.js';
 import { afterQueuedEvents } from './shard-router.js';
 
 /** A message on its way through, and what its shard said about it. */

@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tenant
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_id);
 CREATE TABLE IF NOT EXISTS notifications (token_id TEXT PRIMARY KEY, token TEXT, after TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);`;
+CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tight (id INTEGER PRIMARY KEY CHECK (id = 1), since INTEGER NOT NULL);`;
 const RESERVATION_TTL_MS = 30_000;
 /** Sessions told of a token change at once, and per invocation (the rest continue from the alarm). */
 const NOTIFY_CONCURRENCY = 50;
@@ -44,6 +45,8 @@ export class PresenceDO extends CountedObject {
     this.reservations.release(clientId);
     if (state === 'ended') {
       this.sql.run('DELETE FROM sessions WHERE client_id = ?', clientId);
+      // The tenant is at its session limit: the freed slot goes back at once, so another bucket can use it.
+      if (this.isTight()) await this.giveBackSpare(tenant, bucket);
       return;
     }
     this.sql.run(
@@ -72,8 +75,9 @@ export class PresenceDO extends CountedObject {
     if (!room()) {
       // The slots this CONNECT lacks, and a chunk more so that the next new sessions need no call.
       const lacking = Math.max(1, this.stored() + this.pendingNew(now, clientId) + 1 - this.leased());
-      const granted = await tenantStub(this.env, tenant).leaseSessions(tenant, bucket, lacking + leaseChunk(maxSessions, buckets) - 1);
-      this.sql.run('UPDATE bucket SET leased = leased + ? WHERE id = 1', granted);
+      const lease = await tenantStub(this.env, tenant).leaseSessions(tenant, bucket, lacking + leaseChunk(maxSessions, buckets) - 1);
+      this.sql.run('UPDATE bucket SET leased = leased + ? WHERE id = 1', lease.granted);
+      this.setTight(lease.tight);
       if (!room()) {
         this.countLimitHit('sessions');
         return false;
@@ -83,12 +87,41 @@ export class PresenceDO extends CountedObject {
     return true;
   }
 
-  /** The tenant ran out of slots: give back the ones this bucket holds unused. */
+  /**
+   * The tenant ran out of slots: give back the ones this bucket holds unused, and from now on every slot a
+   * session frees, until a lease finds the tenant with room again.
+   */
   async returnSpare(): Promise<number> {
     this.invocations.rpc++;
+    this.setTight(true);
+    return this.takeSpare();
+  }
+
+  private takeSpare(): number {
     const spare = Math.max(0, this.leased() - this.stored() - this.pendingNew(Date.now()));
     if (spare > 0) this.sql.run('UPDATE bucket SET leased = leased - ? WHERE id = 1', spare);
     return spare;
+  }
+
+  private async giveBackSpare(tenant: string, bucket: number): Promise<void> {
+    const spare = this.takeSpare();
+    if (spare === 0) return;
+    try {
+      await tenantStub(this.env, tenant).returnSessions(bucket, spare);
+    } catch (error) {
+      // Not returned: this bucket keeps them (the tenant's next reclaim asks again).
+      this.sql.run('UPDATE bucket SET leased = leased + ? WHERE id = 1', spare);
+      console.error('session slots not returned', String(error));
+    }
+  }
+
+  private isTight(): boolean {
+    return this.sql.one<Row>('SELECT 1 AS y FROM tight WHERE id = 1') !== undefined;
+  }
+
+  private setTight(tight: boolean): void {
+    if (tight) this.sql.run('INSERT OR IGNORE INTO tight (id, since) VALUES (1, ?)', Date.now());
+    else this.sql.run('DELETE FROM tight');
   }
 
   /** Sessions after `after` (client id order), at most `limit`: a page of the sessions API, no session woken. */

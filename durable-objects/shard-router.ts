@@ -356,9 +356,3 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   if (values) values.push(value);
   else map.set(key, [value]);
 }
-
-function group<T>(items: readonly T[], keyOf: (item: T) => number): Map<number, T[]> {
-  const groups = new Map<number, T[]>();
-  for (const item of items) push(groups, keyOf(item), item);
-  return groups;
-}

@@ -2,7 +2,7 @@
 import { brokerConfig } from './config.js';
 import type { Env } from './env.js';
 import { BROKER_VERSION } from './version.js';
-import { grantLease } from '../core/tenancy/presence.js';
+import { grantLease, leaseChunk } from '../core/tenancy/presence.js';
 import { TOKEN_CACHE_TTL_MS, constantTimeEqual, formatToken } from '../core/tenancy/token.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import { presenceStub, shardStub, tokenStub } from './addresses.js';
@@ -28,6 +28,11 @@ ${TOKEN_SCHEMA}`;
 const TOKEN_SWEEP_AFTER_MS = TOKEN_CACHE_TTL_MS + 2_000;
 /** Calls a fan-out to the presence buckets keeps in flight at once. */
 const BUCKET_CONCURRENCY = 32;
+/**
+ * At its session limit a tenant asks its buckets for unused slots at most this often: refused clients that
+ * retry every second must not turn each retry into a call to every bucket.
+ */
+const RECLAIM_EVERY_MS = 2_000;
 /** How often $SYS topics are republished while anyone receives them (mosquitto's sys_interval is 10 s). */
 const DEFAULT_SYS_INTERVAL_MS = 10_000;
 
@@ -45,6 +50,8 @@ export interface TenantLimits {
 
 export class TenantDO extends CountedObject {
   private readonly tokens: TokenStore;
+  /** When spare session slots were last reclaimed from the buckets (memory: a restart may reclaim at once). */
+  private reclaimedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -170,19 +177,29 @@ export class TenantDO extends CountedObject {
    * maxSessions leaves after every bucket's lease. When nothing is left, the other buckets are asked for
    * the slots they hold unused first, so the limit refuses only when that many sessions really exist.
    */
-  async leaseSessions(tenant: string, bucket: number, want: number): Promise<number> {
+  async leaseSessions(tenant: string, bucket: number, want: number): Promise<{ granted: number; tight: boolean }> {
     this.invocations.rpc++;
     this.remember(tenant);
     const { maxSessions } = this.limits();
-    if (maxSessions === undefined) return want;
+    if (maxSessions === undefined) return { granted: want, tight: false };
     const leased = () => (this.sql.one<Row>('SELECT COALESCE(SUM(leased), 0) AS n FROM session_leases')?.n as number) ?? 0;
     if (grantLease(maxSessions, leased(), want) < want) await this.reclaimSpareSlots(tenant, bucket);
     const granted = grantLease(maxSessions, leased(), want);
     this.sql.run('INSERT INTO session_leases (bucket, leased) VALUES (?, ?) ON CONFLICT (bucket) DO UPDATE SET leased = leased + excluded.leased', bucket, granted);
-    return granted;
+    // Tight: what is left would not give every bucket one more chunk; buckets then return freed slots at once.
+    return { granted, tight: maxSessions - leased() < brokerConfig(this.env).presenceBuckets * leaseChunk(maxSessions, brokerConfig(this.env).presenceBuckets) };
+  }
+
+  /** A tight bucket gives back slots its ended sessions freed. */
+  async returnSessions(bucket: number, slots: number): Promise<void> {
+    this.invocations.rpc++;
+    this.sql.run('UPDATE session_leases SET leased = MAX(0, leased - ?) WHERE bucket = ?', slots, bucket);
   }
 
   private async reclaimSpareSlots(tenant: string, except: number): Promise<void> {
+    const now = Date.now();
+    if (now - this.reclaimedAt < RECLAIM_EVERY_MS) return;
+    this.reclaimedAt = now;
     const holders = this.sql.all<Row>('SELECT bucket FROM session_leases WHERE leased > 0 AND bucket != ?', except).map((row) => row.bucket as number);
     await inBatches(holders, BUCKET_CONCURRENCY, async (holder) => {
       const returned = await presenceStub(this.env, tenant, holder).returnSpare();

@@ -2,22 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { CoalescingOutbox, FULL } from '../../../core/routing/coalescing-outbox.js';
 import { isOverloaded } from '../../../core/errors.js';
+import { deferred, type Deferred } from './deferred.js';
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** A send the test completes by hand; records each batch and how many sends overlap. */
 function manualSend<T>() {

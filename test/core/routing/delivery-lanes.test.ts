@@ -1,22 +1,8 @@
 // DeliveryLanes: a session's copies reach it in planned order across the direct path and the relays.
 import { describe, expect, it } from 'vitest';
 import { DeliveryLanes } from '../../../core/routing/delivery-lanes.js';
+import { deferred, type Deferred } from './deferred.js';
 
-interface Deferred {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 

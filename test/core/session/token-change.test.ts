@@ -46,8 +46,6 @@ function publish0(payload: string) {
   return { type: 'publish' as const, topic: 'devices/device-1/temp', payload: new TextEncoder().encode(payload), qos: 0 as const, retain: false, dup: false };
 }
 
-const willRoute = { type: 'route', tenant: TENANT, message: { topic: WILL.topic, payload: WILL.payload, qos: 1, retain: false, origin: SESSION } };
-
 describe('onTokenChanged: revocation', () => {
   it.each([
     ['deleted', null],
