@@ -7,8 +7,21 @@ export function sessionStub(env: Env, name: string) {
   return env.SESSION.get(env.SESSION.idFromName(name));
 }
 
+const SHARD_INFIX = '\u0000shard\u0000';
+
 export function shardStub(env: Env, tenant: string, index: number) {
-  return env.SHARD.get(env.SHARD.idFromName(`${tenant}\u0000shard\u0000${index}`));
+  return env.SHARD.get(env.SHARD.idFromName(`${tenant}${SHARD_INFIX}${index}`));
+}
+
+/** The tenant of a topic shard's object name (shardStub's); undefined for any other name. */
+export function shardTenant(name: string | undefined): string | undefined {
+  const at = name?.lastIndexOf(SHARD_INFIX) ?? -1;
+  return at > 0 && /^\d+$/.test(name!.slice(at + SHARD_INFIX.length)) ? name!.slice(0, at) : undefined;
+}
+
+/** Wildcard home `home` of a tenant (core/routing/wildcard-homes.ts). */
+export function wildcardStub(env: Env, tenant: string, home: number) {
+  return env.WILDCARD.get(env.WILDCARD.idFromName(`${tenant}\u0000wildcard\u0000${home}`));
 }
 
 /** The tenant object that lists all tenants: not a valid tenant name (those start with a letter or digit). */

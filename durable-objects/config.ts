@@ -3,9 +3,12 @@ import { PLATFORM_LOSS_GRACE, TOPIC_ALIAS_MAXIMUM, type SessionConfig } from '..
 import type { Env } from './env.js';
 import { DEFAULT_PRESENCE_BUCKETS } from '../core/tenancy/presence.js';
 import { DEFAULT_SPLIT_THRESHOLDS, type SplitThresholds } from '../core/routing/shard-layout.js';
+import { DEFAULT_WILDCARD_HOMES } from '../core/routing/wildcard-homes.js';
 
 export interface BrokerConfig {
   shardCount: number;
+  /** Wildcard homes per tenant (WILDCARD_HOMES, core/routing/wildcard-homes.ts). */
+  wildcardHomes: number;
   /** Exact subscriptions and publish rate past which a topic shard splits (SPLIT_SUBSCRIPTIONS, SPLIT_PUBLISH_RATE). */
   splitThresholds: SplitThresholds;
   /** Presence buckets per tenant (core/tenancy/presence.ts). */
@@ -69,6 +72,7 @@ export function brokerConfig(env: Env): BrokerConfig {
   if (!config) {
     config = {
       shardCount: positiveInt(env.SHARD_COUNT, 4, 256),
+      wildcardHomes: positiveInt(env.WILDCARD_HOMES, DEFAULT_WILDCARD_HOMES, 256),
       splitThresholds: {
         subscriptions: positiveInt(env.SPLIT_SUBSCRIPTIONS, DEFAULT_SPLIT_THRESHOLDS.subscriptions),
         rate: positiveInt(env.SPLIT_PUBLISH_RATE, DEFAULT_SPLIT_THRESHOLDS.rate),

@@ -6,6 +6,7 @@ import type { TokenDO } from '../durable-objects/token-do.js';
 import type { PresenceDO } from '../durable-objects/presence-do.js';
 import type { FanoutDO } from '../durable-objects/fanout-do.js';
 import type { CombinerDO } from '../durable-objects/combiner-do.js';
+import type { WildcardDO } from '../durable-objects/wildcard-do.js';
 
 export interface Env {
   SESSION: DurableObjectNamespace<SessionDO>;
@@ -15,10 +16,13 @@ export interface Env {
   PRESENCE: DurableObjectNamespace<PresenceDO>;
   FANOUT: DurableObjectNamespace<FanoutDO>;
   COMBINER: DurableObjectNamespace<CombinerDO>;
+  WILDCARD: DurableObjectNamespace<WildcardDO>;
   HOT_TOPIC_RATE?: string;
   HOT_TOPIC_COMBINERS?: string;
   ASSETS?: Fetcher;
   SHARD_COUNT?: string;
+  /** Wildcard homes per tenant (core/routing/wildcard-homes.ts); fixed once deployed, like SHARD_COUNT. */
+  WILDCARD_HOMES?: string;
   PRESENCE_BUCKETS?: string;
   SPLIT_SUBSCRIPTIONS?: string;
   SPLIT_PUBLISH_RATE?: string;

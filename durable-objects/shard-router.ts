@@ -21,6 +21,7 @@ import { combinerStub, shardStub } from './addresses.js';
 import { HotTopics, combinerSlot } from '../core/routing/hot-topics.js';
 import { brokerConfig, outboxBounds } from './config.js';
 import type { Env } from './env.js';
+import { WildcardHomes } from './wildcard-homes.js';
 
 /** Flush after one macrotask: publishes of events already queued for this object join the first call. */
 export function afterQueuedEvents(flush: () => void): void {
@@ -82,6 +83,9 @@ interface RegionEntry {
 export class ShardRouter {
   private readonly outboxes = new Map<number, CoalescingOutbox<RoutedMessage>>();
   private readonly controls = new Map<number, Promise<unknown>>();
+  /** The last wildcard (un)subscribe of this router: the next one writes the homes after it (homesFirst). */
+  private wildcardLane: Promise<void> = Promise.resolve();
+  private readonly homes: WildcardHomes;
   private readonly layout: ShardLayout;
   private readonly hot: HotTopics;
 
@@ -97,6 +101,7 @@ export class ShardRouter {
   ) {
     this.layout = layoutOf(tenant, shardCount);
     this.hot = hotTopicsOf(tenant);
+    this.homes = new WildcardHomes(env, tenant, brokerConfig(env).wildcardHomes);
   }
 
   /** Messages publish()'s full outboxes did not take since this router was made (QoS 0 dropped, QoS 1/2 refused). */
@@ -176,13 +181,23 @@ export class ShardRouter {
   }
 
   /**
-   * Registers filters and their 5.0 options with their shards (a wildcard goes to every shard; a shared
-   * subscription where its inner filter goes) and collects a first page of retained messages per region,
-   * expiry included. An entry with `continueFrom` registers nothing: it reads the next page of each region
-   * named, after its cursor (core/session/retained-replay.ts). A region's page merges its shards' pages, so
-   * a cursor stays right however the region's shards split between two rounds.
+   * Registers filters and their 5.0 options with their shards (a wildcard goes to its wildcard home first,
+   * then to every shard's memory; a shared subscription where its inner filter goes) and collects a first
+   * page of retained messages per region, expiry included. An entry with `continueFrom` registers nothing:
+   * it reads the next page of each region named, after its cursor (core/session/retained-replay.ts). A
+   * region's page merges its shards' pages, so a cursor stays right however the region's shards split
+   * between two rounds.
    */
   async subscribe(session: string, subscriptions: readonly ShardSubscription[]): Promise<Map<string, SubscribeOutcome>> {
+    const homeRows = subscriptions.filter((s) => !s.continueFrom && filterHash(s.filter) === undefined).map((s) => ({ filter: s.filter, session, ...subscriptionOptions(s) }));
+    return this.homesFirst(
+      () => this.homes.put(homeRows),
+      homeRows.length > 0,
+      (written) => this.subscribeShards(session, subscriptions, written),
+    );
+  }
+
+  private async subscribeShards(session: string, subscriptions: readonly ShardSubscription[], written: Promise<void>): Promise<Map<string, SubscribeOutcome>> {
     const byRegion = new Map<number, RegionEntry[]>();
     const add = (region: number, item: RegionEntry) => {
       const entries = byRegion.get(region);
@@ -201,7 +216,7 @@ export class ShardRouter {
     const merged = new Map<string, SubscribeOutcome>();
     for (const subscription of subscriptions) merged.set(subscription.filter, { isNew: false, pages: [] });
     const answers = await Promise.all(
-      [...byRegion].map(async ([region, entries]) => ({ region, results: await this.inOrder(region, () => this.subscribeRegion(session, region, entries)) })),
+      [...byRegion].map(async ([region, entries]) => ({ region, results: await this.inOrder(region, () => written.then(() => this.subscribeRegion(session, region, entries))) })),
     );
     for (const { region, results } of answers) {
       for (const { filter, isNew, page } of results) {
@@ -262,15 +277,41 @@ export class ShardRouter {
     });
   }
 
+  /** Forgets filters: a wildcard's home row first (a shard that wakes afterwards does not read it), then the shards. */
   async unsubscribe(session: string, filters: readonly string[]): Promise<void> {
     if (filters.length === 0) return;
-    const byRegion = new Map<number, string[]>();
-    for (const filter of filters) {
-      const hash = filterHash(filter);
-      if (hash === undefined) for (let region = 0; region < this.shardCount; region++) push(byRegion, region, filter);
-      else push(byRegion, this.layout.regionOf(hash), filter);
-    }
-    await Promise.all([...byRegion].map(([region, group]) => this.inOrder(region, () => this.unsubscribeRegion(session, region, group))));
+    const homeKeys = filters.filter((filter) => filterHash(filter) === undefined).map((filter) => ({ filter, session }));
+    await this.homesFirst(
+      () => this.homes.remove(homeKeys),
+      homeKeys.length > 0,
+      async (written) => {
+        const byRegion = new Map<number, string[]>();
+        for (const filter of filters) {
+          const hash = filterHash(filter);
+          if (hash === undefined) for (let region = 0; region < this.shardCount; region++) push(byRegion, region, filter);
+          else push(byRegion, this.layout.regionOf(hash), filter);
+        }
+        await Promise.all([...byRegion].map(([region, group]) => this.inOrder(region, () => written.then(() => this.unsubscribeRegion(session, region, group)))));
+      },
+    );
+  }
+
+  /**
+   * Runs an operation whose shard calls must follow a write to the wildcard homes. The shard calls are queued
+   * in their regions at once (so order per region is the order of calls, exact filters included) and each
+   * waits for the write; the write waits until every earlier wildcard operation of this router has finished,
+   * shard calls included, so a re-subscribe's home row is never written before an earlier unsubscribe of the
+   * same filter is through (a shard may delete a migrated row from its home during one: SubscriptionsStore).
+   */
+  private homesFirst<T>(write: () => Promise<void>, writes: boolean, shardCalls: (written: Promise<void>) => Promise<T>): Promise<T> {
+    if (!writes) return shardCalls(Promise.resolve());
+    const written = this.wildcardLane.then(write);
+    const operation = shardCalls(written);
+    this.wildcardLane = operation.then(
+      () => undefined,
+      () => undefined,
+    );
+    return operation;
   }
 
   /** Like subscribeRegion: wildcards from every shard of the region, exact filters from their owners. */

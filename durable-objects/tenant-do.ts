@@ -351,7 +351,7 @@ export class TenantDO extends CountedObject {
       stats.shardRequests += shard.invocations.rpc + shard.invocations.alarm + shard.invocations.fetch + shard.invocations.webSocketMessage / 20;
       stats.shardRowsWritten += shard.invocations.rowsWritten;
       stats.shardRowsRead += shard.invocations.rowsRead;
-      // A wildcard subscription is replicated to every shard: count it once.
+      // Every shard holds every wildcard subscription (in memory, from the wildcard homes): count it once.
       stats.subscriptions += shard.exactSubscriptions + (index === 0 ? shard.wildcardSubscriptions : 0);
     });
     return stats;

@@ -11,7 +11,7 @@ import { filterHash, owns } from '../core/routing/shard-layout.js';
 import type { DeleteRetainedAnswer, ListRetainedAnswer, PublishAnswer, ShardAddress, SplitProgress, SplitRows, SubscribeAnswer, UnsubscribeAnswer } from '../core/routing/shard-protocol.js';
 import { HotTopicMeter } from '../core/routing/hot-topics.js';
 import type { Env } from './env.js';
-import { sessionStub, shardStub } from './addresses.js';
+import { sessionStub, shardStub, shardTenant } from './addresses.js';
 import { CountedObject } from './counted-object.js';
 import { afterQueuedEvents } from './shard-router.js';
 import { brokerConfig, outboxBounds } from './config.js';
@@ -26,6 +26,7 @@ import { addShard, listShards } from './shard/shard-list.js';
 import { SplitLog } from './shard/split-log.js';
 import { ShardSplitter, type SplitOptions } from './shard/split.js';
 import { SubscriptionsStore } from './shard/subscriptions-store.js';
+import { WildcardHomes } from './wildcard-homes.js';
 
 export interface ShardStatistics {
   /** This shard's index, once a router or its parent has named it; its depth (shard-layout.ts). */
@@ -50,7 +51,8 @@ export class TopicShardDO extends CountedObject {
   private readonly config = brokerConfig(this.env);
   private readonly placement = new PlacementStore(this.sql, this.config.shardCount);
   private readonly splitLog = new SplitLog(this.sql, this.placement);
-  private readonly subscriptions = new SubscriptionsStore(this.sql, this.splitLog);
+  private readonly subscriptions = new SubscriptionsStore(this.sql, this.splitLog, () => this.homes());
+  private wildcardHomes: WildcardHomes | undefined;
   private readonly retained = new RetainedStore(this.sql, this.config, () => this.placement.get().depth, this.splitLog);
   private readonly counters = new MessageCounters(this.sql);
   private readonly deliveries = new ShardDeliveries({
@@ -59,8 +61,14 @@ export class TopicShardDO extends CountedObject {
     schedule: afterQueuedEvents,
     invocations: this.invocations,
     counters: this.counters,
-    match: (topic) => this.subscriptions.load().match(topic),
-    forget: (session, filters) => this.forget(session, filters),
+    match: (topic) => this.subscriptions.loaded().match(topic),
+    // A session's "stale": forgotten in memory (a wildcard's home row is the router's to delete).
+    forget: (session, filters) => {
+      this.subscriptions
+        .ready()
+        .then(() => this.forget(session, filters))
+        .catch((error: unknown) => console.warn('forgetting stale subscriptions failed', { session, error: String(error) }));
+    },
     deliverToSession: (session, deliveries) => sessionStub(this.env, session).deliver(deliveries),
     deliverToRelay: async (slot, items) => (await fanoutStub(this.env, this.ctx.id.name ?? this.ctx.id.toString(), slot).deliver(items)) as RelayAnswer[],
   });
@@ -91,7 +99,9 @@ export class TopicShardDO extends CountedObject {
   async publish(messages: RoutedMessage[]): Promise<number> {
     this.invocations.rpc++;
     this.invocations.messagesIn += messages.length;
-    const trie = this.subscriptions.load();
+    // Loaded already for a routed publish: nothing awaits between its ownership check and the match (a
+    // split's flip could come in between).
+    const trie = this.subscriptions.current() ?? (await this.subscriptions.ready());
     const now = Date.now();
     const { received, routes } = planPublish(messages, (topic) => trie.match(topic), this.deliveries.picker(now), now);
     const deliveries: Promise<void>[] = [];
@@ -112,9 +122,11 @@ export class TopicShardDO extends CountedObject {
    * unexpired retained messages each filter matches here (none for a shared subscription [MQTT 5.0 §4.8.2]).
    * An entry with `after` registers nothing: it asks for the next page of a retained replay
    * (core/session/retained-replay.ts). The whole answer is one page: its budget is shared by the filters.
+   * A wildcard filter is held in memory only: its row is in its wildcard home, which the router writes first.
    */
   async subscribe(session: string, subscriptions: ShardSubscription[]): Promise<SubscribeResult[]> {
     this.invocations.rpc++;
+    await this.subscriptions.ready();
     const now = Date.now();
     const budget = this.retained.replayBudget();
     return subscriptions.map((subscription) => this.subscribeOne(session, subscription, budget, now));
@@ -130,11 +142,21 @@ export class TopicShardDO extends CountedObject {
 
   async unsubscribe(session: string, filters: string[]): Promise<void> {
     this.invocations.rpc++;
-    this.forget(session, filters);
+    await this.subscriptions.ready();
+    await this.subscriptions.removeFromHomes(this.forget(session, filters));
   }
 
-  private forget(session: string, filters: readonly string[]): void {
-    for (const filter of filters) this.subscriptions.remove(filter, session);
+  /** Removes subscriptions here; answers the keys whose home must be told again (SubscriptionsStore.remove). */
+  private forget(session: string, filters: readonly string[]): Array<{ filter: string; session: string }> {
+    return filters.filter((filter) => this.subscriptions.remove(filter, session)).map((filter) => ({ filter, session }));
+  }
+
+  /** The tenant's wildcard homes: the tenant is in this object's name (or a routed call named it). */
+  private homes(): WildcardHomes {
+    const tenant = shardTenant(this.ctx.id.name) ?? this.placement.get().self?.tenant;
+    if (tenant === undefined) throw new Error('this shard does not know its tenant yet: its wildcard homes are unknown');
+    this.wildcardHomes ??= new WildcardHomes(this.env, tenant, this.config.wildcardHomes);
+    return this.wildcardHomes;
   }
 
   /**
@@ -160,6 +182,7 @@ export class TopicShardDO extends CountedObject {
 
   async statistics(): Promise<ShardStatistics> {
     this.invocations.rpc++;
+    await this.subscriptions.ready();
     const place = this.placement.get();
     // Rows of a half that moved away, not yet deleted, are the child's.
     const { exact, wildcard } = this.subscriptions.census((hash) => !place.cleanup || !place.self || owns(place.self.index, place.depth, hash));
@@ -186,6 +209,7 @@ export class TopicShardDO extends CountedObject {
   /** publish() for the messages whose topics this shard owns; the others' positions come back as moved. */
   async routePublish(address: ShardAddress, messages: RoutedMessage[]): Promise<PublishAnswer> {
     const owned = this.placement.ownership(address);
+    await this.subscriptions.ready();
     const mine: RoutedMessage[] = [];
     const moved: number[] = [];
     messages.forEach((message, position) => (owned(message.topic) ? mine.push(message) : moved.push(position)));
@@ -203,6 +227,7 @@ export class TopicShardDO extends CountedObject {
   async routeSubscribe(address: ShardAddress, session: string, subscriptions: ShardSubscription[]): Promise<SubscribeAnswer> {
     this.invocations.rpc++;
     const owned = this.placement.ownership(address);
+    await this.subscriptions.ready();
     const now = Date.now();
     const budget = this.retained.replayBudget();
     const results = subscriptions.map((subscription) => {
@@ -217,14 +242,16 @@ export class TopicShardDO extends CountedObject {
   async routeUnsubscribe(address: ShardAddress, session: string, filters: string[]): Promise<UnsubscribeAnswer> {
     this.invocations.rpc++;
     this.placement.ownership(address);
+    await this.subscriptions.ready();
     const moved = filters.filter((filter) => {
       const hash = filterHash(filter);
       return hash !== undefined && !this.placement.ownsHash(hash);
     });
-    this.forget(
+    const again = this.forget(
       session,
       filters.filter((filter) => !moved.includes(filter)),
     );
+    await this.subscriptions.removeFromHomes(again);
     return { depth: this.placement.get().depth, moved };
   }
 
@@ -270,6 +297,7 @@ export class TopicShardDO extends CountedObject {
   /** Child side: one ordered step of the parent's copy or of its forwarded changes (idempotent). */
   async absorbSplit(rows: SplitRows): Promise<void> {
     this.invocations.rpc++;
+    await this.subscriptions.ready();
     this.splitter.absorb(rows);
   }
 

@@ -13,6 +13,7 @@ export { TokenDO } from '../durable-objects/token-do.js';
 export { PresenceDO } from '../durable-objects/presence-do.js';
 export { FanoutDO } from '../durable-objects/fanout-do.js';
 export { CombinerDO } from '../durable-objects/combiner-do.js';
+export { WildcardDO } from '../durable-objects/wildcard-do.js';
 
 /** WebSocket subprotocols MQTT clients offer [MQTT-6.0.0-3]; "mqttv3.1" is what older clients send. */
 const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];

@@ -51,8 +51,9 @@ export function splitChild(index: number, depth: number): number {
 }
 
 /**
- * Whether a subscription row goes to the child when `index` splits at `depth`: an exact filter when its hash
- * falls in the child's half, a wildcard always (every shard holds every wildcard filter).
+ * Whether a subscription change concerns the child when `index` splits at `depth`: an exact filter when its
+ * hash falls in the child's half, a wildcard always (every shard holds every wildcard filter; the parent
+ * forwards a wildcard change made during its copy to the child's memory).
  */
 export function movesInSplit(filter: string, depth: number, child: number): boolean {
   const hash = filterHash(filter);
@@ -144,8 +145,8 @@ function lowestSetBit(value: number): number {
 }
 
 /**
- * When a shard should split: past `subscriptions` exact subscriptions (wildcards are copied to both halves,
- * so splitting does not reduce them), or a publish rate past `rate` messages/s over a window.
+ * When a shard should split: past `subscriptions` exact subscriptions (every shard holds every wildcard, so
+ * splitting does not reduce them), or a publish rate past `rate` messages/s over a window.
  */
 export interface SplitThresholds {
   subscriptions: number;

@@ -1,8 +1,8 @@
 // Which TopicShardDO owns a topic, and which shards hold a filter (DESIGN.md section 2).
 //
 // A topic lives in shard hash(topic) mod N, with its exact subscriptions and its retained message. A wildcard
-// filter must see every topic, so it is replicated to all N shards: publishing touches one shard, subscribing
-// to a wildcard touches N. The hash is persisted in effect (subscriptions and retained messages sit in the
+// filter must see every topic, so all N shards match it (in memory; its rows live once, in its wildcard home:
+// wildcard-homes.ts): publishing touches one shard, subscribing to a wildcard touches N. The hash is persisted in effect (subscriptions and retained messages sit in the
 // shard it chose), so it must never change for a deployed tenant: the tests pin its values. A tenant's shards
 // can grow past N by splitting (extendible hashing on the same hash): see shard-layout.ts.
 import { hasWildcard, parseSharedSubscription } from '../topic/validate.js';

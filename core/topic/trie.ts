@@ -107,6 +107,17 @@ export class SubscriptionTrie<V> {
     return isNew;
   }
 
+  /** The value `key` holds for `filter`, undefined when it does not hold it. */
+  get(filter: string, key: string): V | undefined {
+    const shared = parseSharedSubscription(filter);
+    let node: TrieNode<V> | undefined = this.#root;
+    for (const level of (shared?.filter ?? filter).split('/')) {
+      node = level === '+' ? node.plus : level === '#' ? node.hash : node.children?.get(level);
+      if (node === undefined) return undefined;
+    }
+    return shared === undefined ? node.subs?.get(key) : node.shared?.get(filter)?.get(key);
+  }
+
   /** Unsubscribes `key` from `filter`, pruning nodes left empty. Returns false when there was no such pair. */
   remove(filter: string, key: string): boolean {
     const shared = parseSharedSubscription(filter);

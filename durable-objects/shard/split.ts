@@ -145,7 +145,10 @@ export class ShardSplitter {
   }
 
   private async run(): Promise<void> {
-    const { storage, placement } = this.ports;
+    const { storage, placement, subscriptions } = this.ports;
+    // The trie, loaded: old wildcard rows migrated to their homes before any child reads them, and the
+    // wildcard changes the log forwards read from it.
+    await subscriptions.ready();
     for (;;) {
       await storage.setAlarm(Date.now() + SPLIT_WATCHDOG_MS);
       const place = placement.get();
@@ -160,9 +163,11 @@ export class ShardSplitter {
 
   /**
    * One step: the child forgets an earlier attempt; then, in bounded batches, the logged changes and the
-   * next rows of the moving half in key order (subscriptions, then retained), the cursor saved after each;
-   * last, with the log empty, the flip. Changes and rows go to the child in one chain, so it ends in this
-   * shard's state.
+   * next rows of the moving half in key order (exact subscriptions, then retained), the cursor saved after
+   * each; last, with the log empty, the flip. Changes and rows go to the child in one chain, so it ends in
+   * this shard's state. Wildcard subscriptions are no rows here: the child reads them from the tenant's
+   * wildcard homes when it loads its trie (after its adopt), and the log forwards the wildcard changes made
+   * here meanwhile, so a subscribe that reached only this shard before the flip reaches the child too.
    */
   private async splitStep(place: Placement): Promise<void> {
     const split = place.split!;

@@ -1,15 +1,16 @@
-// The shard's subscriptions: SQLite rows, and the trie built from them at first use after a wake.
+// The shard's subscriptions: exact ones as SQLite rows, wildcard ones in memory only (their rows live in the
+// tenant's wildcard homes, core/routing/wildcard-homes.ts), and the trie built from both at first use after a wake.
 import type { QoS } from '../../core/codec/packets.js';
 import type { SubscriptionRow } from '../../core/routing/shard-protocol.js';
 import { filterHash } from '../../core/routing/shard-layout.js';
 import { subscriptionOptions, type SubscriptionOptions } from '../../core/routing/subscription.js';
+import { mergeWildcards, slices, type SubscriptionKey } from '../../core/routing/wildcard-homes.js';
 import { SubscriptionTrie } from '../../core/topic/trie.js';
-import { hasWildcard } from '../../core/topic/validate.js';
 import type { CountedSql } from '../invocation-counters.js';
 import type { Row } from './schema.js';
 import type { SplitLog } from './split-log.js';
 
-/** Rows one query of the trie's load reads. */
+/** Rows one query of the trie's load reads, and old wildcard rows one migration step deletes. */
 const LOAD_PAGE_ROWS = 2_000;
 
 /** A subscriptions row as a split sends it. */
@@ -21,67 +22,99 @@ export function subscriptionRow(row: Row): SubscriptionRow {
   return copy;
 }
 
+/** What the store needs of the tenant's wildcard homes (durable-objects/wildcard-homes.ts). */
+export interface WildcardHomesPort {
+  load(take: (rows: SubscriptionRow[]) => void): Promise<void>;
+  register(rows: readonly SubscriptionRow[]): Promise<void>;
+  remove(keys: readonly SubscriptionKey[]): Promise<void>;
+}
+
+type Trie = SubscriptionTrie<SubscriptionOptions>;
+
+const isWildcard = (filter: string) => filterHash(filter) === undefined;
+const keyOf = (filter: string, session: string) => `${filter}\u0000${session}`;
+
 export class SubscriptionsStore {
-  private trie: SubscriptionTrie<SubscriptionOptions> | undefined;
+  private trie: Trie | undefined;
+  /** The load in progress: every caller that reads or changes the trie waits for it, and then runs in order. */
+  private loading: Promise<Trie> | undefined;
+  /** Bumped by unload(): a load that started before it is thrown away. */
+  private generation = 0;
   /** Wildcard subscriptions in the trie (every shard holds all of them; a split does not reduce them). */
   private wildcards = 0;
+  /** Old wildcard rows this wake registered with their homes (migration): an unsubscribe deletes them there again. */
+  private readonly migrated = new Set<string>();
 
   constructor(
     private readonly sql: CountedSql,
     private readonly log: SplitLog,
+    private readonly homes: () => WildcardHomesPort,
   ) {}
 
-  /** The trie of every subscription held here, loaded at first use. */
-  load(): SubscriptionTrie<SubscriptionOptions> {
-    if (!this.trie) {
-      const trie = new SubscriptionTrie<SubscriptionOptions>();
-      this.wildcards = 0;
-      // Read in pages: a shard's wake holds its trie, never the whole table's rows as well.
-      for (const row of this.rows()) {
-        const options: SubscriptionOptions = {
-          qos: row.qos as QoS,
-          noLocal: row.no_local === 1,
-          retainAsPublished: row.retain_as_published === 1,
-        };
-        if (row.subscription_identifier !== null) options.subscriptionIdentifier = row.subscription_identifier as number;
-        if (trie.add(row.filter as string, row.session as string, options) && hasWildcard(row.filter as string)) this.wildcards++;
-      }
-      this.trie = trie;
+  /**
+   * The trie of every subscription held here: at first use after a wake, the exact rows, then the wildcard
+   * set from every home, merged. Calls that arrive meanwhile wait and then apply, in arrival order, on top
+   * of it: a subscribe or unsubscribe is never undone by what the load read before it.
+   */
+  ready(): Promise<Trie> {
+    if (this.trie) return Promise.resolve(this.trie);
+    if (!this.loading) {
+      const loading = this.load().finally(() => {
+        if (this.loading === loading) this.loading = undefined;
+      });
+      this.loading = loading;
     }
+    return this.loading;
+  }
+
+  /** The trie if it is loaded. */
+  current(): Trie | undefined {
     return this.trie;
   }
 
-  /** Adds or replaces a session's subscription [MQTT-3.8.4-3]; true when it is new. */
+  /** The trie, which a caller has awaited ready() for (a publish's redelivery, a split step). */
+  loaded(): Trie {
+    if (!this.trie) throw new Error('the subscription trie is not loaded');
+    return this.trie;
+  }
+
+  /** Adds or replaces a session's subscription [MQTT-3.8.4-3]; true when it is new. A wildcard writes no row here. */
   put(filter: string, session: string, options: SubscriptionOptions): boolean {
     const isNew = this.trieAdd(filter, session, options);
-    this.upsert(filter, session, options);
+    if (!isWildcard(filter)) this.upsert(filter, session, options);
     this.log.record('s', filter, session);
     return isNew;
   }
 
-  /** Removes a session's subscription if it holds it. */
-  remove(filter: string, session: string): void {
+  /**
+   * Removes a session's subscription if it holds it. True when the filter's home must be told again: an old
+   * wildcard row this wake registered there after the router had deleted it (see migrate()).
+   */
+  remove(filter: string, session: string): boolean {
     if (this.trieRemove(filter, session)) {
-      this.sql.run('DELETE FROM subscriptions WHERE filter = ? AND session = ?', filter, session);
+      if (!isWildcard(filter)) this.sql.run('DELETE FROM subscriptions WHERE filter = ? AND session = ?', filter, session);
       this.log.record('s', filter, session);
     }
+    return this.migrated.delete(keyOf(filter, session));
   }
 
-  /** Child side of a split: takes in a row as the parent holds it now (a trie not loaded yet reads it later). */
+  /** Child side of a split (after ready()): takes in a row as the parent holds it now. */
   absorb(row: SubscriptionRow): void {
-    this.upsert(row.filter, row.session, row);
-    if (this.trie) this.trieAdd(row.filter, row.session, subscriptionOptions(row));
+    if (!isWildcard(row.filter)) this.upsert(row.filter, row.session, row);
+    this.trieAdd(row.filter, row.session, subscriptionOptions(row));
   }
 
   /** Deletes a row the split moved away (cleanup) or the parent no longer has (child side); not logged. */
   drop(filter: string, session: string): void {
-    this.sql.run('DELETE FROM subscriptions WHERE filter = ? AND session = ?', filter, session);
+    if (!isWildcard(filter)) this.sql.run('DELETE FROM subscriptions WHERE filter = ? AND session = ?', filter, session);
     if (this.trie) this.trieRemove(filter, session);
   }
 
   /** The trie is read again at next use (the rows were replaced underneath it). */
   unload(): void {
     this.trie = undefined;
+    this.loading = undefined;
+    this.generation++;
   }
 
   /** Exact subscriptions in the trie, for the split threshold; 0 while it is not loaded. */
@@ -89,11 +122,11 @@ export class SubscriptionsStore {
     return this.trie ? this.trie.size - this.wildcards : 0;
   }
 
-  /** Wildcard subscriptions, and exact ones of the hashes `counted` accepts. */
+  /** Wildcard subscriptions, and exact ones of the hashes `counted` accepts (after ready()). */
   census(counted: (hash: number) => boolean): { exact: number; wildcard: number } {
     let wildcard = 0;
     let exact = 0;
-    for (const entry of this.load().entries()) {
+    for (const entry of this.loaded().entries()) {
       const hash = filterHash(entry.filter);
       if (hash === undefined) wildcard++;
       else if (counted(hash)) exact++;
@@ -114,14 +147,61 @@ export class SubscriptionsStore {
     return this.sql.all<Row>('SELECT filter, session FROM subscriptions WHERE (filter, session) > (?, ?) ORDER BY filter, session LIMIT ?', after[0] ?? '', after[1] ?? '', limit);
   }
 
-  /** One row as a split sends it; undefined when the session no longer holds the filter. */
+  /** One subscription as a split sends it (a wildcard from the loaded trie); undefined when the session no longer holds the filter. */
   row(filter: string, session: string): SubscriptionRow | undefined {
+    if (isWildcard(filter)) {
+      const options = this.loaded().get(filter, session);
+      return options ? { filter, session, ...options } : undefined;
+    }
     const row = this.sql.one<Row>(
       'SELECT filter, session, qos, no_local, retain_as_published, subscription_identifier FROM subscriptions WHERE filter = ? AND session = ?',
       filter,
       session,
     );
     return row ? subscriptionRow(row) : undefined;
+  }
+
+  /** Removes subscriptions from their homes (an unsubscribe of keys migrate() put back there). */
+  removeFromHomes(keys: readonly SubscriptionKey[]): Promise<void> {
+    return keys.length === 0 ? Promise.resolve() : this.homes().remove(keys);
+  }
+
+  private async load(): Promise<Trie> {
+    const generation = this.generation;
+    const trie = new SubscriptionTrie<SubscriptionOptions>();
+    const old: SubscriptionRow[] = [];
+    // Read in pages: a shard's wake holds its trie, never the whole table's rows as well.
+    for (const row of this.rows()) {
+      const filter = row.filter as string;
+      if (isWildcard(filter)) old.push(subscriptionRow(row));
+      else trie.add(filter, row.session as string, subscriptionOptions(subscriptionRow(row)));
+    }
+    if (old.length > 0) await this.migrate(old);
+    let wildcards = 0;
+    await this.homes().load((rows) => {
+      wildcards += mergeWildcards(trie, rows);
+    });
+    // unload() ran meanwhile (a split's adopt replaced the rows): read them again.
+    if (generation !== this.generation) return this.ready();
+    this.trie = trie;
+    this.wildcards = wildcards;
+    return trie;
+  }
+
+  /**
+   * Migration from the release that stored every wildcard filter as a row in every shard: the old rows are
+   * registered with their homes (added only where the home holds none: a home row is newer) and deleted here,
+   * a bounded batch at a time; an eviction midway leaves the rest for the next wake. They are not read as a
+   * fallback: after this the homes alone hold wildcards, and the trie reads them from there.
+   */
+  private async migrate(rows: readonly SubscriptionRow[]): Promise<void> {
+    for (const batch of slices(rows, LOAD_PAGE_ROWS)) {
+      await this.homes().register(batch);
+      for (const { filter, session } of batch) {
+        this.sql.run('DELETE FROM subscriptions WHERE filter = ? AND session = ?', filter, session);
+        this.migrated.add(keyOf(filter, session));
+      }
+    }
   }
 
   /** The subscription rows in key order, read LOAD_PAGE_ROWS at a time. */
@@ -152,14 +232,14 @@ export class SubscriptionsStore {
   }
 
   private trieAdd(filter: string, session: string, options: SubscriptionOptions): boolean {
-    const added = this.load().add(filter, session, options);
-    if (added && hasWildcard(filter)) this.wildcards++;
+    const added = this.loaded().add(filter, session, options);
+    if (added && isWildcard(filter)) this.wildcards++;
     return added;
   }
 
   private trieRemove(filter: string, session: string): boolean {
-    const removed = this.load().remove(filter, session);
-    if (removed && hasWildcard(filter)) this.wildcards--;
+    const removed = this.loaded().remove(filter, session);
+    if (removed && isWildcard(filter)) this.wildcards--;
     return removed;
   }
 }

@@ -8,15 +8,17 @@ import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { waitUntil } from './clients.js';
 
 const root = resolve(import.meta.dirname, '../..');
-let bundlePromise: Promise<string> | undefined;
+const bundles = new Map<string | undefined, Promise<string>>();
 
-/** Bundles worker/index.ts once per test process, as wrangler would. */
-function bundleWorker(): Promise<string> {
-  bundlePromise ??= (async () => {
+/** Bundles worker/index.ts (or a test's own entry module) once per test process, as wrangler would. */
+function bundleWorker(entry?: string): Promise<string> {
+  let bundle = bundles.get(entry);
+  if (bundle) return bundle;
+  bundle = (async () => {
     const outdir = mkdtempSync(join(tmpdir(), 'edge-mqtt-bundle-'));
     const outfile = join(outdir, 'index.js');
     await build({
-      entryPoints: [join(root, 'worker/index.ts')],
+      ...(entry === undefined ? { entryPoints: [join(root, 'worker/index.ts')] } : { stdin: { contents: entry, resolveDir: root, sourcefile: 'entry.ts', loader: 'ts' as const } }),
       bundle: true,
       format: 'esm',
       target: 'es2022',
@@ -27,7 +29,8 @@ function bundleWorker(): Promise<string> {
     });
     return outfile;
   })();
-  return bundlePromise;
+  bundles.set(entry, bundle);
+  return bundle;
 }
 
 export interface BrokerOptions {
@@ -35,6 +38,8 @@ export interface BrokerOptions {
   persistDir?: string;
   /** Overrides of wrangler.toml [vars]. */
   vars?: Record<string, string>;
+  /** The Worker's entry module instead of worker/index.ts (source text, imports relative to the repository). */
+  entry?: string;
 }
 
 export interface RunningBroker {
@@ -46,7 +51,7 @@ export interface RunningBroker {
 }
 
 export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
-  const scriptPath = await bundleWorker();
+  const scriptPath = await bundleWorker(options.entry);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'));
   const miniflare = new Miniflare({
     ...workerOptions,

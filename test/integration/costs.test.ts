@@ -84,3 +84,44 @@ describe('costs per message', () => {
     await Promise.all([end(sub), end(pub)]);
   });
 });
+
+describe('costs per subscribe', () => {
+  const SHARDS = 8;
+  const HOMES = 4;
+  let wide: RunningBroker;
+  beforeAll(async () => {
+    wide = await startBroker({ vars: { SHARD_COUNT: String(SHARDS), WILDCARD_HOMES: String(HOMES) } });
+  });
+  afterAll(async () => {
+    await wide?.stop();
+  });
+
+  /** Rows written by every shard and every wildcard home of the tenant (only those that exist are woken). */
+  async function rowsWritten(): Promise<{ shards: number; homes: number; since: number[] }> {
+    const read = async (binding: 'SHARD' | 'WILDCARD', name: string) => {
+      const namespace = await wide.miniflare.getDurableObjectNamespace(binding);
+      return (namespace.get(namespace.idFromName(name)) as unknown as { invocationCounts(): Promise<Counts> }).invocationCounts();
+    };
+    const shards = await Promise.all(Array.from({ length: SHARDS }, (_, i) => read('SHARD', `default\u0000shard\u0000${i}`)));
+    const homes = await Promise.all(Array.from({ length: HOMES }, (_, i) => read('WILDCARD', `default\u0000wildcard\u0000${i}`)));
+    const sum = (counts: Counts[]) => counts.reduce((total, c) => total + c.rowsWritten, 0);
+    return { shards: sum(shards), homes: sum(homes), since: [...shards, ...homes].map((c) => c.since) };
+  }
+
+  it('[DESIGN §4] a wildcard SUBSCRIBE writes 2 rows in its wildcard home and none in the shards (was 2 per shard: 16 with 8 shards)', async () => {
+    const client = await connectClient(wide.mqttUrl, { clientId: 'cost-wild' });
+    // The first subscribe wakes and names every shard (each writes its placement once).
+    await subscribe(client, 'cost-warm/#', 0);
+    const before = await rowsWritten();
+    await subscribe(client, 'cost-wild/+/x', 1);
+    await subscribe(client, '$share/g/cost-wild/#', 1);
+    const after = await rowsWritten();
+    expect(after.since).toEqual(before.since);
+    const shards = after.shards - before.shards;
+    const homes = after.homes - before.homes;
+    console.log(`wildcard SUBSCRIBE x2 with ${SHARDS} shards: shard rows written ${shards}, home rows written ${homes}`);
+    expect(shards).toBe(0);
+    expect(homes).toBe(2 * 2);
+    await end(client);
+  });
+});

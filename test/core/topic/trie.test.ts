@@ -34,6 +34,18 @@ describe('SubscriptionTrie', () => {
     expect(matchKeys(trie, 'a/b')).toEqual(['a/+ c1', 'a/b c1', 'a/b c2']);
   });
 
+  it('get answers the value a key holds for a filter, shared filters apart from their inner filter', () => {
+    const trie = new SubscriptionTrie<number>();
+    trie.add('a/+', 'c1', 1);
+    trie.add('$share/g/a/+', 'c1', 2);
+    expect(trie.get('a/+', 'c1')).toBe(1);
+    expect(trie.get('$share/g/a/+', 'c1')).toBe(2);
+    expect(trie.get('$share/h/a/+', 'c1')).toBeUndefined();
+    expect(trie.get('a/+', 'c2')).toBeUndefined();
+    expect(trie.get('a/#', 'c1')).toBeUndefined();
+    expect(trie.get('a', 'c1')).toBeUndefined();
+  });
+
   it('remove returns whether the pair existed, and other pairs stay', () => {
     const trie = new SubscriptionTrie<number>();
     trie.add('a/b', 'c1', 1);
