@@ -1,5 +1,5 @@
 // What a Worker isolate remembers between CONNECTs: tokens read from their own objects and the tenants'
-// connect limits, each for TOKEN_CACHE_TTL_MS. A reconnect storm of 5,000 clients sharing one token then
+// connect limits (TOKEN_CACHE_TTL_MS, LIMITS_TTL_MS). A reconnect storm of 5,000 clients sharing one token then
 // costs the token's object about one read per isolate per second, not one per CONNECT; concurrent
 // CONNECTs that miss together share one read.
 import { TOKEN_CACHE_TTL_MS } from '../core/tenancy/token.js';
@@ -9,6 +9,11 @@ import type { TokenRecord } from '../durable-objects/token-do.js';
 
 /** Entries kept at most; past it, expired ones are dropped first, then the oldest. */
 const MAX_ENTRIES = 10_000;
+/**
+ * A tenant's limits change rarely and never revoke anything: kept 10 s, so that a long reconnect storm costs
+ * the tenant object one read per isolate per 10 s (an API change is seen at once by the isolate that made it).
+ */
+const LIMITS_TTL_MS = 10_000;
 
 export interface ConnectLimits {
   exists: boolean;
@@ -19,12 +24,14 @@ export interface ConnectLimits {
 class TtlCache<T> {
   private readonly entries = new Map<string, { value: Promise<T>; until: number }>();
 
+  constructor(private readonly ttlMs: number) {}
+
   get(key: string, now: number, read: () => Promise<T>): Promise<T> {
     const hit = this.entries.get(key);
     if (hit && hit.until > now) return hit.value;
     if (this.entries.size >= MAX_ENTRIES) this.evict(now);
     const value = read();
-    this.entries.set(key, { value, until: now + TOKEN_CACHE_TTL_MS });
+    this.entries.set(key, { value, until: now + this.ttlMs });
     // A failed read is not remembered: the next CONNECT tries again.
     value.catch(() => {
       if (this.entries.get(key)?.value === value) this.entries.delete(key);
@@ -46,15 +53,15 @@ class TtlCache<T> {
   }
 }
 
-const tokens = new TtlCache<TokenRecord>();
-const limits = new TtlCache<ConnectLimits>();
+const tokens = new TtlCache<TokenRecord>(TOKEN_CACHE_TTL_MS);
+const limits = new TtlCache<ConnectLimits>(LIMITS_TTL_MS);
 
 /** The token as its own object has it (null: no such token), at most TOKEN_CACHE_TTL_MS old. */
 export function cachedToken(env: Env, tenant: string, tokenId: string): Promise<TokenRecord> {
   return tokens.get(`${tenant}\u0000${tokenId}`, Date.now(), () => tokenStub(env, tenant, tokenId).lookup(tenant, tokenId) as Promise<TokenRecord>);
 }
 
-/** The tenant's session and retained limits, at most TOKEN_CACHE_TTL_MS old. */
+/** The tenant's session and retained limits, at most LIMITS_TTL_MS old. */
 export function cachedConnectLimits(env: Env, tenant: string): Promise<ConnectLimits> {
   return limits.get(tenant, Date.now(), () => tenantStub(env, tenant).connectLimits());
 }
