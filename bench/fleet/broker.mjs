@@ -1,60 +1,16 @@
 // The broker under a fleet scenario: the real Worker and objects in workerd (test/integration/broker.ts, bundled
 // for Node), its workerd processes (RSS), the admin API, and Durable Object stubs addressed by (binding, name).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 export const ADMIN_TOKEN = 'fleet-admin';
 
-// ── /proc ─────────────────────────────────────────────────────────────────────────────────────────────
-
-function readStat(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = text.lastIndexOf(')');
-    const fields = text.slice(close + 2).split(' ');
-    return { pid, comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(fields[1]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every live descendant of `pid`, through the parent-pid chain in /proc. */
-export function descendants(pid) {
-  const children = new Map();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (!stat) continue;
-    if (!children.has(stat.ppid)) children.set(stat.ppid, []);
-    children.get(stat.ppid).push(stat);
-  }
-  const out = [];
-  const stack = [pid];
-  while (stack.length > 0) {
-    for (const child of children.get(stack.pop()) ?? []) {
-      out.push(child);
-      stack.push(child.pid);
-    }
-  }
-  return out;
-}
-
-/** Summed VmRSS of `pids` in bytes (a process that is gone counts 0). */
-export function rssBytes(pids) {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
-    } catch {
-      // gone
-    }
-  }
-  return total;
-}
+// ── /proc: the same readers as `npm run bench` (bench/targets.mjs) ──────────────────────────────────
+export { descendants, rssBytes } from '../targets.mjs';
+import { descendants, rssBytes } from '../targets.mjs';
 
 // ── starting ──────────────────────────────────────────────────────────────────────────────────────────
 
