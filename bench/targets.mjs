@@ -2,6 +2,7 @@
 // process, and any ws:// URL from the command line. Each target knows its processes (for RSS and CPU) and, for
 // ours, how to read the Durable Objects' invocation counters and the Worker's relay statistics.
 import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -84,20 +85,22 @@ function shardCountFromConfig(vars) {
 /**
  * test/integration/broker.ts is TypeScript: bundle it (its packages stay external) into node_modules/.cache so
  * the bundle resolves miniflare, wrangler and esbuild from the project, and pin its import.meta.dirname to
- * where the source lives (it finds wrangler.toml and worker/ from there).
+ * where the source lives (it finds wrangler.toml and worker/ from there). `tree`: the checkout to start (the
+ * fleet bench also starts an older one); its bundle is named by the tree's path, so a second checkout sharing
+ * node_modules by symlink gets its own.
  */
-async function loadStartBroker() {
-  const outdir = join(root, 'node_modules', '.cache', 'edge-mqtt-bench');
+export async function loadStartBroker(tree = root) {
+  const outdir = join(tree, 'node_modules', '.cache', 'edge-mqtt-bench');
   mkdirSync(outdir, { recursive: true });
-  const outfile = join(outdir, 'broker.mjs');
+  const outfile = join(outdir, `broker-${createHash('sha1').update(tree).digest('hex').slice(0, 10)}.mjs`);
   await build({
-    entryPoints: [join(root, 'test/integration/broker.ts')],
+    entryPoints: [join(tree, 'test/integration/broker.ts')],
     bundle: true,
     packages: 'external',
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    define: { 'import.meta.dirname': JSON.stringify(join(root, 'test/integration')) },
+    define: { 'import.meta.dirname': JSON.stringify(join(tree, 'test/integration')) },
     outfile,
     logLevel: 'silent',
   });

@@ -1,41 +1,15 @@
 // The broker under a fleet scenario: the real Worker and objects in workerd (test/integration/broker.ts, bundled
 // for Node), its workerd processes (RSS), the admin API, and Durable Object stubs addressed by (binding, name).
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 
 export const ADMIN_TOKEN = 'fleet-admin';
 
 // ── /proc: the same readers as `npm run bench` (bench/targets.mjs) ──────────────────────────────────
 export { descendants, rssBytes } from '../targets.mjs';
-import { descendants, rssBytes } from '../targets.mjs';
+import { descendants, loadStartBroker, rssBytes } from '../targets.mjs';
 
 // ── starting ──────────────────────────────────────────────────────────────────────────────────────────
-
-/**
- * Bundles test/integration/broker.ts of the tree at `root` (its packages stay external) and imports it. The
- * cache file is keyed by the tree's path: a second checkout sharing node_modules by symlink gets its own.
- */
-async function loadStartBroker(root) {
-  const outdir = join(root, 'node_modules', '.cache', 'edge-mqtt-fleet');
-  mkdirSync(outdir, { recursive: true });
-  const key = createHash('sha1').update(root).digest('hex').slice(0, 10);
-  const outfile = join(outdir, `broker-${key}.mjs`);
-  await build({
-    entryPoints: [join(root, 'test/integration/broker.ts')],
-    bundle: true,
-    packages: 'external',
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    define: { 'import.meta.dirname': JSON.stringify(join(root, 'test/integration')) },
-    outfile,
-    logLevel: 'silent',
-  });
-  return (await import(`${pathToFileURL(outfile).href}?t=${Date.now()}`)).startBroker;
-}
 
 /** A [vars] value of the tree's wrangler.toml, or undefined. */
 export function wranglerVar(root, name) {
