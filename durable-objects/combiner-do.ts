@@ -4,7 +4,7 @@
 // shard's answer for its own messages, so the publishers' acknowledgements wait for the shard as before,
 // and a failure fails the calls whose messages it carried.
 import { OverloadedError } from '../core/errors.js';
-import { CoalescingOutbox, FULL } from '../core/routing/coalescing-outbox.js';
+import { CoalescingOutbox, FULL, OverloadCounts } from '../core/routing/coalescing-outbox.js';
 import { messageBytes } from '../core/routing/fanout-relay.js';
 import type { RoutedMessage } from '../core/routing/message.js';
 import type { PublishAnswer, ShardAddress } from '../core/routing/shard-protocol.js';
@@ -24,7 +24,7 @@ export class CombinerDO extends CountedObject {
   /** What the last shard answers said, returned with every answer (the router learns from them). */
   private depth = 0;
   private hot: string[] = [];
-  private dropped = 0;
+  private readonly overload = new OverloadCounts();
 
   /**
    * Publishes a caller's messages to `address` together with everyone else's: resolves once the shard took
@@ -38,11 +38,8 @@ export class CombinerDO extends CountedObject {
     const taken = items.map((item) => {
       const offered = outbox.offer(item);
       if (offered !== FULL) return offered;
-      // Shed like any full outbox (shard-router.ts): QoS 0 dropped and counted, QoS 1/2 refused.
-      if (item.message.qos === 0) {
-        this.dropped++;
-        return Promise.resolve();
-      }
+      // A dropped QoS 0 message is counted here; its publisher's call still succeeds.
+      if (!this.overload.shed(item.message.qos)) return Promise.resolve();
       return Promise.reject(new OverloadedError(`the combiner of shard ${address.index} is full`));
     });
     await Promise.all(taken);
@@ -50,9 +47,9 @@ export class CombinerDO extends CountedObject {
     return { depth: this.depth, delivered: 0, moved, ...(this.hot.length > 0 ? { hot: this.hot } : {}) };
   }
 
-  async statistics(): Promise<{ invocations: CombinerDO['invocations']; droppedQos0: number }> {
+  async statistics(): Promise<{ invocations: CombinerDO['invocations']; droppedQos0: number; refusedOverload: number }> {
     this.invocations.rpc++;
-    return { invocations: { ...this.invocations }, droppedQos0: this.dropped };
+    return { invocations: { ...this.invocations }, ...this.overload };
   }
 
   private outboxFor(address: ShardAddress): CoalescingOutbox<Combined> {

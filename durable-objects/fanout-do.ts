@@ -3,7 +3,7 @@
 // session (in order, one call in flight, bursts batched) and answers once every copy is accepted.
 // Memory only: nothing here is durable, so a relay that fails or resets fails the publish (no acknowledgement).
 import { isOverloaded } from '../core/errors.js';
-import { CoalescingOutbox, FULL } from '../core/routing/coalescing-outbox.js';
+import { CoalescingOutbox, FULL, OverloadCounts } from '../core/routing/coalescing-outbox.js';
 import { deliveryFor, messageBytes, type RelayAnswer, type RelayItem, type SessionAnswer } from '../core/routing/fanout-relay.js';
 import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
@@ -39,8 +39,7 @@ interface Relayed {
 
 export class FanoutDO extends CountedObject {
   private readonly outboxes = new Map<string, CoalescingOutbox<Relayed>>();
-  private droppedQos0 = 0;
-  private refusedOverload = 0;
+  private readonly overload = new OverloadCounts();
 
   /**
    * Delivers every item's copies; one answer per item, in order. Copies are queued in item order, so each
@@ -54,7 +53,7 @@ export class FanoutDO extends CountedObject {
 
   async statistics(): Promise<FanoutStatistics> {
     this.invocations.rpc++;
-    return { invocations: { ...this.invocations }, droppedQos0: this.droppedQos0, refusedOverload: this.refusedOverload };
+    return { invocations: { ...this.invocations }, ...this.overload };
   }
 
   private async relay({ message, copies }: RelayItem): Promise<RelayAnswer> {
@@ -65,15 +64,12 @@ export class FanoutDO extends CountedObject {
       const entry: Relayed = { session: copy.session, delivery: deliveryFor(copy, message) };
       const offered = this.outboxFor(copy.session).offer(entry);
       if (offered === FULL) {
-        // A full outbox: a QoS 0 copy may be lost [MQTT-4.3.1], a QoS 1/2 one fails its publish.
-        if (copy.qos === 0) this.droppedQos0++;
-        else refused++;
+        if (this.overload.shed(copy.qos)) refused++;
         continue;
       }
       accepted.push(offered);
       relayed.push(entry);
     }
-    this.refusedOverload += refused;
     this.invocations.messagesOut += accepted.length;
     // Wait for every copy, even after a failure: an answer must not leave while copies are still on their way.
     const outcomes = await Promise.allSettled(accepted);

@@ -8,6 +8,7 @@ import type { PresenceState } from '../core/session/effects.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import { sessionName, sessionStub, tenantStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
+import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import type { Env } from './env.js';
 
 const SCHEMA = `
@@ -15,7 +16,7 @@ CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tenant
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_id);
 CREATE TABLE IF NOT EXISTS notifications (token_id TEXT PRIMARY KEY, token TEXT, after TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
+${LIMIT_HITS_SCHEMA}
 CREATE TABLE IF NOT EXISTS tight (id INTEGER PRIMARY KEY CHECK (id = 1), since INTEGER NOT NULL);`;
 const RESERVATION_TTL_MS = 30_000;
 /** Sessions told of a token change at once, and per invocation (the rest continue from the alarm). */
@@ -33,6 +34,7 @@ type Row = Record<string, SqlStorageValue>;
 
 export class PresenceDO extends CountedObject {
   private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
+  private readonly limitHits = new LimitHits(this.sql);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -79,7 +81,7 @@ export class PresenceDO extends CountedObject {
       this.sql.run('UPDATE bucket SET leased = leased + ? WHERE id = 1', lease.granted);
       this.setTight(lease.tight);
       if (!room()) {
-        this.countLimitHit('sessions');
+        this.limitHits.add('sessions');
         return false;
       }
     }
@@ -134,8 +136,7 @@ export class PresenceDO extends CountedObject {
   async counts(): Promise<{ sessions: number; connected: number; limitHits: Record<string, number> }> {
     this.invocations.rpc++;
     const row = this.sql.one<Row>('SELECT COUNT(*) AS n, COALESCE(SUM(connected), 0) AS c FROM sessions');
-    const limitHits = Object.fromEntries(this.sql.all<Row>('SELECT name, count FROM limit_hits').map((r) => [r.name as string, r.count as number]));
-    return { sessions: (row?.n as number) ?? 0, connected: (row?.c as number) ?? 0, limitHits };
+    return { sessions: (row?.n as number) ?? 0, connected: (row?.c as number) ?? 0, limitHits: this.limitHits.read() };
   }
 
   /**
@@ -213,10 +214,6 @@ export class PresenceDO extends CountedObject {
 
   private isKnown(clientId: string): boolean {
     return this.sql.one<Row>('SELECT 1 AS y FROM sessions WHERE client_id = ?', clientId) !== undefined;
-  }
-
-  private countLimitHit(name: string): void {
-    this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET count = count + 1', name);
   }
 }
 

@@ -9,7 +9,7 @@
 //                                               learn: 5 exists ─▶ resend to 5 ─▶ batch resolves
 //   publish(t/2) waits in the same outbox, so it reaches 5 after t/1 did.
 import { OverloadedError } from '../core/errors.js';
-import { CoalescingOutbox, FULL } from '../core/routing/coalescing-outbox.js';
+import { CoalescingOutbox, FULL, OverloadCounts } from '../core/routing/coalescing-outbox.js';
 import { messageBytes } from '../core/routing/fanout-relay.js';
 import type { RetainedMessage, RoutedMessage } from '../core/routing/message.js';
 import { mergeRetainedPages } from '../core/routing/retained-merge.js';
@@ -105,7 +105,7 @@ export class ShardRouter {
   }
 
   /** Messages publish()'s full outboxes did not take since this router was made (QoS 0 dropped, QoS 1/2 refused). */
-  readonly publishOverload = { droppedQos0: 0, refusedOverload: 0 };
+  readonly publishOverload = new OverloadCounts();
 
   /**
    * Resolves once the owning shard has stored (if retained) and delivered the message to every subscriber.
@@ -126,12 +126,8 @@ export class ShardRouter {
     }
     const offered = outbox.offer(message);
     if (offered !== FULL) return offered;
-    if (message.qos === 0) {
-      this.publishOverload.droppedQos0++;
-      return Promise.reject(new OverloadedError(`the outbox to shard region ${region} is full: QoS 0 message dropped`));
-    }
-    this.publishOverload.refusedOverload++;
-    return Promise.reject(new OverloadedError(`the outbox to shard region ${region} is full`));
+    const refused = this.publishOverload.shed(message.qos);
+    return Promise.reject(new OverloadedError(`the outbox to shard region ${region} is full${refused ? '' : ': QoS 0 message dropped'}`));
   }
 
   /** Publishes without batching and answers how many sessions received the message (for $SYS). */

@@ -7,6 +7,7 @@ import { TOKEN_CACHE_TTL_MS, constantTimeEqual, formatToken } from '../core/tena
 import type { TokenUpdate } from '../core/session/token-change.js';
 import { presenceStub, shardStub, tokenStub } from './addresses.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
+import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import { TOKEN_SCHEMA, TokenStore, type TokenInfo, type TokenInput } from './token-store.js';
 import type { TokenRecord } from './token-do.js';
 import { ShardRouter, shardIndexes } from './shard-router.js';
@@ -16,7 +17,7 @@ import { RateBucket } from '../core/tenancy/limits.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
-CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
+${LIMIT_HITS_SCHEMA}
 CREATE TABLE IF NOT EXISTS registry (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS session_leases (bucket INTEGER PRIMARY KEY, leased INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
@@ -50,12 +51,14 @@ export interface TenantLimits {
 
 export class TenantDO extends CountedObject {
   private readonly tokens: TokenStore;
+  private readonly limitHits: LimitHits;
   /** When spare session slots were last reclaimed from the buckets (memory: a restart may reclaim at once). */
   private reclaimedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
     this.tokens = new TokenStore(this.sql);
+    this.limitHits = new LimitHits(this.sql);
   }
 
   // ── Tokens ───────────────────────────────────────────────────────────────────────────────────────
@@ -87,7 +90,7 @@ export class TenantDO extends CountedObject {
     this.invocations.rpc++;
     const maxTokens = this.limits().maxTokens;
     if (maxTokens !== undefined && this.tokens.count() >= maxTokens) {
-      this.countLimitHit('tokens');
+      this.limitHits.add('tokens');
       return { ok: false, error: `the tenant's limit of ${maxTokens} tokens is reached` };
     }
     return { ok: true, ...(await this.createTokenNow(tenant, input, false)) };
@@ -289,7 +292,7 @@ export class TenantDO extends CountedObject {
     }
     entry.usedAt = now;
     if (entry.bucket.take(now)) return { ok: true };
-    this.countLimitHit('http-publish-rate');
+    this.limitHits.add('http-publish-rate');
     return { ok: false, retryAfterMs: Math.ceil(1000 / rate) };
   }
 
@@ -323,7 +326,7 @@ export class TenantDO extends CountedObject {
 
   async statistics(): Promise<BrokerStatistics & { limitHits: Record<string, number> }> {
     const tenant = this.tenantRow();
-    const limitHits = Object.fromEntries(this.sql.all<Row>('SELECT name, count FROM limit_hits').map((row) => [row.name as string, row.count as number]));
+    const limitHits = this.limitHits.read();
     const presence = tenant ? await this.presenceCounts(tenant.name) : { connected: 0, sessions: 0, limitHits: {} };
     for (const [name, count] of Object.entries(presence.limitHits)) limitHits[name] = (limitHits[name] ?? 0) + count;
     const clientsConnected = presence.connected;
@@ -415,14 +418,7 @@ export class TenantDO extends CountedObject {
   /** Refusals a token's own object decided (client ids, connection limits), forwarded at most every 10 s. */
   async addLimitHits(hits: Record<string, number>): Promise<void> {
     this.invocations.rpc++;
-    for (const [name, count] of Object.entries(hits)) {
-      this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET count = count + excluded.count', name, count);
-    }
-  }
-
-  /** Limits hit are counted (shown in the tenant's statistics). */
-  private countLimitHit(name: string): void {
-    this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET count = count + 1', name);
+    for (const [name, count] of Object.entries(hits)) this.limitHits.add(name, count);
   }
 
   private remember(tenant: string): void {

@@ -6,13 +6,14 @@
 import { ConnectReservations } from '../core/tenancy/reservations.js';
 import { sessionName, sessionStub, tenantStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
+import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import type { Env } from './env.js';
 import type { TokenInfo } from './token-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS token (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, token_id TEXT NOT NULL, record TEXT);
 CREATE TABLE IF NOT EXISTS connections (client_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS limit_hits (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
+${LIMIT_HITS_SCHEMA}
 CREATE TABLE IF NOT EXISTS forwarded (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`;
 /** How long an admitted CONNECT holds its slot without its session reporting: longer than the CONNECT timeout. */
 const RESERVATION_TTL_MS = 30_000;
@@ -28,6 +29,7 @@ type Row = Record<string, SqlStorageValue>;
 
 export class TokenDO extends CountedObject {
   private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
+  private readonly limitHits = new LimitHits(this.sql);
   /** The stored record, read once per wake; undefined = not read yet. */
   private cached: { record: TokenRecord } | undefined;
 
@@ -103,10 +105,10 @@ export class TokenDO extends CountedObject {
   override async alarm(): Promise<void> {
     this.invocations.alarm++;
     const row = this.sql.one<Row>('SELECT tenant FROM token WHERE id = 1');
-    const hits = Object.fromEntries(this.sql.all<Row>('SELECT name, count FROM limit_hits').map((r) => [r.name as string, r.count as number]));
+    const hits = this.limitHits.read();
     if (!row || Object.keys(hits).length === 0) return;
     await tenantStub(this.env, row.tenant as string).addLimitHits(hits);
-    this.sql.run('DELETE FROM limit_hits');
+    this.limitHits.clear();
     this.sql.run('INSERT INTO forwarded (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at', Date.now());
   }
 
@@ -148,7 +150,7 @@ export class TokenDO extends CountedObject {
 
   /** Counted here, forwarded by the alarm: at once after a quiet spell, else FORWARD_HITS_MS after the last. */
   private countLimitHit(name: string): void {
-    this.sql.run('INSERT INTO limit_hits (name, count) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET count = count + 1', name);
+    this.limitHits.add(name);
     const last = (this.sql.one<Row>('SELECT at FROM forwarded WHERE id = 1')?.at as number | undefined) ?? 0;
     this.ctx.waitUntil(this.ctx.storage.setAlarm(Math.max(Date.now(), last + FORWARD_HITS_MS)));
   }

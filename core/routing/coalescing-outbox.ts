@@ -39,6 +39,25 @@ export interface OutboxOptions<T> {
 /** offer()'s answer when taking the item would pass a bound: nothing was queued. */
 export const FULL = 'full';
 
+/**
+ * What the owners of full outboxes shed, counted by one rule: a QoS 0 copy is dropped (it may be lost
+ * [MQTT-4.3.1]), a QoS 1/2 one is refused and its publish must fail (no acknowledgement).
+ */
+export class OverloadCounts {
+  droppedQos0 = 0;
+  refusedOverload = 0;
+
+  /** Counts a copy at `qos` a full outbox did not take; true when it is refused. */
+  shed(qos: number): boolean {
+    if (qos === 0) {
+      this.droppedQos0++;
+      return false;
+    }
+    this.refusedOverload++;
+    return true;
+  }
+}
+
 interface Waiting<T> {
   item: T;
   size: number;

@@ -1,7 +1,7 @@
 // The shard's delivery pipeline: each copy of a message to its session's outbox, or in chunks through the
 // fan-out relays (FanoutDO), each session's copies kept in order; full outboxes shed QoS 0 and refuse QoS 1/2.
 import { OverloadedError } from '../../core/errors.js';
-import { CoalescingOutbox, FULL } from '../../core/routing/coalescing-outbox.js';
+import { CoalescingOutbox, FULL, OverloadCounts } from '../../core/routing/coalescing-outbox.js';
 import { DeliveryLanes, type LaneTicket } from '../../core/routing/delivery-lanes.js';
 import type { MatchTopic, PickMember, PlannedDelivery } from '../../core/routing/fan-out.js';
 import { deliveryFor, messageBytes, planFanout, relayedMessage, relayItemBytes, type RelayAnswer, type RelayCopy, type RelayItem } from '../../core/routing/fanout-relay.js';
@@ -57,7 +57,7 @@ export class ShardDeliveries {
   /** Keeps each session's copies in order across the direct path and the relays; waiting copies bounded. */
   private readonly lanes: DeliveryLanes;
   /** Copies full outboxes did not take since the last start: QoS 0 dropped, QoS 1/2 refused (publish failed). */
-  readonly overload = { droppedQos0: 0, refusedOverload: 0 };
+  readonly overload = new OverloadCounts();
   /** Which member of each shared subscription gets the next message; memory only. */
   private readonly balancer = new SharedSubscriptionBalancer();
 
@@ -237,12 +237,8 @@ export class ShardDeliveries {
    */
   private overflow(copies: readonly RelayCopy[], topic: string): Promise<void> {
     let refused = 0;
-    for (const copy of copies) {
-      if (copy.qos === 0) this.overload.droppedQos0++;
-      else refused++;
-    }
+    for (const copy of copies) if (this.overload.shed(copy.qos)) refused++;
     if (refused === 0) return Promise.resolve();
-    this.overload.refusedOverload += refused;
     return Promise.reject(new OverloadedError(`${refused} copies of ${topic} refused by a full outbox`));
   }
 }

@@ -1,6 +1,6 @@
 // CoalescingOutbox: one send in flight, arrivals batched in order, failures confined to their batch, bounds.
 import { describe, expect, it } from 'vitest';
-import { CoalescingOutbox, FULL } from '../../../core/routing/coalescing-outbox.js';
+import { CoalescingOutbox, FULL, OverloadCounts } from '../../../core/routing/coalescing-outbox.js';
 import { isOverloaded } from '../../../core/errors.js';
 import { deferred, type Deferred } from './deferred.js';
 
@@ -373,5 +373,13 @@ describe('CoalescingOutbox bounds', () => {
     const refused = outbox.push('b');
     await expect(refused).rejects.toSatisfy(isOverloaded);
     expect(s.batches).toStrictEqual([['a']]);
+  });
+});
+
+describe('OverloadCounts', () => {
+  it('[MQTT-4.3.1] counts a QoS 0 copy a full outbox did not take as dropped, a QoS 1/2 one as refused', () => {
+    const counts = new OverloadCounts();
+    expect([counts.shed(0), counts.shed(1), counts.shed(2), counts.shed(0)]).toEqual([false, true, true, false]);
+    expect({ ...counts }).toEqual({ droppedQos0: 2, refusedOverload: 2 });
   });
 });
