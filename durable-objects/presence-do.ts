@@ -12,12 +12,11 @@ import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import type { Env } from './env.js';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, bucket INTEGER NOT NULL, leased INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, bucket INTEGER NOT NULL, leased INTEGER NOT NULL DEFAULT 0, tight INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_id);
 CREATE TABLE IF NOT EXISTS notifications (token_id TEXT PRIMARY KEY, token TEXT, after TEXT NOT NULL);
-${LIMIT_HITS_SCHEMA}
-CREATE TABLE IF NOT EXISTS tight (id INTEGER PRIMARY KEY CHECK (id = 1), since INTEGER NOT NULL);`;
+${LIMIT_HITS_SCHEMA}`;
 const RESERVATION_TTL_MS = 30_000;
 /** Sessions told of a token change at once, and per invocation (the rest continue from the alarm). */
 const NOTIFY_CONCURRENCY = 50;
@@ -118,12 +117,11 @@ export class PresenceDO extends CountedObject {
   }
 
   private isTight(): boolean {
-    return this.sql.one<Row>('SELECT 1 AS y FROM tight WHERE id = 1') !== undefined;
+    return this.sql.one<Row>('SELECT tight FROM bucket WHERE id = 1')?.tight === 1;
   }
 
   private setTight(tight: boolean): void {
-    if (tight) this.sql.run('INSERT OR IGNORE INTO tight (id, since) VALUES (1, ?)', Date.now());
-    else this.sql.run('DELETE FROM tight');
+    this.sql.run('UPDATE bucket SET tight = ? WHERE id = 1', tight ? 1 : 0);
   }
 
   /** Sessions after `after` (client id order), at most `limit`: a page of the sessions API, no session woken. */
