@@ -183,7 +183,8 @@ export class CounterTracker {
 export async function startOurs() {
   const startBroker = await loadStartBroker();
   const before = new Set(descendants(process.pid).map((p) => p.pid));
-  const vars = { ALLOW_ANONYMOUS: 'true', ADMIN_TOKEN };
+  // BENCH_VARS='{"HOT_TOPIC_RATE":"1000000"}': wrangler.toml [vars] overridden for an experiment.
+  const vars = { ...JSON.parse(process.env.BENCH_VARS ?? '{}'), ALLOW_ANONYMOUS: 'true', ADMIN_TOKEN };
   const broker = await startBroker({ vars });
   const shardCount = shardCountFromConfig(vars);
   const namespaces = new Map();
