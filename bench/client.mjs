@@ -18,13 +18,15 @@ import {
 
 /**
  * Handlers: onPublish(buf, publish) for each PUBLISH (QoS 1 ones are acknowledged automatically, after the
- * handler), onPuback(packetId), onClose(). `ping: true` sends PINGREQ every keepAlive seconds.
+ * handler), onPuback(packetId), onClose(). `ping: true` sends PINGREQ every keepAlive seconds; `clean: false`
+ * connects with a persistent session.
  */
 export class BenchClient {
-  constructor(url, clientId, { keepAlive = 60, ping = false, onPublish, onPuback, onClose } = {}) {
+  constructor(url, clientId, { keepAlive = 60, clean = true, ping = false, onPublish, onPuback, onClose } = {}) {
     this.url = url;
     this.clientId = clientId;
     this.keepAlive = keepAlive;
+    this.clean = clean;
     this.ping = ping;
     this.onPublish = onPublish ?? (() => {});
     this.onPuback = onPuback ?? (() => {});
@@ -49,7 +51,7 @@ export class BenchClient {
       const ws = new WebSocket(this.url, 'mqtt', { perMessageDeflate: false, skipUTF8Validation: true });
       this.ws = ws;
       ws.binaryType = 'nodebuffer';
-      ws.on('open', () => ws.send(encodeConnect(this.clientId, this.keepAlive)));
+      ws.on('open', () => ws.send(encodeConnect(this.clientId, this.keepAlive, this.clean)));
       ws.on('message', (data) => this.parser.push(data));
       ws.on('error', (error) => {
         clearTimeout(timer);

@@ -38,13 +38,16 @@ function writeString(buf, at, bytes) {
   return at + 2 + bytes.length;
 }
 
-/** CONNECT, MQTT 3.1.1, clean session, no will, no credentials (the local brokers accept anonymous clients). */
-export function encodeConnect(clientId, keepAlive) {
+/**
+ * CONNECT, MQTT 3.1.1, no will, no credentials (the local brokers accept anonymous clients); clean session
+ * unless `clean` is false (a persistent session: the broker keeps its subscriptions and QoS 1 messages).
+ */
+export function encodeConnect(clientId, keepAlive, clean = true) {
   const id = Buffer.from(clientId, 'utf8');
   const [buf, at] = packet(0x10, 10 + 2 + id.length);
   let i = writeString(buf, at, Buffer.from('MQTT'));
   buf[i++] = 4; // protocol level 3.1.1
-  buf[i++] = 0x02; // clean session
+  buf[i++] = clean ? 0x02 : 0x00; // connect flags: clean session or not
   buf.writeUInt16BE(keepAlive, i);
   writeString(buf, i + 2, id);
   return buf;

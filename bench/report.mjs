@@ -50,6 +50,7 @@ function counterFigures(run) {
     out[`${k}RowsWrittenPerMsg`] = b.rowsWritten / d;
     out[`${k}RowsReadPerMsg`] = b.rowsRead / d;
   }
+  if (Array.isArray(run.counters.shards)) out.shardsRead = run.counters.shards.length;
   const relay = run.counters.relay;
   if (relay && typeof relay.framesRelayed === 'number') out.workerFramesPerMsg = relay.framesRelayed / d;
   return out;
@@ -130,10 +131,13 @@ const FIGURES = [
   ]],
   ['fan-in: 10 publishers → 1 wildcard subscriber, QoS 0', 'fanIn-qos0', 'flow'],
   ['fan-in: 10 publishers → 1 wildcard subscriber, QoS 1', 'fanIn-qos1', 'flow'],
+  ['fan-in: 10 publishers → 1 wildcard subscriber with a persistent session, QoS 1', 'fanIn-qos1-persistent', 'flow'],
   ['fan-out: 1 publisher → 100 subscribers, QoS 0', 'fanOut-qos0', 'flow'],
   ['pairs: 50 publisher/subscriber pairs, QoS 0', 'pairs-qos0', 'flow'],
   ['latency at 200 msg/s, QoS 0', 'latency-qos0', 'latency'],
   ['latency at 200 msg/s, QoS 1', 'latency-qos1', 'latency'],
+  ['latency100: 100 publishers → 100 subscribers (pairs) at 9.9 msg/s each, 990 msg/s, QoS 0', 'latency100-qos0', 'latency100'],
+  ['latency100: 100 publishers → 100 subscribers (pairs) at 9.9 msg/s each, 990 msg/s, QoS 1', 'latency100-qos1', 'latency100'],
   ['idle: 200 clients, keepalive 1 s', 'idle', [
     ['PINGRESPs received', 'pingresps'],
     ['PINGREQs sent', 'pingsSent'],
@@ -162,15 +166,107 @@ const LATENCY_FIGURES = [
   ['out of order', 'outOfOrder'],
 ];
 
+/** The latency figures, and what was sent and delivered (open loop: the publish rate is the schedule's). */
+const LATENCY100_FIGURES = [
+  ['delivered', 'delivered'],
+  ['publish rate (msg/s)', 'publishRate'],
+  ...LATENCY_FIGURES,
+];
+
 const COST_SCENARIOS = [
   ['connect (per connection)', 'connect'],
   ['fan-in QoS 0', 'fanIn-qos0'],
   ['fan-in QoS 1', 'fanIn-qos1'],
+  ['fan-in QoS 1, persistent session', 'fanIn-qos1-persistent'],
   ['fan-out QoS 0 (per delivery)', 'fanOut-qos0'],
   ['pairs QoS 0', 'pairs-qos0'],
   ['latency QoS 0 (200 msg/s)', 'latency-qos0'],
   ['latency QoS 1 (200 msg/s)', 'latency-qos1'],
+  ['latency100 QoS 0 (100 pairs, 990 msg/s)', 'latency100-qos0'],
+  ['latency100 QoS 1 (100 pairs, 990 msg/s)', 'latency100-qos1'],
 ];
+
+/** Per-class columns of the cost table: [figure prefix, class, shown even when not read]. */
+const CLASSES = [
+  ['session', 'SessionDO', true],
+  ['shard', 'TopicShardDO', true],
+  ['tenant', 'TenantDO', true],
+  ['combiner', 'CombinerDO', false],
+  ['wildcard', 'WildcardDO', false],
+  ['fanout', 'FanoutDO', false],
+];
+
+/** The issue's QoS 1 targets: rows written and cost per delivery, and p99 of QoS 1 against QoS 0 at 990 msg/s. */
+export const QOS1_TARGETS = { rowsWrittenClean: 0, rowsWrittenPersistent: 1, costPerMillion: 0.4, p99Ratio: 2 };
+
+/** Ours' QoS 1 scenarios: [label, scenario, the subscriber's session]. */
+const QOS1_COST_SCENARIOS = [
+  ['fan-in QoS 1', 'fanIn-qos1', 'clean'],
+  ['fan-in QoS 1', 'fanIn-qos1-persistent', 'persistent'],
+  ['latency QoS 1 (200 msg/s)', 'latency-qos1', 'clean'],
+  ['latency100 QoS 1 (990 msg/s)', 'latency100-qos1', 'clean'],
+];
+
+/** The QoS 1 figures against their targets, from the medians (also written to --json as `qos1`). */
+export function qos1Summary(derived, targetNames) {
+  const p99 = (scenario, name) => derived[scenario]?.[name]?.p99;
+  const ratio = (name) => {
+    const r = p99('latency100-qos1', name) / p99('latency100-qos0', name);
+    return Number.isFinite(r) ? r : NaN;
+  };
+  const p99Ratio = { target: QOS1_TARGETS.p99Ratio, ...Object.fromEntries(targetNames.map((n) => [n, ratio(n)])) };
+  p99Ratio.met = Number.isFinite(p99Ratio.ours) ? p99Ratio.ours <= QOS1_TARGETS.p99Ratio : null;
+  const cost = [];
+  for (const [label, scenario, session] of QOS1_COST_SCENARIOS) {
+    const f = derived[scenario]?.ours;
+    if (!f || f.rowsWrittenPerMsg === undefined) continue;
+    const rowsTarget = session === 'persistent' ? QOS1_TARGETS.rowsWrittenPersistent : QOS1_TARGETS.rowsWrittenClean;
+    cost.push({
+      label,
+      scenario,
+      session,
+      deliveries: f.delivered,
+      rowsWrittenPerDelivery: f.rowsWrittenPerMsg,
+      rowsWrittenTarget: rowsTarget,
+      rowsWrittenMet: f.rowsWrittenPerMsg <= rowsTarget,
+      costPerMillion: f.costPerMillionMsgs,
+      costTarget: QOS1_TARGETS.costPerMillion,
+      costMet: f.costPerMillionMsgs <= QOS1_TARGETS.costPerMillion,
+    });
+  }
+  return { p99Ratio, cost };
+}
+
+function formatQos1(summary, names) {
+  const out = ['## QoS 1 cost of ours, against the targets (per delivery)', ''];
+  const met = (ok) => (ok ? 'met' : 'not met');
+  if (summary.cost.length > 0) {
+    out.push(
+      table(
+        ['scenario', 'session', 'deliveries', 'rows written per delivery', 'target', '$ per million deliveries', 'target'],
+        summary.cost.map((c) => [
+          c.label,
+          c.session,
+          fmt(c.deliveries),
+          fmt(c.rowsWrittenPerDelivery),
+          `${c.session === 'persistent' ? '≤ ' : ''}${c.rowsWrittenTarget}: ${met(c.rowsWrittenMet)}`,
+          `$${fmt(c.costPerMillion)}`,
+          `≤ $${c.costTarget.toFixed(2)}: ${met(c.costMet)}`,
+        ]),
+      ),
+    );
+    out.push('');
+  }
+  const r = summary.p99Ratio;
+  if (Number.isFinite(r.ours)) {
+    const peers = names.filter((n) => n !== 'ours' && Number.isFinite(r[n])).map((n) => `; ${n} ${r[n].toFixed(2)}`);
+    out.push(
+      `latency100 (100 pairs, 990 msg/s): p99 QoS 1 / p99 QoS 0 = ours ${r.ours.toFixed(2)} ` +
+        `(target ≤ ${r.target}: ${met(r.met)})${peers.join('')}.`,
+    );
+  }
+  return out;
+}
 
 export function formatReport({ machine, startedAt, durationS, config, targets, derived }) {
   const names = targets.map((t) => t.name);
@@ -203,7 +299,7 @@ export function formatReport({ machine, startedAt, durationS, config, targets, d
   };
   for (const [section, scenario, spec] of FIGURES) {
     if (!derived[scenario]) continue;
-    const figures = spec === 'flow' ? FLOW_FIGURES : spec === 'latency' ? LATENCY_FIGURES : spec;
+    const figures = spec === 'flow' ? FLOW_FIGURES : spec === 'latency' ? LATENCY_FIGURES : spec === 'latency100' ? LATENCY100_FIGURES : spec;
     out.push(`## ${section}`);
     out.push('');
     out.push(table(header, figures.map(([label, key]) => rowFor(scenario, label, key))));
@@ -242,13 +338,23 @@ export function formatReport({ machine, startedAt, durationS, config, targets, d
     f[`${k}RequestsPerMsg`] === undefined
       ? '–'
       : `${fmt(f[`${k}RequestsPerMsg`])} / ${fmt(f[`${k}RowsWrittenPerMsg`])} / ${fmt(f[`${k}RowsReadPerMsg`])}`;
-  const classRows = [];
-  for (const [label, scenario] of COST_SCENARIOS) {
-    const f = derived[scenario]?.ours;
-    if (!f || f.doRequestsPerMsg === undefined) continue;
-    classRows.push([label, cell(f, 'session'), cell(f, 'shard'), cell(f, 'tenant')]);
-  }
-  out.push(table(['scenario', 'SessionDO', 'TopicShardDO', 'TenantDO'], classRows));
+  const costed = COST_SCENARIOS.map(([label, scenario]) => [label, derived[scenario]?.ours]).filter(([, f]) => f && f.doRequestsPerMsg !== undefined);
+  // The classes only scenarios with publishers read (combiners, wildcard homes, relays) get a column when read.
+  const classes = CLASSES.filter(([k, , always]) => always || costed.some(([, f]) => f[`${k}RequestsPerMsg`] !== undefined));
+  const classRows = costed.map(([label, f]) => [label, ...classes.map(([k]) => cell(f, k))]);
+  out.push(table(['scenario', ...classes.map(([, name]) => name)], classRows));
+  out.push('');
+  const shardsRead = costed.map(([, f]) => f.shardsRead).filter(Number.isFinite);
+  const [fewest, most] = [Math.min(...shardsRead), Math.max(...shardsRead)];
+  const shardSpan = shardsRead.length === 0 ? '' : `: ${fewest === most ? fewest : `${fewest}–${most}`} shards`;
+  out.push(
+    "Read per window: the sessions of the scenario's clients, every topic shard (shard 0's list, again at the end " +
+      `for shards split off meanwhile${shardSpan}), the tenant; with publishers also their combiner slots on every shard, ` +
+      'the wildcard homes and, past FANOUT_THRESHOLD subscribers of a topic, the relays. Not read: PresenceDO (a ' +
+      "session reports to its bucket when it connects and disconnects: in the connect scenario's window, not the " +
+      "others'), TokenDO (anonymous clients use no token)." +
+      (classes.some(([k]) => k === 'fanout') ? '' : ' FanoutDO: no topic had more than FANOUT_THRESHOLD subscribers, so no relay ran and none was read.'),
+  );
   out.push('');
   const idle = derived.idle?.ours;
   if (idle && idle.costPerIdleConnMonth !== undefined) {
@@ -264,6 +370,8 @@ export function formatReport({ machine, startedAt, durationS, config, targets, d
       'Not included: Durable Object duration (GB-s; zero while hibernated, not measured here), the Worker (its requests and CPU: ' +
       'a connection is one Worker request, relaying and PINGREQs are Worker CPU), storage, and webSocketClose events.',
   );
+  out.push('');
+  out.push(...formatQos1(qos1Summary(derived, names), names));
   const missing = Object.values(derived).flatMap((s) => s.ours?.countersMissing ?? []);
   if (missing.length > 0) out.push(`counters missing from the broker: ${[...new Set(missing)].join(', ')}`);
   return out.join('\n');

@@ -1,17 +1,17 @@
 // `npm run bench`: our broker (workerd via Miniflare) against aedes, scenario by scenario, targets interleaved;
 // prints a table of medians, ratios and the cost per message estimated from the Durable Object counters.
 //
-//   npm run bench                          full run, about 5 minutes
-//   npm run bench -- --quick               about 1 minute
+//   npm run bench                          full run, about 6 minutes
+//   npm run bench -- --quick               about 2 minutes
 //   npm run bench -- --json out.json       every figure, every run
 //   npm run bench -- --target ws://127.0.0.1:1884/mqtt   also any other broker (repeatable)
-//   npm run bench -- --only fanout,latency  a subset: connect, fanin, fanout, pairs, latency, idle
+//   npm run bench -- --only fanout,latency  a subset: connect, fanin, fanout, pairs, latency, latency100, idle
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { connectRun, flowRun, idleRun, latencyRun, topologies } from './scenarios.mjs';
+import { connectRun, flowRun, idleRun, latencyPairsRun, latencyRun, topologies } from './scenarios.mjs';
 import { externalTarget, startAedes, startOurs } from './targets.mjs';
-import { PRICES, derive, formatReport } from './report.mjs';
+import { PRICES, derive, formatReport, qos1Summary } from './report.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,7 +27,7 @@ const { values: args } = parseArgs({
 
 if (args.help) {
   console.log(`usage: npm run bench -- [--quick] [--json FILE] [--target ws://HOST:PORT/PATH ...] [--runs N]
-                        [--only connect,fanin,fanout,pairs,latency,idle] [--no-aedes]`);
+                        [--only connect,fanin,fanout,pairs,latency,latency100,idle] [--no-aedes]`);
   process.exit(0);
 }
 
@@ -48,11 +48,14 @@ const config = {
   pairsWindow: 50,
   latencyRate: 200,
   latencyMs: quick ? 3000 : 10_000,
+  latency100Pairs: 100, // 100 publishers → 100 subscribers, one topic per pair
+  latency100RatePerPair: 9.9, // 990 msg/s in total
+  latency100Ms: quick ? 3000 : 10_000,
   idleClients: 200,
   idleMs: quick ? 10_000 : 30_000,
   payloadBytes: 32,
 };
-const only = new Set((args.only ?? 'connect,fanin,fanout,pairs,latency,idle').split(',').map((s) => s.trim()));
+const only = new Set((args.only ?? 'connect,fanin,fanout,pairs,latency,latency100,idle').split(',').map((s) => s.trim()));
 
 // A hard stop, whatever happens: every loop below is bounded, this bounds their sum.
 const hardLimitMs = quick ? 5 * 60_000 : 12 * 60_000;
@@ -129,12 +132,14 @@ try {
   const flows = [
     ['fanin', 'fanIn-qos0', { name: 'fanin0', topology: topologies.fanIn(config.fanInPublishers), qos: 0, window: config.fanInWindow }],
     ['fanin', 'fanIn-qos1', { name: 'fanin1', topology: topologies.fanIn(config.fanInPublishers), qos: 1, window: config.fanInWindow }],
+    // The same with the subscriber's session persistent (clean session 0): what a QoS 1 delivery costs it.
+    ['fanin', 'fanIn-qos1-persistent', { name: 'fanin1p', topology: topologies.fanIn(config.fanInPublishers), qos: 1, window: config.fanInWindow, persistent: true }],
     ['fanout', 'fanOut-qos0', { name: 'fanout', topology: topologies.fanOut(config.fanOutSubscribers), qos: 0, window: config.fanOutWindow }],
     ['pairs', 'pairs-qos0', { name: 'pairs', topology: topologies.pairs(config.pairs), qos: 0, window: config.pairsWindow }],
   ];
 
-  // Latency first, on a broker that has run nothing yet (its p99 is the most sensitive figure), then connect,
-  // whose first run measures memory on a broker holding almost nothing else.
+  // Latency first, on a broker that has run nothing yet (its p99 is the most sensitive figure), then latency of
+  // 100 pairs, then connect, whose first run measures memory on a broker holding almost nothing else.
   if (only.has('latency')) {
     for (const qos of [0, 1]) {
       for (const t of targets) {
@@ -142,6 +147,17 @@ try {
           latencyRun(t, { qos, rate: config.latencyRate, durationMs: config.latencyMs }),
         );
         log(`latency-qos${qos} ${t.name.padEnd(6)}: ${brief(x, ['delivered', 'losses', 'p50', 'p90', 'p99', 'max'])}`);
+      }
+    }
+  }
+
+  if (only.has('latency100')) {
+    for (const qos of [0, 1]) {
+      for (const t of targets) {
+        const x = await attempt(`latency100-qos${qos}`, t, () =>
+          latencyPairsRun(t, { qos, pairs: config.latency100Pairs, ratePerPair: config.latency100RatePerPair, durationMs: config.latency100Ms }),
+        );
+        log(`latency100-qos${qos} ${t.name.padEnd(6)}: ${brief(x, ['delivered', 'losses', 'p50', 'p90', 'p99', 'max', 'publishRate'])}`);
       }
     }
   }
@@ -203,6 +219,7 @@ if (args.json) {
         prices: PRICES,
         targets: targets.map((t) => ({ name: t.name, kind: t.kind, url: t.url, describe: t.describe })),
         medians: derived,
+        qos1: qos1Summary(derived, targets.map((t) => t.name)),
         runs: results,
       },
       (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),

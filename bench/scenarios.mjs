@@ -49,35 +49,58 @@ function cpuMeter(target) {
  * Counters and Worker statistics of ours around a window; a no-op for other targets. Create it before the
  * scenario's clients connect: preparing the stubs makes synchronous round trips through Miniflare's proxy,
  * which stall this event loop (and would make keepalive-1 s clients late). begin() reads the baseline.
+ * `publishers` (client ids) adds the objects a publish may touch besides sessions and shards (combiners,
+ * wildcard homes; relays past FANOUT_THRESHOLD subscribers of a topic, `fanout`): see targets.mjs objects().
  */
-function counterWindow(target, clientIds, { freshSessions = false, sessionSample } = {}) {
+async function counterWindow(target, clientIds, { freshSessions = false, sessionSample, publishers = [], fanout = 0 } = {}) {
   if (target.kind !== 'ours') return { async begin() {}, async finish() { return undefined; } };
-  let objects = target.objects(clientIds);
+  // Shards split under load (SPLIT_PUBLISH_RATE): the window reads every shard that exists, and at its end
+  // adds the ones split off meanwhile.
+  const shards = new Set(await target.shardIndexes());
+  const scope = { shards: [...shards], publishers, fanout };
+  let objects = target.objects(clientIds, scope);
   if (sessionSample !== undefined && sessionSample < clientIds.length) {
     // Reading an object's counters costs a few ms; a spread sample of sessions stands for all of them.
     const step = clientIds.length / sessionSample;
     const sample = new Set(Array.from({ length: sessionSample }, (_, k) => clientIds[Math.floor(k * step)]));
     const weight = clientIds.length / sample.size;
     objects = target
-      .objects([...sample])
+      .objects([...sample], scope)
       .map((o) => (o.binding === 'SESSION' ? { ...o, weight } : o));
   }
   const tracker = new CounterTracker(target, objects, { freshSessions });
+  /** Shards not read yet, with their combiners and relays; the listing's RPC lands on shard 0 outside the window. */
+  const newShards = async () => {
+    const grown = (await target.shardIndexes()).filter((index) => !shards.has(index));
+    for (const index of grown) shards.add(index);
+    return target.shardObjects(grown, scope);
+  };
   let stats0;
   return {
     tracker,
     async begin() {
+      // Split off during the warm-up: read now, so their baseline excludes it.
+      tracker.include(await newShards());
       stats0 = await target.stats();
       await tracker.sample();
       tracker.reset(); // the baseline: only what happens from here on counts
     },
     async finish() {
       await tracker.sample();
+      await tracker.add(await newShards());
       const stats1 = await target.stats();
       const relay = stats0 && stats1
         ? Object.fromEntries(Object.keys(stats1).map((k) => [k, stats1[k] - (stats0[k] ?? 0)]))
         : undefined;
-      return { counts: tracker.totals, byBinding: tracker.byBinding, missing: [...tracker.missing], readErrors: tracker.errors, relay };
+      return {
+        counts: tracker.totals,
+        byBinding: tracker.byBinding,
+        objectsRead: tracker.objectsRead(),
+        shards: [...shards].sort((a, b) => a - b),
+        missing: [...tracker.missing],
+        readErrors: tracker.errors,
+        relay,
+      };
     },
   };
 }
@@ -115,7 +138,7 @@ export async function connectRun(
   const pids = target.pids();
   await target.gc?.();
   const rss0 = rssBytes(pids);
-  const counters = counterWindow(target, ids, { freshSessions: true, sessionSample: 100 });
+  const counters = await counterWindow(target, ids, { freshSessions: true, sessionSample: 100 });
   await counters.begin();
   const meter = cpuMeter(target);
   const deadline = performance.now() + timeoutMs;
@@ -287,19 +310,21 @@ function flowEngine({ pubs, subs, fanout, qos, window, payloadSize = PAYLOAD_SIZ
 /**
  * One flow run against one target: connect, subscribe, warm up, then a measured window.
  * `topology(tag)` returns { pubTopics: string[], subs: [{ filter, receives: number[] }] }.
+ * `persistent`: the subscribers connect with a persistent session (3.1.1 clean session 0) under client ids
+ * unique to the run; the run discards those sessions at its end, so no later run meets them.
  */
-export async function flowRun(target, { name, topology, qos, window, durationMs, warmupMs = 500, maxMessages = 1_000_000 }) {
+export async function flowRun(target, { name, topology, qos, window, durationMs, warmupMs = 500, maxMessages = 1_000_000, persistent = false }) {
   const tag = runTag(target, name);
   const { pubTopics, subs: subSpecs } = topology(`bench/${tag}`);
   const fanout = pubTopics.map((_, i) => subSpecs.filter((s) => s.receives.includes(i)).length);
   const subIds = subSpecs.map((_, j) => `${tag}-s${j}`);
   const pubIds = pubTopics.map((_, i) => `${tag}-p${i}`);
-  const counters = counterWindow(target, [...subIds, ...pubIds]);
+  const counters = await counterWindow(target, [...subIds, ...pubIds], { publishers: pubIds, fanout: Math.max(...fanout) });
   let engine;
   const subConn = await connectMany(
     target.url,
     subIds,
-    (j) => ({ keepAlive: 60, onPublish: (buf, p) => engine.onDelivery(j, buf, p) }),
+    (j) => ({ keepAlive: 60, clean: !persistent, onPublish: (buf, p) => engine.onDelivery(j, buf, p) }),
     { concurrency: 25 },
   );
   const pubConn = await connectMany(
@@ -331,6 +356,7 @@ export async function flowRun(target, { name, topology, qos, window, durationMs,
       publishers: pubTopics.length,
       subscribers: subSpecs.length,
       qos,
+      persistent,
       window,
       sent: r.sent,
       delivered: r.delivered,
@@ -351,7 +377,15 @@ export async function flowRun(target, { name, topology, qos, window, durationMs,
   } finally {
     if (engine) engine.state.running = false;
     await closeMany(all);
+    if (persistent) await discardSessions(target, subIds);
   }
+}
+
+/** Ends persistent sessions: a clean-session CONNECT under the same client id discards what the broker kept. */
+async function discardSessions(target, clientIds) {
+  const { clients, failures } = await connectMany(target.url, clientIds, { keepAlive: 60 }, { concurrency: 25, timeoutMs: 10_000 });
+  if (failures.length > 0) console.error(`bench: ${failures.length} persistent sessions not discarded: ${failures[0]}`);
+  await closeMany(clients);
 }
 
 async function runMeasured(engine, durationMs, maxMessages, expectedBefore) {
@@ -399,7 +433,7 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
     },
   });
   let acked = 0;
-  const counters = counterWindow(target, [`${tag}-s`, `${tag}-p`]);
+  const counters = await counterWindow(target, [`${tag}-s`, `${tag}-p`], { publishers: [`${tag}-p`] });
   const pub = new BenchClient(target.url, `${tag}-p`, { keepAlive: 60, onPuback: () => acked++ });
   try {
     await sub.connect();
@@ -471,6 +505,126 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
   }
 }
 
+// ── 5b. latency of many pairs at a fixed rate ───────────────────────────────────────────────────────
+
+/**
+ * `pairs` publisher/subscriber pairs, publisher i on its own topic, its subscriber subscribed to it at `qos`:
+ * how a user would run 100 devices at `ratePerPair` msg/s each. Open loop: each publisher sends on a fixed
+ * schedule whatever the broker does (at QoS 1 it pauses only past `maxUnacked` unacknowledged messages, to
+ * stay bounded). Starts are spread over one period with jitter, so the publishers are not in lockstep and the
+ * total rate is steady. Latency is send → receive of every measured message, as latencyRun measures it.
+ */
+export async function latencyPairsRun(target, { qos, pairs = 100, ratePerPair = 9.9, durationMs = 10_000, maxUnacked = 100 }) {
+  const tag = runTag(target, `lat${pairs}-${qos}`);
+  const topics = Array.from({ length: pairs }, (_, i) => `bench/${tag}/pair/${i}`);
+  const subIds = topics.map((_, i) => `${tag}-s${i}`);
+  const pubIds = topics.map((_, i) => `${tag}-p${i}`);
+  const latencies = [];
+  const lastSeq = new Int32Array(pairs).fill(0); // measured messages are numbered from 1 per publisher
+  const acked = new Int32Array(pairs);
+  let warm = 0;
+  let outOfOrder = 0;
+  const onPublish = (buf, p) => {
+    const i = buf.readUInt32BE(p.payloadStart);
+    const seq = buf.readUInt32BE(p.payloadStart + 4);
+    if (i >= pairs) return;
+    if (seq === 0) {
+      warm++; // a warm-up message
+      return;
+    }
+    latencies.push(performance.now() - buf.readDoubleBE(p.payloadStart + 8));
+    if (seq <= lastSeq[i]) outOfOrder++;
+    else lastSeq[i] = seq;
+  };
+  const counters = await counterWindow(target, [...subIds, ...pubIds], { publishers: pubIds, fanout: 1 });
+  const subConn = await connectMany(target.url, subIds, { keepAlive: 60, onPublish }, { concurrency: 25 });
+  const pubConn = await connectMany(target.url, pubIds, (i) => ({ keepAlive: 60, onPuback: () => acked[i]++ }), { concurrency: 25 });
+  const all = [...subConn.clients, ...pubConn.clients];
+  try {
+    const failures = [...subConn.failures, ...pubConn.failures];
+    if (failures.length > 0) throw new Error(`latency${pairs}: ${failures.length} clients failed to connect: ${failures[0]}`);
+    await Promise.all(subConn.clients.map((c, i) => c.subscribe([{ topic: topics[i], qos }])));
+    const templates = topics.map((topic) => publishTemplate(topic, qos, PAYLOAD_SIZE));
+    const publish = (i, packetId, seq) => {
+      const t = templates[i];
+      const b = t.encode(packetId);
+      b.writeUInt32BE(i, t.payloadOffset);
+      b.writeUInt32BE(seq, t.payloadOffset + 4);
+      b.writeDoubleBE(performance.now(), t.payloadOffset + 8);
+      pubConn.clients[i].send(b);
+    };
+    // Two messages per pair wake every session, shard and connection on the paths, not measured.
+    const WARM_UP = 2;
+    for (let k = 0; k < WARM_UP; k++) for (let i = 0; i < pairs; i++) publish(i, k + 1, 0);
+    const ackedTotal = () => acked.reduce((n, a) => n + a, 0);
+    await waitFor(
+      () => warm >= WARM_UP * pairs && (qos === 0 || ackedTotal() >= WARM_UP * pairs),
+      () => warm + ackedTotal(),
+      { maxMs: 5000 },
+    );
+    acked.fill(0);
+    await counters.begin();
+    const meter = cpuMeter(target);
+    const periodMs = 1000 / ratePerPair;
+    const perPublisher = Math.round((ratePerPair * durationMs) / 1000);
+    const sent = new Int32Array(pairs);
+    const t0 = performance.now();
+    // Publisher i's k-th message is due at startAt[i] + k × period: stratified jitter over the first period.
+    const startAt = Float64Array.from({ length: pairs }, (_, i) => t0 + ((i + Math.random()) / pairs) * periodMs);
+    let sentTotal = 0;
+    await new Promise((resolve) => {
+      const timer = setInterval(() => {
+        const now = performance.now();
+        for (let i = 0; i < pairs; i++) {
+          while (
+            sent[i] < perPublisher &&
+            startAt[i] + sent[i] * periodMs <= now &&
+            (qos === 0 || sent[i] - acked[i] < maxUnacked)
+          ) {
+            sent[i]++;
+            sentTotal++;
+            publish(i, ((sent[i] + WARM_UP - 1) % 65535) + 1, sent[i]);
+          }
+        }
+        if (sentTotal >= perPublisher * pairs || now - t0 > durationMs + periodMs + 2000) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 2);
+    });
+    const sendS = (performance.now() - t0) / 1000;
+    await waitFor(
+      () => latencies.length >= sentTotal && (qos === 0 || ackedTotal() >= sentTotal),
+      () => latencies.length + ackedTotal(),
+      { idleMs: 1500, maxMs: 5000 },
+    );
+    const cpu = meter();
+    const counted = await counters.finish();
+    const sorted = sortedNumbers(latencies);
+    return {
+      qos,
+      pairs,
+      ratePerPair,
+      offeredRate: pairs * ratePerPair,
+      publishRate: sentTotal / sendS,
+      sent: sentTotal,
+      delivered: latencies.length,
+      losses: sentTotal - latencies.length,
+      unacked: qos === 0 ? 0 : sentTotal - ackedTotal(),
+      outOfOrder,
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
+      generatorCpuPct: cpu.generatorCpuPct,
+      brokerCpuPct: (cpu.brokerCpuS / cpu.wallS) * 100,
+      counters: counted,
+    };
+  } finally {
+    await closeMany(all);
+  }
+}
+
 // ── 6. idle pinging clients ─────────────────────────────────────────────────────────────────────────
 
 /**
@@ -479,11 +633,12 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
  * cannot delay a PINGREQ; counters are sampled every `sampleEveryMs`, more often than objects hibernate.
  */
 export async function idleRun(targets, { clients = 200, durationMs = 30_000, sampleEveryMs = 4000 }) {
-  const per = targets.map((target) => {
+  const per = [];
+  for (const target of targets) {
     const tag = runTag(target, 'idle');
     const ids = Array.from({ length: clients }, (_, i) => `${tag}-${i}`);
-    return { target, ids, counters: counterWindow(target, ids) };
-  });
+    per.push({ target, ids, counters: await counterWindow(target, ids) });
+  }
   const child = fork(join(here, 'idle-clients.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise((resolve) => child.once('exit', resolve));
   const ask = (message, key, timeoutMs) =>

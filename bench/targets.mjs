@@ -75,11 +75,23 @@ export function cpuSeconds(pids) {
 
 // ── ours ──────────────────────────────────────────────────────────────────────────────────────────────
 
-/** wrangler.toml's SHARD_COUNT (the broker's default when no override is passed). */
-function shardCountFromConfig(vars) {
-  if (vars.SHARD_COUNT) return Number(vars.SHARD_COUNT);
-  const m = /^\s*SHARD_COUNT\s*=\s*"?(\d+)"?/m.exec(readFileSync(join(root, 'wrangler.toml'), 'utf8'));
-  return m ? Number(m[1]) : 4;
+/** A numeric setting as the broker sees it: the override in `vars`, else wrangler.toml's [vars], else `fallback`. */
+function configNumber(vars, name, fallback) {
+  if (vars[name]) return Number(vars[name]);
+  const m = new RegExp(`^\\s*${name}\\s*=\\s*"?(\\d+)"?`, 'm').exec(readFileSync(join(root, 'wrangler.toml'), 'utf8'));
+  return m ? Number(m[1]) : fallback;
+}
+
+/**
+ * core/routing/hot-topics.ts bundled for Node (it imports nothing of the platform): the bench names the combiner
+ * a publisher's hot topics go through with the broker's own combinerSlot instead of a copy of its hash.
+ */
+async function loadHotTopics(tree = root) {
+  const outdir = join(tree, 'node_modules', '.cache', 'edge-mqtt-bench');
+  mkdirSync(outdir, { recursive: true });
+  const outfile = join(outdir, `hot-topics-${createHash('sha1').update(tree).digest('hex').slice(0, 10)}.mjs`);
+  await build({ entryPoints: [join(tree, 'core/routing/hot-topics.ts')], bundle: true, format: 'esm', platform: 'neutral', outfile, logLevel: 'silent' });
+  return import(`${pathToFileURL(outfile).href}?t=${Date.now()}`);
 }
 
 /**
@@ -139,7 +151,7 @@ export class CounterTracker {
     this.objects = objects;
     this.last = new Map();
     this.totals = zeroCounts();
-    this.byBinding = {}; // SESSION / SHARD / TENANT -> counts
+    this.byBinding = {}; // SESSION / SHARD / TENANT / COMBINER / WILDCARD / FANOUT -> counts
     this.missing = new Set(); // fields the broker does not report
     this.errors = 0;
     this.freshSessions = freshSessions;
@@ -149,6 +161,33 @@ export class CounterTracker {
   async sample() {
     const objects = this.freshSessions ? this.objects.filter((o) => o.binding !== 'SESSION') : this.objects;
     this.freshSessions = false;
+    await this.read(objects);
+  }
+
+  /** Reads `objects` too from the next sample() on (an object read for the first time counts from its start). */
+  include(objects) {
+    if (objects.length === 0) return;
+    this.broker.prepare(objects);
+    this.objects.push(...objects);
+  }
+
+  /**
+   * Adds objects that appeared during the window (a shard split off, and its combiners): they started in it,
+   * so everything they counted belongs to it. Call after the last sample().
+   */
+  async add(objects) {
+    this.include(objects);
+    if (objects.length > 0) await this.read(objects);
+  }
+
+  /** How many objects of each binding are read, e.g. { SESSION: 11, SHARD: 6, COMBINER: 40, ... }. */
+  objectsRead() {
+    const out = {};
+    for (const o of this.objects) out[o.binding] = (out[o.binding] ?? 0) + 1;
+    return out;
+  }
+
+  async read(objects) {
     const readings = await this.broker.readCountsMany(objects);
     readings.forEach((now, i) => {
       const o = objects[i];
@@ -186,14 +225,35 @@ export async function startOurs() {
   // BENCH_VARS='{"HOT_TOPIC_RATE":"1000000"}': wrangler.toml [vars] overridden for an experiment.
   const vars = { ...JSON.parse(process.env.BENCH_VARS ?? '{}'), ALLOW_ANONYMOUS: 'true', ADMIN_TOKEN };
   const broker = await startBroker({ vars });
-  const shardCount = shardCountFromConfig(vars);
+  const shardCount = configNumber(vars, 'SHARD_COUNT', 4);
+  const wildcardHomes = configNumber(vars, 'WILDCARD_HOMES', 4);
+  const combiners = configNumber(vars, 'HOT_TOPIC_COMBINERS', 16);
+  const fanoutThreshold = configNumber(vars, 'FANOUT_THRESHOLD', 1000);
+  const { combinerSlot } = await loadHotTopics();
   const namespaces = new Map();
   const stubs = new Map();
   const ns = async (binding) => {
     if (!namespaces.has(binding)) namespaces.set(binding, await broker.miniflare.getDurableObjectNamespace(binding));
     return namespaces.get(binding);
   };
-  for (const binding of ['SESSION', 'SHARD', 'TENANT']) await ns(binding);
+  for (const binding of ['SESSION', 'SHARD', 'TENANT', 'COMBINER', 'WILDCARD', 'FANOUT']) await ns(binding);
+  // Names as durable-objects/addresses.ts (and fanout-do.ts for relays) make them, tenant "default".
+  const shardName = (index) => `default\u0000shard\u0000${index}`;
+  /**
+   * Each shard, and what a publish may touch with it: the combiner slot each publisher's hot topics go through
+   * (combinerSlot of its session name, as shard-router.ts picks it; a topic at HOT_TOPIC_RATE msg/s is hot),
+   * and the fan-out relays when a topic has more than FANOUT_THRESHOLD subscribers (never with the default
+   * threshold and these scenarios' at most 100 subscribers per topic, but BENCH_VARS can lower it).
+   */
+  const perShard = (indexes, { publishers = [], fanout = 0 } = {}) => {
+    const slots = [...new Set(publishers.map((id) => combinerSlot(`default\u0000${id}`, combiners)))].sort((a, b) => a - b);
+    const relays = fanout > fanoutThreshold ? Math.ceil(fanout / fanoutThreshold) : 0;
+    return indexes.flatMap((index) => [
+      { binding: 'SHARD', name: shardName(index) },
+      ...slots.map((slot) => ({ binding: 'COMBINER', name: `${shardName(index)}\u0000combiner\u0000${slot}` })),
+      ...Array.from({ length: relays }, (_, slot) => ({ binding: 'FANOUT', name: `${shardName(index)}\u0000fanout\u0000${slot}` })),
+    ]);
+  };
   const stubsFor = (objects) =>
     objects.map(({ binding, name }) => {
       const key = `${binding}/${name}`;
@@ -241,13 +301,39 @@ export async function startOurs() {
     prepare(objects) {
       stubsFor(objects);
     },
-    /** The Durable Objects a scenario touches: its clients' sessions, every shard, the tenant. */
-    objects(clientIds) {
+    /**
+     * The shards of the tenant: the list shard 0 keeps (a split registers its child there), or the base ones
+     * when it cannot be read. One RPC to shard 0: call it outside a measured window.
+     */
+    async shardIndexes() {
+      try {
+        const client = await broker.miniflare._getProxyClient();
+        const [stub] = stubsFor([{ binding: 'SHARD', name: shardName(0) }]);
+        const listed = client.global.structuredClone(await stub.shards());
+        if (Array.isArray(listed) && listed.length > 0) return listed.map(Number);
+      } catch (error) {
+        console.error(`bench: listing the shards failed: ${error?.message ?? error}`);
+      }
+      return Array.from({ length: shardCount }, (_, i) => i);
+    },
+    /**
+     * The Durable Objects a scenario touches: its clients' sessions, the shards `shards` (default: the base
+     * ones), the tenant; with `publishers`, also the wildcard homes (a shard reads them all when it loads its
+     * subscriptions) and perShard's combiners and relays. Scenarios without publishers (connect, idle) read
+     * none of these, so that waking them changes neither their counts nor their memory figures.
+     */
+    objects(clientIds, { shards = Array.from({ length: shardCount }, (_, i) => i), publishers = [], fanout = 0 } = {}) {
+      const publishing = publishers.length > 0;
       return [
         ...clientIds.map((id) => ({ binding: 'SESSION', name: `default\u0000${id}` })),
-        ...Array.from({ length: shardCount }, (_, i) => ({ binding: 'SHARD', name: `default\u0000shard\u0000${i}` })),
+        ...perShard(shards, { publishers, fanout }),
         { binding: 'TENANT', name: 'default' },
+        ...(publishing ? Array.from({ length: wildcardHomes }, (_, home) => ({ binding: 'WILDCARD', name: `default\u0000wildcard\u0000${home}` })) : []),
       ];
+    },
+    /** objects()'s per-shard part for shards that appeared later (splits). */
+    shardObjects(indexes, { publishers = [], fanout = 0 } = {}) {
+      return perShard(indexes, { publishers, fanout });
     },
     async stats() {
       try {
