@@ -26,6 +26,8 @@ export interface BrokerConfig {
   /** 5.0 Receive Maximum we announce and enforce for a client's unacknowledged QoS 1/2 publishes. */
   receiveMaximum: number;
   maximumQueued: number;
+  /** Messages queued per session while its client is connected (MAX_QUEUED_ONLINE). */
+  maximumQueuedOnline: number;
   /** Payload bytes queued per session; the oldest messages are dropped past it. */
   maximumQueuedBytes: number;
   /** Filters one SUBSCRIBE may carry: the rest are refused with 0x97 / 0x80. */
@@ -89,6 +91,7 @@ export function brokerConfig(env: Env): BrokerConfig {
       maximumInflight: positiveInt(env.MAX_INFLIGHT, 100, 65535),
       receiveMaximum: positiveInt(env.RECEIVE_MAXIMUM, 1024, 65535),
       maximumQueued: positiveInt(env.MAX_QUEUED, 10_000),
+      maximumQueuedOnline: positiveInt(env.MAX_QUEUED_ONLINE, 100_000),
       maximumQueuedBytes: positiveInt(env.MAX_QUEUED_BYTES, 16 * 1024 * 1024),
       maximumFiltersPerSubscribe: positiveInt(env.MAX_FILTERS_PER_SUBSCRIBE, 100),
       maximumSubscriptions: positiveInt(env.MAX_SUBSCRIPTIONS, 1000),
@@ -130,6 +133,7 @@ export function sessionConfig(config: BrokerConfig): SessionConfig {
     receiveMaximum: config.receiveMaximum,
     maximumPacketSize: config.maximumPacketSize,
     maximumQueued: config.maximumQueued,
+    maximumQueuedOnline: config.maximumQueuedOnline,
     maximumQueuedBytes: config.maximumQueuedBytes,
     maximumFiltersPerSubscribe: config.maximumFiltersPerSubscribe,
     maximumSubscriptions: config.maximumSubscriptions,

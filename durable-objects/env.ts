@@ -32,6 +32,7 @@ export interface Env {
   MAX_PACKET_SIZE?: string;
   MAX_INFLIGHT?: string;
   MAX_QUEUED?: string;
+  MAX_QUEUED_ONLINE?: string;
   MAX_QUEUED_BYTES?: string;
   MAX_FILTERS_PER_SUBSCRIBE?: string;
   MAX_SUBSCRIPTIONS?: string;

@@ -8,7 +8,7 @@ import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
 import type { Effect, Reply } from '../core/session/effects.js';
 import { describeSession, step, type ConnectionLoss, type Input } from '../core/session/machine.js';
-import { openingRecord, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
+import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
 import { presenceStub, tenantStub, tokenStub } from './addresses.js';
@@ -22,6 +22,19 @@ import { ShardRouter } from './shard-router.js';
 
 /** The socket attachment: the connection's record (ids and scalars only), versioned. */
 type Attachment = ConnectionRecord & { v: 2 };
+
+/**
+ * Quiet time after which the outbound mark row is written (outbound-store.ts): a burst of deliveries and
+ * acknowledgements writes it once, at its end, and at least every MARK_FLUSH_MAX_DELAY_MS under steady load.
+ */
+const MARK_FLUSH_QUIET_MS = 1000;
+const MARK_FLUSH_MAX_DELAY_MS = 30_000;
+/**
+ * While messages are held in memory only (a session that ends with its connection), a pending timer keeps the
+ * object from hibernating: hibernation would forget them while the client is still connected. Re-armed
+ * until they are gone; none is left once they are, so the object hibernates after every burst.
+ */
+const KEEP_AWAKE_MS = 30_000;
 
 /** Work an input started that need not hold up the next one (routing, alarms), and its reply. */
 interface Applied {
@@ -40,6 +53,11 @@ export class SessionDO extends CountedObject {
   private router: ShardRouter | undefined;
   /** Inputs that wait on the shards (SUBSCRIBE) hold up the ones after them: packets stay in order. */
   private serial: Promise<unknown> = Promise.resolve();
+  /** The one housekeeping timer: the outbound mark's flush, or keeping memory-only messages awake. */
+  private housekeeping: ReturnType<typeof setTimeout> | undefined;
+  private lastStepAt = 0;
+  /** When the outbound mark became stale (undefined: it is not). */
+  private markDirtySince: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -202,10 +220,54 @@ export class SessionDO extends CountedObject {
 
   /** step() and the effects that apply at once; effects answered later push their promise to `blocking`. */
   private run(input: Input, blocking: Promise<Applied>[] = []): Applied {
-    const { effects, reply } = step(this.load(), input, Date.now(), this.config);
+    const now = Date.now();
+    const { effects, reply } = step(this.load(), input, now, this.config);
     const background: Promise<unknown>[] = [];
+    const rowsBefore = this.invocations.rowsWritten;
     for (const effect of effects) this.apply(effect, background, blocking);
-    return { reply, background, wrote: effects.some((effect) => effect.type === 'persist') };
+    this.lastStepAt = now;
+    this.housekeep();
+    // Memory-only messages write nothing: only rows written make a delivery wait for the commit.
+    return { reply, background, wrote: this.invocations.rowsWritten > rowsBefore };
+  }
+
+  /** Arms or clears the housekeeping timer for what the outbound store holds (see MARK_FLUSH_QUIET_MS, KEEP_AWAKE_MS). */
+  private housekeep(): void {
+    const outbound = this.store.outbound;
+    // Offline, nothing more will be acknowledged for a while: the mark goes now, with the step that wrote
+    // the session offline, so that a restart soon after (a deploy) resends nothing already acknowledged.
+    if (outbound.markDirty && this.state && !ownerOf(this.state)) this.flushMark();
+    if (!outbound.markDirty) this.markDirtySince = undefined;
+    else this.markDirtySince ??= Date.now();
+    if (!outbound.markDirty && outbound.heldInMemory === 0) {
+      clearTimeout(this.housekeeping);
+      this.housekeeping = undefined;
+      return;
+    }
+    this.housekeeping ??= setTimeout(() => this.onHousekeeping(), outbound.markDirty ? MARK_FLUSH_QUIET_MS : KEEP_AWAKE_MS);
+  }
+
+  private onHousekeeping(): void {
+    this.housekeeping = undefined;
+    const now = Date.now();
+    const outbound = this.store.outbound;
+    const quietFor = now - this.lastStepAt;
+    if (outbound.markDirty && quietFor < MARK_FLUSH_QUIET_MS && now - (this.markDirtySince ?? now) < MARK_FLUSH_MAX_DELAY_MS) {
+      // Still busy: look again once it may have been quiet long enough.
+      this.housekeeping = setTimeout(() => this.onHousekeeping(), Math.max(50, MARK_FLUSH_QUIET_MS - quietFor));
+      return;
+    }
+    if (outbound.markDirty) this.flushMark();
+    this.housekeep();
+  }
+
+  private flushMark(): void {
+    try {
+      this.store.outbound.flushMark();
+    } catch (error) {
+      // Not written: the rows still say more is live than is, which a wake resends (outbound-store.ts).
+      console.error('outbound mark not written', String(error));
+    }
   }
 
   private apply(effect: Effect, background: Promise<unknown>[], blocking: Promise<Applied>[]): void {

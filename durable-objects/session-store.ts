@@ -1,14 +1,15 @@
 // SQLite schema and queries of one MQTT session; everything unbounded lives here, not in memory. The session
 // state machine (core/session) decides; this applies its `persist` ops and loads its state on wake.
-import type { Properties, QoS, Will } from '../core/codec/packets.js';
+import type { QoS, Will } from '../core/codec/packets.js';
 import { assertNever } from '../core/codec/packets.js';
 import type { StoreOp } from '../core/session/effects.js';
 import { SessionQueue } from '../core/session/queue.js';
-import { emptySession, type OutboundMessage, type OutboundState, type ReplayPlan, type SessionRecord, type StoredSession } from '../core/session/state.js';
+import { emptySession, type OutboundMessage, type ReplayPlan, type SessionRecord, type StoredSession } from '../core/session/state.js';
 import type { SubscriptionOptions } from '../core/routing/subscription.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
 import { fromJson, toJson } from './json.js';
 import type { CountedSql } from './invocation-counters.js';
+import { OutboundStore } from './outbound-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS session (
@@ -30,22 +31,6 @@ CREATE TABLE IF NOT EXISTS subscriptions (
   filter TEXT PRIMARY KEY,
   qos INTEGER NOT NULL,
   options TEXT
-);
-CREATE TABLE IF NOT EXISTS outbound (
-  -- Assigned by the session (monotonic while it is awake, from MAX(seq) + 1 on wake). Not AUTOINCREMENT:
-  -- that writes sqlite_sequence on every insert (a billed row); not a bare rowid either: SQLite reuses the
-  -- highest rowid once it is deleted, which would put a new row behind the drain cursor.
-  seq INTEGER PRIMARY KEY,
-  packet_id INTEGER,
-  state INTEGER NOT NULL,
-  topic TEXT NOT NULL,
-  payload BLOB NOT NULL,
-  qos INTEGER NOT NULL,
-  retain INTEGER NOT NULL,
-  properties TEXT,
-  expires_at INTEGER,
-  -- a QoS 2 message's exactly-once key (core/routing/message.ts); NULL otherwise
-  exactly_once_key TEXT
 );
 CREATE TABLE IF NOT EXISTS inbound_qos2 (
   packet_id INTEGER PRIMARY KEY,
@@ -88,38 +73,42 @@ function addColumnIfMissing(sql: CountedSql, table: string, column: string): voi
 
 /** Typed access to a session object's SQLite database. All calls are synchronous. */
 export class SessionStore {
+  /** Outbound QoS 1/2 messages: rows for a persistent session, memory for one that ends with its connection. */
+  readonly outbound: OutboundStore;
+
   constructor(private readonly sql: CountedSql) {
     sql.run(SCHEMA);
     addColumnIfMissing(sql, 'session', 'token TEXT');
-    addColumnIfMissing(sql, 'outbound', 'exactly_once_key TEXT');
     addColumnIfMissing(sql, 'inbound_qos2', 'route_key TEXT');
+    this.outbound = new OutboundStore(sql);
   }
 
   /** The session as stored, for the state machine (the queue's rows stay here: only their sizes are loaded). */
   load(): StoredSession {
     const record = this.readSession();
+    this.outbound.volatile = record !== undefined && record.sessionExpiryInterval === 0;
     if (!record) return emptySession();
+    const outbound = this.outbound.load();
     const inflight = new Map<number, OutboundMessage>();
     // The keys of the QoS 2 messages held, from the rows read anyway: a copy routed here again after a
     // publisher's crash is not stored twice.
     const exactlyOnceKeys = new Set<string>();
     let lastPacketId = 0;
-    for (const message of this.readInflight()) {
+    for (const message of outbound.inflight) {
       inflight.set(message.packetId!, message);
       lastPacketId = message.packetId!;
       if (message.exactlyOnceKey !== undefined) exactlyOnceKeys.add(message.exactlyOnceKey);
     }
-    const queued = this.readQueuedSizes();
-    for (const { key } of queued) if (key !== null) exactlyOnceKeys.add(key);
+    for (const { key } of outbound.queued) if (key !== null) exactlyOnceKeys.add(key);
     return {
       record,
       subscriptions: this.readSubscriptions(),
       inflight,
-      queue: new SessionQueue(queued.map(({ size }) => size)),
+      queue: new SessionQueue(outbound.queued.map(({ size }) => size)),
       ...this.readInboundQos2(),
       exactlyOnceKeys,
       inboundAliases: this.readInboundAliases(),
-      nextSeq: this.maxSeq() + 1,
+      nextSeq: outbound.maxSeq + 1,
       lastPacketId,
     };
   }
@@ -130,11 +119,12 @@ export class SessionStore {
       switch (op.op) {
         case 'writeSession':
           this.writeSession(op.record);
+          // Messages for a session that ends with its connection stay in memory (outbound-store.ts).
+          this.outbound.volatile = op.record.sessionExpiryInterval === 0;
           break;
         case 'deleteAll':
-          this.sql.run(
-            'DELETE FROM session; DELETE FROM subscriptions; DELETE FROM outbound; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases; DELETE FROM retained_replays;',
-          );
+          this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases; DELETE FROM retained_replays;');
+          this.outbound.clear();
           break;
         case 'putSubscription':
           this.putSubscription(op.filter, op.options);
@@ -143,19 +133,19 @@ export class SessionStore {
           this.sql.run('DELETE FROM subscriptions WHERE filter = ?', op.filter);
           break;
         case 'insertOutbound':
-          this.insertOutbound(op.message);
+          this.outbound.insert(op.message);
           break;
         case 'markSent':
-          this.sql.run('UPDATE outbound SET state = 1, packet_id = ? WHERE seq = ?', op.packetId, op.seq);
+          this.outbound.markSent(op.seq, op.packetId);
           break;
         case 'markReleased':
-          this.sql.run('UPDATE outbound SET state = 2 WHERE seq = ?', op.seq);
+          this.outbound.markReleased(op.seq);
           break;
         case 'deleteOutbound':
-          this.sql.run('DELETE FROM outbound WHERE seq = ?', op.seq);
+          this.outbound.complete(op.seq);
           break;
         case 'dropOldestQueued':
-          this.sql.run('DELETE FROM outbound WHERE seq IN (SELECT seq FROM outbound WHERE state = 0 ORDER BY seq LIMIT ?)', op.count);
+          this.outbound.dropOldestQueued(op.count);
           break;
         case 'addPendingQos2':
         case 'addInboundQos2':
@@ -187,13 +177,9 @@ export class SessionStore {
     }
   }
 
-  /**
-   * The oldest queued messages after `afterSeq`, to be sent now. Queued rows only ever get larger seqs than
-   * the ones drained before them, so seeking past the last drained one skips the inflight rows instead of
-   * reading them each time (an index on state would cost billed row writes on every insert instead).
-   */
+  /** The oldest queued messages after `afterSeq`, to be sent now. */
   readQueued(limit: number, afterSeq: number): OutboundMessage[] {
-    return this.sql.all<Row>('SELECT * FROM outbound WHERE seq > ? AND state = 0 ORDER BY seq LIMIT ?', afterSeq, limit).map(toOutbound);
+    return this.outbound.readQueued(limit, afterSeq);
   }
 
   /**
@@ -278,43 +264,6 @@ export class SessionStore {
     );
   }
 
-  /** Messages sent and not yet completed, in the order they were first sent. */
-  private readInflight(): OutboundMessage[] {
-    return this.sql.all<Row>('SELECT * FROM outbound WHERE state > 0 ORDER BY seq').map(toOutbound);
-  }
-
-  /**
-   * The payload size of each queued message, in queue order: the state machine bounds the queue in bytes as
-   * well as in messages and drops exactly the oldest (core/session/queue.ts). length() reads a BLOB's size
-   * from its record header, not the payload; the rows read are those COUNT(*) read before.
-   */
-  private readQueuedSizes(): Array<{ size: number; key: string | null }> {
-    return this.sql
-      .all<Row>('SELECT length(payload) AS size, exactly_once_key AS key FROM outbound WHERE state = 0 ORDER BY seq')
-      .map((row) => ({ size: row.size as number, key: (row.key as string | null) ?? null }));
-  }
-
-  /** The highest sequence number stored (0 when none): new rows continue after it. */
-  private maxSeq(): number {
-    return (this.sql.one<Row>('SELECT MAX(seq) AS s FROM outbound')?.s as number | null) ?? 0;
-  }
-
-  private insertOutbound(message: OutboundMessage): void {
-    this.sql.run(
-      'INSERT INTO outbound (seq, packet_id, state, topic, payload, qos, retain, properties, expires_at, exactly_once_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      message.seq,
-      message.packetId,
-      message.state,
-      message.topic,
-      message.payload,
-      message.qos,
-      message.retain ? 1 : 0,
-      message.properties ? toJson(message.properties) : null,
-      message.expiresAt ?? null,
-      message.exactlyOnceKey ?? null,
-    );
-  }
-
   /** QoS 2 ids routed (until PUBREL) and those stored before a routing that was never confirmed. */
   private readInboundQos2(): Pick<StoredSession, 'inboundQos2' | 'pendingQos2'> {
     const inboundQos2 = new Set<number>();
@@ -336,20 +285,4 @@ export class SessionStore {
     for (const row of this.sql.all<Row>('SELECT alias, topic FROM inbound_aliases')) aliases.set(row.alias as number, row.topic as string);
     return aliases;
   }
-}
-
-function toOutbound(row: Row): OutboundMessage {
-  const message: OutboundMessage = {
-    seq: row.seq as number,
-    packetId: (row.packet_id as number | null) ?? null,
-    state: row.state as OutboundState,
-    topic: row.topic as string,
-    payload: new Uint8Array(row.payload as ArrayBuffer),
-    qos: row.qos as QoS,
-    retain: row.retain === 1,
-  };
-  if (row.properties) message.properties = fromJson<Properties>(row.properties as string);
-  if (row.expires_at !== null && row.expires_at !== undefined) message.expiresAt = row.expires_at as number;
-  if (typeof row.exactly_once_key === 'string') message.exactlyOnceKey = row.exactly_once_key;
-  return message;
 }

@@ -30,9 +30,14 @@ function windowOf(connection: Connection, config: SessionConfig): number {
   return Math.min(config.maximumInflight, connection.receiveMaximum);
 }
 
-/** The queue's bound: the deployment's, or the token's if lower. */
-function queueBound(session: StoredSession, config: SessionConfig): number {
-  return Math.min(config.maximumQueued, session.record?.token?.limits.maxQueued ?? Infinity);
+/**
+ * The queue's bound in messages: offline, the deployment's (MAX_QUEUED) or the token's if lower; online, the
+ * generous MAX_QUEUED_ONLINE (a connected subscriber is draining; a burst from many publishers should not
+ * cost it messages already acknowledged to them), so that the byte bound (MAX_QUEUED_BYTES) is what binds.
+ */
+function queueBound(session: StoredSession, config: SessionConfig, online: boolean): number {
+  const offline = Math.min(config.maximumQueued, session.record?.token?.limits.maxQueued ?? Infinity);
+  return online ? Math.max(offline, config.maximumQueuedOnline) : offline;
 }
 
 /**
@@ -78,7 +83,7 @@ export function deliver(state: State, deliveries: readonly Delivery[], now: numb
   if (queuedNow === 0) return;
   // The queue's bounds, in messages and in payload bytes: the oldest messages go first, and are counted
   // [DESIGN §3]. The queue knows each message's size, so the drop is exact (queue.ts).
-  const { byCount, byBytes } = session.queue.overflow(queueBound(session, config), config.maximumQueuedBytes);
+  const { byCount, byBytes } = session.queue.overflow(queueBound(session, config, owner !== undefined), config.maximumQueuedBytes);
   if (byCount + byBytes > 0) {
     out.persist({ op: 'dropOldestQueued', count: byCount + byBytes });
     if (byCount > 0) out.persist({ op: 'count', counter: 'queue_dropped', n: byCount });
@@ -144,7 +149,7 @@ export function queueRoom(state: State, owner: Connection, config: SessionConfig
   const window = queue.length === 0 && owner.resendFromSeq === undefined ? Math.max(0, windowOf(owner, config) - inflight.size) : 0;
   return {
     window,
-    count: window + Math.max(0, queueBound(state.session, config) - queue.length),
+    count: window + Math.max(0, queueBound(state.session, config, true) - queue.length),
     bytes: Math.max(0, config.maximumQueuedBytes - queue.bytes),
   };
 }

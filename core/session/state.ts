@@ -23,6 +23,8 @@ export interface SessionConfig {
   maximumPacketSize: number;
   /** Messages queued per session (MAX_QUEUED); a token may set a lower bound. */
   maximumQueued: number;
+  /** Messages queued while the session's client is connected (MAX_QUEUED_ONLINE): generous, the byte bound binds. */
+  maximumQueuedOnline: number;
   /** Payload bytes queued per session (MAX_QUEUED_BYTES): past it the oldest are dropped, as past the count. */
   maximumQueuedBytes: number;
   /** Filters one SUBSCRIBE may carry (MAX_FILTERS_PER_SUBSCRIBE): the rest are refused with 0x97 / 0x80. */

@@ -65,23 +65,39 @@ describe('costs per message', () => {
     await Promise.all([end(sub), end(pub)]);
   });
 
-  it('[DESIGN §4] a QoS 1 delivery to an online subscriber writes two rows at the subscriber (store, then delete on PUBACK)', async () => {
-    const sub = await connectClient(broker.mqttUrl, { clientId: 'cost1-sub' });
+  /** 20 QoS 1 messages, each awaited, to a subscriber of the given session kind; its rows written meanwhile. */
+  async function qos1Rows(clientId: string, clean: boolean, settleMs: number): Promise<Counts> {
+    const sub = await connectClient(broker.mqttUrl, { clientId, clean });
     const got = recorder(sub);
-    await subscribe(sub, 'cost1/t', 1);
-    const pub = await connectClient(broker.mqttUrl, { clientId: 'cost1-pub' });
-    await publish(pub, 'cost1/t', 'warm-up', { qos: 1 });
+    await subscribe(sub, `${clientId}/t`, 1);
+    const pub = await connectClient(broker.mqttUrl, { clientId: `${clientId}-pub` });
+    await publish(pub, `${clientId}/t`, 'warm-up', { qos: 1 });
     await got.waitFor(1);
-    await sessionSettled(broker, 'cost1-sub'); // the warm-up's PUBACK has deleted its row
-    const name = 'default\u0000cost1-sub';
+    await sessionSettled(broker, clientId);
+    await new Promise((resolve) => setTimeout(resolve, settleMs)); // the warm-up's mark row, if any, is written
+    const name = `default\u0000${clientId}`;
     const before = await counts('SESSION', name);
-    for (let i = 0; i < 20; i++) await publish(pub, 'cost1/t', String(i), { qos: 1 });
+    for (let i = 0; i < 20; i++) await publish(pub, `${clientId}/t`, String(i), { qos: 1 });
     await got.waitFor(21);
-    await sessionSettled(broker, 'cost1-sub'); // let the PUBACKs arrive
+    await sessionSettled(broker, clientId); // the PUBACKs arrived
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
     const used = delta(await counts('SESSION', name), before);
     expect(used.messagesOut).toBe(20);
-    expect(used.rowsWritten).toBe(40);
-    await Promise.all([end(sub), end(pub)]);
+    await Promise.all([end(sub, true), end(pub)]);
+    return used;
+  }
+
+  it('[DESIGN §4] a QoS 1 delivery to a clean-session subscriber writes no row: its inflight window lives in memory', async () => {
+    const used = await qos1Rows('cost1-clean', true, 0);
+    expect(used.rowsWritten).toBe(0);
+  });
+
+  it('[DESIGN §4] a QoS 1 delivery to a persistent subscriber writes one row (its slot; PUBACK writes none), plus one mark row when the burst ends', async () => {
+    // 1.5 s: the mark row is written once the session has been quiet for a second (session-do.ts).
+    const used = await qos1Rows('cost1-persistent', false, 1500);
+    console.log(`persistent QoS 1 x20: rows written ${used.rowsWritten}`);
+    expect(used.rowsWritten).toBeGreaterThanOrEqual(20);
+    expect(used.rowsWritten).toBeLessThanOrEqual(21);
   });
 });
 

@@ -43,6 +43,44 @@ describe('persistence across a runtime restart', () => {
   });
 });
 
+describe('outbound rows of a persistent session (one slot row per message, a mark row for what is live)', () => {
+  it('[MQTT-4.1.0-1] [MQTT-4.4.0-1] after a restart only what was not acknowledged comes back: acknowledged messages are not resent, queued ones arrive in order with DUP 0', async () => {
+    const persistDir = tempPersistDir();
+    const first = await startBroker({ persistDir });
+    const sub = await connectClient(first.mqttUrl, { clientId: 'slots-sub', clean: false });
+    await subscribe(sub, 'slots/#', 1);
+    await end(sub);
+    // 30 queued while offline take 30 slots; drained and acknowledged at the reconnect, all 30 are free, and
+    // their rows still say "queued": only the mark row says they are gone.
+    const pub = await connectClient(first.mqttUrl, { clientId: 'slots-pub' });
+    for (let i = 0; i < 30; i++) await publish(pub, 'slots/a', `a${i}`, { qos: 1 });
+    const again = await connectClient(first.mqttUrl, { clientId: 'slots-sub', clean: false });
+    const got = recorder(again);
+    await got.waitFor(30);
+    await roundTrip(again); // the PUBACKs went before this round trip's answer
+    await end(again);
+    // 10 queued while offline: written into 10 of the free slots; 20 rows of a* stay behind, dead.
+    for (let i = 0; i < 10; i++) await publish(pub, 'slots/b', `b${i}`, { qos: 1 });
+    await end(pub);
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // the session is quiet for 1 s: its mark row is written
+    await first.stop();
+
+    const second = await startBroker({ persistDir });
+    try {
+      const back = await connectClient(second.mqttUrl, { clientId: 'slots-sub', clean: false });
+      const backGot = recorder(back);
+      const marker = await connectClient(second.mqttUrl, { clientId: 'slots-marker' });
+      await backGot.waitFor(10);
+      await sentinel(marker, 'slots/end', backGot);
+      expect(backGot.messages.map((m) => m.payload)).toEqual(Array.from({ length: 10 }, (_, i) => `b${i}`));
+      expect(backGot.messages.every((m) => m.packet.dup === false)).toBe(true);
+      await Promise.all([end(back), end(marker)]);
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe('a connection lost in a runtime restart (the platform\'s loss, not the client\'s)', () => {
   it('(5.0 §3.1.2.5) [MQTT-3.1.3-9 v5] no will is published when the client reconnects within the grace, and session present is kept', async () => {
     const persistDir = tempPersistDir();

@@ -218,7 +218,7 @@ describe('the retained replay, read in rounds', () => {
   });
 
   it('[DESIGN §3] QoS 1 retained messages are taken as far as the window and queue have room; the rest waits for the queue to empty and a window slot, and none is dropped', () => {
-    const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 2 });
+    const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 2, maximumQueuedOnline: 2 });
     h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }));
     const five = ['a/1', 'a/2', 'a/3', 'a/4', 'a/5'].map((topic) => retained(topic, 1));
     const effects = h.subscribed({ 'a/#': { pages: [page(0, five)] } });
@@ -308,7 +308,7 @@ describe('the retained replay, read in rounds', () => {
   });
 
   it('the replay ends with its connection, and its row', () => {
-    const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 1 });
+    const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 1, maximumQueuedOnline: 1 });
     h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }));
     h.subscribed({ 'a/#': { pages: [page(0, [retained('a/1', 1), retained('a/2', 1), retained('a/3', 1)])] } });
     h.input({ type: 'socketClosed', connectionId: 'c1' });
@@ -326,7 +326,7 @@ const replayWrites = (h: SessionHarness) => h.of('persist').flatMap((e) => e.ops
 
 describe('the retained replay survives a wake (hibernation, eviction)', () => {
   it('[MQTT-3.3.1-6] a replay cut by wakes goes on at the next PUBACK: every retained message once, in order, one row write per round', () => {
-    const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 2 });
+    const h = online({ protocolVersion: 5, properties: { receiveMaximum: 1 } }, {}, { ...CONFIG, maximumQueued: 2, maximumQueuedOnline: 2 });
     h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }));
     h.subscribed({ 'a/#': { pages: [page(0, ['a/1', 'a/2', 'a/3', 'a/4'].map((t) => retained(t, 1)), 'a/4')] } });
     // One window slot and two queue slots: a/1 sent, a/2 and a/3 queued, the rest is one row.
@@ -397,7 +397,7 @@ describe('the retained replay survives a wake (hibernation, eviction)', () => {
   });
 
   it('[MQTT-3.10.4-1] UNSUBSCRIBE rewrites the row without the filter, and deletes it with the last one', () => {
-    const h = online(PERSISTENT_V4, {}, { ...CONFIG, maximumInflight: 1, maximumQueued: 1 });
+    const h = online(PERSISTENT_V4, {}, { ...CONFIG, maximumInflight: 1, maximumQueued: 1, maximumQueuedOnline: 1 });
     h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }, { topicFilter: 'b/#', qos: 1 }));
     h.subscribed({
       'a/#': { pages: [page(0, ['a/1', 'a/2', 'a/3'].map((t) => retained(t, 1)))] },
@@ -418,7 +418,7 @@ describe('the retained replay survives a wake (hibernation, eviction)', () => {
     ['lost in a reset without a close event', (h) => h.restart(['c1'])],
   ];
   it.each(endings)('[DESIGN §3] a replay is not resumed once its connection is gone (%s): the row goes, the next connection reads no round', (_, end) => {
-    const h = online(PERSISTENT_V4, {}, { ...CONFIG, maximumInflight: 1, maximumQueued: 1 });
+    const h = online(PERSISTENT_V4, {}, { ...CONFIG, maximumInflight: 1, maximumQueued: 1, maximumQueuedOnline: 1 });
     h.packet('c1', subscribePacket({ topicFilter: 'a/#', qos: 1 }));
     h.subscribed({ 'a/#': { pages: [page(0, ['a/1', 'a/2', 'a/3'].map((t) => retained(t, 1)))] } });
     expect(h.store.replays.has('c1')).toBe(true);

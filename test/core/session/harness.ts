@@ -28,6 +28,7 @@ export const CONFIG: SessionConfig = {
   receiveMaximum: 1024,
   maximumPacketSize: 1_048_576,
   maximumQueued: 1000,
+  maximumQueuedOnline: 1000,
   maximumQueuedBytes: 16 * 1024 * 1024,
   maximumFiltersPerSubscribe: 100,
   maximumSubscriptions: 1000,

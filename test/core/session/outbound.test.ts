@@ -235,13 +235,22 @@ describe('the queue bound (the oldest dropped first, counted)', () => {
   });
 
   it('[DESIGN §3] online with a full window the bound applies to the queue, not to what is in flight', () => {
-    const h = subscriber(v5({ receiveMaximum: 1 }), {}, { ...CONFIG, maximumQueued: 2 });
+    const h = subscriber(v5({ receiveMaximum: 1 }), {}, { ...CONFIG, maximumQueued: 2, maximumQueuedOnline: 2 });
     h.deliver(msg('m1', 1), msg('m2', 1), msg('m3', 1), msg('m4', 1));
     expect(h.sent()).toStrictEqual([publish('m1', 1, 1)]);
     expect(payloads(h.store.queued())).toStrictEqual(['m3', 'm4']);
     expect(h.store.counters.get('queue_dropped')).toBe(1);
     h.packet('c1', { type: 'puback', packetId: 1 });
     expect(h.sent()).toStrictEqual([publish('m3', 1, 2)]);
+  });
+
+  it('[DESIGN §3] a connected subscriber queues up to MAX_QUEUED_ONLINE (acknowledged to publishers, it is draining); offline, MAX_QUEUED binds again', () => {
+    const h = subscriber(v5({ receiveMaximum: 1 }), {}, { ...CONFIG, maximumQueued: 2, maximumQueuedOnline: 5 });
+    h.deliver(msg('m1', 1), msg('m2', 1), msg('m3', 1), msg('m4', 1), msg('m5', 1), msg('m6', 1), msg('m7', 1));
+    expect(h.sent()).toStrictEqual([publish('m1', 1, 1)]);
+    // Six queued behind the one in flight: the online bound (5) drops the oldest one, counted.
+    expect(payloads(h.store.queued())).toStrictEqual(['m3', 'm4', 'm5', 'm6', 'm7']);
+    expect(h.store.counters.get('queue_dropped')).toBe(1);
   });
 });
 
