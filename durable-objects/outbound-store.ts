@@ -5,41 +5,36 @@
 //       (a reset drops the sockets), so a row would protect nothing. While any such message is held the
 //       adapter keeps the object awake (no hibernation would keep them; see `heldInMemory`).
 //   persistent session
-//       one row per message, written once: an upsert into a free slot. Completion writes no row: the
-//       slot is free in memory, and the next message overwrites it. Which rows are live is written as one
-//       `mark` row once the session is quiet (`flushMark`, debounced by the adapter), so a hibernation
-//       wakes to exactly the live messages. Only a crash between an acknowledgement and the mark can wake
-//       to a message already completed: QoS 1 is then resent (at least once allows it), QoS 2 is resent as
-//       PUBREL (its PUBREC state is written at once, `markReleased`), never as a second PUBLISH.
+//       one row per deliver batch, written once (`commit`, at the end of the step): the batch's QoS 1
+//       messages together (up to BATCH_ROW_BYTES), each QoS 2 message alone. A row goes into a free slot (an
+//       upsert). Completion writes no row: when a row's last message completes its slot is free, and the
+//       next batch overwrites it. Which messages are live is written as one `mark` row once the session is
+//       quiet or offline (`flushMark`, the adapter decides when), so a hibernation or restart wakes to
+//       exactly the live messages. Only a crash between an acknowledgement and the mark can wake to a
+//       message already completed: QoS 1 is then resent (at least once allows it), QoS 2 is resent as PUBREL
+//       (its PUBREC state is written at once, `markReleased`), never as a second PUBLISH.
 //
-//   slot row:  slot (primary key) · seq · state · packet_id · the message
-//   mark row:  up_to (rows with seq ≥ it are live) · live (ranges of live seqs below it) · sent_below
+//   batch row:  slot (primary key) · meta (JSON: seq, state, packet id, topic, … per message) · payloads
+//   mark row:   up_to (messages with seq ≥ it are live) · live (ranges of live seqs below it) · sent_below
 //
 // Why slots and not seq as the key: rows written is what costs, and DELETE bills each row like an INSERT.
-// A slot overwritten by the next message is one row for the pair. Why no index on seq: an index bills a
-// second row per write; the queue's order and each message's slot are in memory here instead (~100 B each).
+// A slot overwritten by the next batch is one row for the pair. Why no index on seq: an index bills a second
+// row per write; the queue's order and each message's slot are in memory here instead (~100 B each).
 import type { Properties, QoS } from '../core/codec/packets.js';
 import { OutboundState, type OutboundMessage } from '../core/session/state.js';
+import { concatBytes } from '../core/codec/bytes.js';
 import { fromJson, toJson } from './json.js';
 import type { CountedSql } from './invocation-counters.js';
 
 export const OUTBOUND_SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbound_slots (
+CREATE TABLE IF NOT EXISTS outbound_rows (
   slot INTEGER PRIMARY KEY,
-  -- storage order: queue and resend order; assigned by the session, monotonic
-  seq INTEGER NOT NULL,
-  packet_id INTEGER,
-  -- 0 queued, 1 published, 2 released; a QoS 1 message drained from the queue stays 0 here (the mark's
-  -- sent_below says it went out), a QoS 2 one is written 1 with its packet id
-  state INTEGER NOT NULL,
-  topic TEXT NOT NULL,
-  payload BLOB NOT NULL,
-  qos INTEGER NOT NULL,
-  retain INTEGER NOT NULL,
-  properties TEXT,
-  expires_at INTEGER,
-  -- a QoS 2 message's exactly-once key (core/routing/message.ts); NULL otherwise
-  exactly_once_key TEXT
+  -- the messages of one batch as JSON, in seq order: seq, state (0 queued, 1 published, 2 released; a QoS 1
+  -- message drained from the queue stays 0: the mark's sent_below says it went out), packet id, topic, QoS,
+  -- retain, properties, expiry, exactly-once key, payload length
+  meta TEXT NOT NULL,
+  -- their payloads, concatenated in meta's order
+  payloads BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS outbound_mark (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -49,18 +44,41 @@ CREATE TABLE IF NOT EXISTS outbound_mark (
 );
 `;
 
+/** Payload and topic bytes of QoS 1 messages one batch row holds: well under a row's 2 MB. */
+const BATCH_ROW_BYTES = 1_000_000;
+
 /** Bound parameters per statement: Durable Object SQLite allows 100. */
 const MAX_BINDINGS = 100;
 
 type Row = Record<string, SqlStorageValue>;
 
-/** One outbound message: its row's slot (persistent) or the message itself (memory only). */
+/**
+ * One outbound message: the row holding it (`slot`), or the message itself while it has none: memory only
+ * (`volatile`), or written at the end of the step (`commit`).
+ */
 interface Entry {
   seq: number;
   qos: QoS;
   state: OutboundState;
   slot: number | undefined;
   message: OutboundMessage | undefined;
+  volatile: boolean;
+}
+
+/** One message in a batch row's meta. */
+interface StoredMeta {
+  s: number;
+  st: OutboundState;
+  p: number | null;
+  t: string;
+  q: QoS;
+  r: 0 | 1;
+  /** properties, binary-safe JSON (json.ts) */
+  pr?: string;
+  e?: number;
+  k?: string;
+  /** payload bytes */
+  n: number;
 }
 
 /** What a session object wakes to (SessionStore.load). */
@@ -125,6 +143,10 @@ export class OutboundStore {
   volatile = false;
   private readonly queued = new EntryQueue();
   private readonly sent = new Map<number, Entry>();
+  /** Durable messages not yet in a row: written together by `commit` at the end of the step. */
+  private pending: Entry[] = [];
+  /** Live messages per slot: a slot is free when its count reaches 0. */
+  private readonly slotLive = new Map<number, number>();
   private freeSlots: number[] = [];
   private nextSlot = 0;
   /** Every seq below this that is live was sent (drains go in seq order, direct sends only on an empty queue). */
@@ -156,32 +178,40 @@ export class OutboundStore {
     const live = new LiveRanges(mark ? (JSON.parse(mark.live as string) as Array<[number, number]>) : []);
     this.sentBelow = (mark?.sent_below as number | undefined) ?? 0;
     this.highestSeq = Math.max(0, upTo - 1);
-    const rows = this.sql
-      .all<Row>('SELECT slot, seq, state, packet_id, qos, length(payload) AS size, exactly_once_key AS key FROM outbound_slots ORDER BY seq')
-      .filter((row) => {
-        const slot = row.slot as number;
-        this.nextSlot = Math.max(this.nextSlot, slot + 1);
-        const seq = row.seq as number;
-        this.highestSeq = Math.max(this.highestSeq, seq);
-        const isLive = seq >= upTo || live.has(seq);
-        if (!isLive) this.freeSlots.push(slot);
-        return isLive;
-      });
+    const found: Array<{ slot: number; meta: StoredMeta }> = [];
+    for (const row of this.sql.all<Row>('SELECT slot, meta FROM outbound_rows')) {
+      const slot = row.slot as number;
+      this.nextSlot = Math.max(this.nextSlot, slot + 1);
+      let count = 0;
+      for (const meta of JSON.parse(row.meta as string) as StoredMeta[]) {
+        this.highestSeq = Math.max(this.highestSeq, meta.s);
+        if (meta.s < upTo && !live.has(meta.s)) continue;
+        found.push({ slot, meta });
+        count++;
+      }
+      if (count > 0) this.slotLive.set(slot, count);
+      else this.freeSlots.push(slot);
+    }
+    found.sort((x, y) => x.meta.s - y.meta.s);
     const inflight: OutboundMessage[] = [];
     const queued: LoadedOutbound['queued'] = [];
-    for (const row of rows) {
-      const seq = row.seq as number;
+    const sentMetas: Array<{ slot: number; meta: StoredMeta; state: OutboundState }> = [];
+    for (const { slot, meta } of found) {
       // A QoS 1 message drained from the queue kept state 0 in its row: the mark says it went out.
-      const state = ((row.state as number) > 0 ? row.state : seq < this.sentBelow ? OutboundState.Published : OutboundState.Queued) as OutboundState;
-      const entry: Entry = { seq, qos: row.qos as QoS, state, slot: row.slot as number, message: undefined };
+      const state = meta.st > 0 ? meta.st : meta.s < this.sentBelow ? OutboundState.Published : OutboundState.Queued;
+      const entry: Entry = { seq: meta.s, qos: meta.q, state, slot, message: undefined, volatile: false };
       if (state === OutboundState.Queued) {
         this.queued.push(entry);
-        queued.push({ size: row.size as number, key: (row.key as string | null) ?? null });
+        queued.push({ size: meta.n, key: meta.k ?? null });
       } else {
-        this.sent.set(seq, entry);
-        const message = this.readSlots([entry.slot!])[0]!;
-        inflight.push({ ...message, state, packetId: (row.packet_id as number | null) ?? null });
+        this.sent.set(meta.s, entry);
+        sentMetas.push({ slot, meta, state });
       }
+    }
+    const sentMessages = this.readMessages(sentMetas.map(({ slot }) => slot));
+    for (const { meta, state } of sentMetas) {
+      const message = sentMessages.get(meta.s);
+      if (message) inflight.push({ ...message, state });
     }
     // A drained QoS 1 message's packet id was never written: it gets a free one for its resend.
     const used = new Set(inflight.map((m) => m.packetId).filter((id): id is number => id !== null));
@@ -196,14 +226,9 @@ export class OutboundStore {
   }
 
   insert(message: OutboundMessage): void {
-    const entry: Entry = { seq: message.seq, qos: message.qos, state: message.state, slot: undefined, message: undefined };
-    if (this.volatile) {
-      entry.message = { ...message };
-      this.memoryEntries++;
-    } else {
-      entry.slot = this.freeSlots.pop() ?? this.nextSlot++;
-      this.writeSlot(entry.slot, message);
-    }
+    const entry: Entry = { seq: message.seq, qos: message.qos, state: message.state, slot: undefined, message: { ...message }, volatile: this.volatile };
+    if (this.volatile) this.memoryEntries++;
+    else this.pending.push(entry);
     this.highestSeq = Math.max(this.highestSeq, message.seq);
     if (message.state === OutboundState.Queued) this.queued.push(entry);
     else this.markOut(entry);
@@ -220,7 +245,7 @@ export class OutboundStore {
       entry.message.packetId = packetId;
     } else if (entry.qos === 2) {
       // QoS 2 keeps its packet id exact: a resend after a crash must not look like a new message.
-      this.sql.run('UPDATE outbound_slots SET state = 1, packet_id = ? WHERE slot = ?', packetId, entry.slot!);
+      this.rewriteAlone(entry, { st: OutboundState.Published, p: packetId });
     } else {
       this.dirty = true;
     }
@@ -232,10 +257,10 @@ export class OutboundStore {
     if (!entry) return;
     entry.state = OutboundState.Released;
     if (entry.message) entry.message.state = OutboundState.Released;
-    else this.sql.run('UPDATE outbound_slots SET state = 2 WHERE slot = ?', entry.slot!);
+    else this.rewriteAlone(entry, { st: OutboundState.Released });
   }
 
-  /** Completed, expired or refused: the slot is free (no row written). */
+  /** Completed, expired or refused: no row written (its slot is free once its row holds no live message). */
   complete(seq: number): void {
     const entry = this.sent.get(seq) ?? this.queued.remove(seq);
     if (!entry) return;
@@ -254,8 +279,45 @@ export class OutboundStore {
 
   /** The session ended: every row and the mark go. */
   clear(): void {
-    this.sql.run('DELETE FROM outbound_slots; DELETE FROM outbound_mark;');
+    this.sql.run('DELETE FROM outbound_rows; DELETE FROM outbound_mark;');
     this.reset();
+  }
+
+  /**
+   * Writes the step's new durable messages: its QoS 1 messages in as few rows as BATCH_ROW_BYTES allows,
+   * each QoS 2 message alone (its state changes rewrite its row). One row write per row.
+   */
+  commit(): void {
+    if (this.pending.length === 0) return;
+    const batches: Entry[][] = [];
+    let batch: Entry[] = [];
+    let bytes = 0;
+    for (const entry of this.pending) {
+      if (entry.message === undefined) continue; // completed or dropped within the step: never written
+      if (entry.qos === 2) {
+        batches.push([entry]);
+        continue;
+      }
+      const size = entry.message.payload.length + entry.message.topic.length;
+      if (batch.length > 0 && bytes + size > BATCH_ROW_BYTES) {
+        batches.push(batch);
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(entry);
+      bytes += size;
+    }
+    if (batch.length > 0) batches.push(batch);
+    this.pending = [];
+    for (const entries of batches) {
+      const slot = this.freeSlots.pop() ?? this.nextSlot++;
+      this.writeRow(slot, entries.map((entry) => entry.message!));
+      this.slotLive.set(slot, entries.length);
+      for (const entry of entries) {
+        entry.slot = slot;
+        entry.message = undefined;
+      }
+    }
   }
 
   /** The oldest queued messages after `afterSeq`, to be sent now. */
@@ -265,20 +327,19 @@ export class OutboundStore {
       if (picked.length >= limit) break;
       if (entry.seq > afterSeq) picked.push(entry);
     }
-    const slots = picked.filter((entry) => entry.message === undefined).map((entry) => entry.slot!);
-    const fromRows = new Map(this.readSlots(slots).map((message) => [message.seq, message]));
+    const fromRows = this.readMessages(picked.filter((entry) => entry.message === undefined).map((entry) => entry.slot!));
     return picked
       .map((entry) => entry.message ?? fromRows.get(entry.seq))
       .filter((message): message is OutboundMessage => message !== undefined)
       .map((message) => ({ ...message, state: OutboundState.Queued, packetId: null }));
   }
 
-  /** Writes which rows are live: one row, once the session is quiet (the adapter decides when). */
+  /** Writes which messages are live: one row, once the session is quiet (the adapter decides when). */
   flushMark(): void {
     if (!this.dirty) return;
     const seqs: number[] = [];
-    for (const entry of this.sent.values()) if (entry.slot !== undefined) seqs.push(entry.seq);
-    for (const entry of this.queued) if (entry.slot !== undefined) seqs.push(entry.seq);
+    for (const entry of this.sent.values()) if (!entry.volatile) seqs.push(entry.seq);
+    for (const entry of this.queued) if (!entry.volatile) seqs.push(entry.seq);
     seqs.sort((a, b) => a - b);
     this.sql.run(
       'INSERT INTO outbound_mark (id, up_to, live, sent_below) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET up_to = excluded.up_to, live = excluded.live, sent_below = excluded.sent_below',
@@ -295,17 +356,28 @@ export class OutboundStore {
   }
 
   private release(entry: Entry): void {
-    if (entry.message) {
+    if (entry.volatile) {
       this.memoryEntries--;
       return;
     }
-    this.freeSlots.push(entry.slot!);
+    if (entry.slot === undefined) {
+      entry.message = undefined; // still pending: commit skips it
+      return;
+    }
+    const left = (this.slotLive.get(entry.slot) ?? 1) - 1;
+    if (left > 0) this.slotLive.set(entry.slot, left);
+    else {
+      this.slotLive.delete(entry.slot);
+      this.freeSlots.push(entry.slot);
+    }
     this.dirty = true;
   }
 
   private reset(): void {
     this.queued.clear();
     this.sent.clear();
+    this.pending = [];
+    this.slotLive.clear();
     this.freeSlots = [];
     this.nextSlot = 0;
     this.sentBelow = 0;
@@ -314,40 +386,50 @@ export class OutboundStore {
     this.dirty = false;
   }
 
-  private writeSlot(slot: number, message: OutboundMessage): void {
+  private writeRow(slot: number, messages: readonly OutboundMessage[]): void {
+    const meta: StoredMeta[] = messages.map((message) => ({
+      s: message.seq,
+      st: message.state,
+      p: message.packetId,
+      t: message.topic,
+      q: message.qos,
+      r: message.retain ? 1 : 0,
+      ...(message.properties ? { pr: toJson(message.properties) } : {}),
+      ...(message.expiresAt !== undefined ? { e: message.expiresAt } : {}),
+      ...(message.exactlyOnceKey !== undefined ? { k: message.exactlyOnceKey } : {}),
+      n: message.payload.length,
+    }));
     this.sql.run(
-      `INSERT INTO outbound_slots (slot, seq, packet_id, state, topic, payload, qos, retain, properties, expires_at, exactly_once_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (slot) DO UPDATE SET seq = excluded.seq, packet_id = excluded.packet_id, state = excluded.state,
-         topic = excluded.topic, payload = excluded.payload, qos = excluded.qos, retain = excluded.retain,
-         properties = excluded.properties, expires_at = excluded.expires_at, exactly_once_key = excluded.exactly_once_key`,
+      'INSERT INTO outbound_rows (slot, meta, payloads) VALUES (?, ?, ?) ON CONFLICT (slot) DO UPDATE SET meta = excluded.meta, payloads = excluded.payloads',
       slot,
-      message.seq,
-      message.packetId,
-      message.state,
-      message.topic,
-      message.payload,
-      message.qos,
-      message.retain ? 1 : 0,
-      message.properties ? toJson(message.properties) : null,
-      message.expiresAt ?? null,
-      message.exactlyOnceKey ?? null,
+      JSON.stringify(meta),
+      concatBytes(messages.map((message) => message.payload)),
     );
   }
 
-  private readSlots(slots: readonly number[]): OutboundMessage[] {
-    const messages: OutboundMessage[] = [];
-    for (let i = 0; i < slots.length; i += MAX_BINDINGS) {
-      const chunk = slots.slice(i, i + MAX_BINDINGS);
-      const rows = this.sql.all<Row>(`SELECT * FROM outbound_slots WHERE slot IN (${chunk.map(() => '?').join(',')})`, ...chunk);
-      messages.push(...rows.map(toOutbound));
+  /** A QoS 2 message's row (it is alone in it) with its state changed. */
+  private rewriteAlone(entry: Entry, change: Pick<StoredMeta, 'st'> & Partial<Pick<StoredMeta, 'p'>>): void {
+    const row = this.sql.one<Row>('SELECT meta FROM outbound_rows WHERE slot = ?', entry.slot!);
+    if (!row) return;
+    const meta = (JSON.parse(row.meta as string) as StoredMeta[]).map((m) => (m.s === entry.seq ? { ...m, ...change } : m));
+    this.sql.run('UPDATE outbound_rows SET meta = ? WHERE slot = ?', JSON.stringify(meta), entry.slot!);
+  }
+
+  /** The messages of these slots' rows, by seq (each row read once). */
+  private readMessages(slots: readonly number[]): Map<number, OutboundMessage> {
+    const messages = new Map<number, OutboundMessage>();
+    const unique = [...new Set(slots)];
+    for (let i = 0; i < unique.length; i += MAX_BINDINGS) {
+      const chunk = unique.slice(i, i + MAX_BINDINGS);
+      const rows = this.sql.all<Row>(`SELECT meta, payloads FROM outbound_rows WHERE slot IN (${chunk.map(() => '?').join(',')})`, ...chunk);
+      for (const row of rows) for (const message of decodeRow(row)) messages.set(message.seq, message);
     }
     return messages;
   }
 
   /**
-   * Sessions stored by an earlier release kept outbound rows keyed by seq (table `outbound`): they move into
-   * slots once, and the old table goes. Probing a missing table costs no row.
+   * Sessions stored by an earlier release kept outbound rows keyed by seq (table `outbound`): each moves into
+   * a row of its own once, and the old table goes. Probing a missing table costs no row.
    */
   private migrateSeqTable(): void {
     let rows: Row[];
@@ -356,8 +438,8 @@ export class OutboundStore {
     } catch {
       return;
     }
-    let slot = (this.sql.one<Row>('SELECT MAX(slot) AS s FROM outbound_slots')?.s as number | null) ?? -1;
-    for (const row of rows) this.writeSlot(++slot, toOutbound(row));
+    let slot = (this.sql.one<Row>('SELECT MAX(slot) AS s FROM outbound_rows')?.s as number | null) ?? -1;
+    for (const row of rows) this.writeRow(++slot, [fromSeqRow(row)]);
     this.sql.run('DROP TABLE outbound');
   }
 }
@@ -391,7 +473,30 @@ class LiveRanges {
   }
 }
 
-function toOutbound(row: Row): OutboundMessage {
+/** The messages of one batch row. */
+function decodeRow(row: Row): OutboundMessage[] {
+  const payloads = new Uint8Array(row.payloads as ArrayBuffer);
+  let offset = 0;
+  return (JSON.parse(row.meta as string) as StoredMeta[]).map((meta) => {
+    const message: OutboundMessage = {
+      seq: meta.s,
+      packetId: meta.p,
+      state: meta.st,
+      topic: meta.t,
+      payload: payloads.slice(offset, offset + meta.n),
+      qos: meta.q,
+      retain: meta.r === 1,
+    };
+    offset += meta.n;
+    if (meta.pr !== undefined) message.properties = fromJson<Properties>(meta.pr);
+    if (meta.e !== undefined) message.expiresAt = meta.e;
+    if (meta.k !== undefined) message.exactlyOnceKey = meta.k;
+    return message;
+  });
+}
+
+/** A row of the earlier `outbound` table (one message, keyed by seq). */
+function fromSeqRow(row: Row): OutboundMessage {
   const message: OutboundMessage = {
     seq: row.seq as number,
     packetId: (row.packet_id as number | null) ?? null,

@@ -175,6 +175,8 @@ export class SessionStore {
           assertNever(op);
       }
     }
+    // The step's new outbound messages, as few rows as their batch allows.
+    this.outbound.commit();
   }
 
   /** The oldest queued messages after `afterSeq`, to be sent now. */

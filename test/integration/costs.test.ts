@@ -99,6 +99,27 @@ describe('costs per message', () => {
     expect(used.rowsWritten).toBeGreaterThanOrEqual(20);
     expect(used.rowsWritten).toBeLessThanOrEqual(21);
   });
+
+  it('[DESIGN §4] a burst of QoS 1 to a persistent subscriber writes one row per deliver batch, not per message', async () => {
+    const clientId = 'cost1-batch';
+    const sub = await connectClient(broker.mqttUrl, { clientId, clean: false });
+    const got = recorder(sub);
+    await subscribe(sub, `${clientId}/t`, 1);
+    const pub = await connectClient(broker.mqttUrl, { clientId: `${clientId}-pub` });
+    const name = `default\u0000${clientId}`;
+    const before = await counts('SESSION', name);
+    const BURST = 300;
+    await Promise.all(Array.from({ length: BURST }, (_, i) => publish(pub, `${clientId}/t`, String(i), { qos: 1 })));
+    await got.waitFor(BURST);
+    await sessionSettled(broker, clientId);
+    const used = delta(await counts('SESSION', name), before);
+    console.log(`persistent QoS 1 burst x${BURST}: ${used.rpc} deliver calls, rows written ${used.rowsWritten}`);
+    expect(used.messagesOut).toBe(BURST);
+    // One row per deliver call at most (the mark row may come on top), far fewer than one per message.
+    expect(used.rowsWritten).toBeLessThanOrEqual(used.rpc + 1);
+    expect(used.rowsWritten).toBeLessThan(BURST / 2);
+    await Promise.all([end(sub, true), end(pub)]);
+  });
 });
 
 describe('costs per subscribe', () => {
