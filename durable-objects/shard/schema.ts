@@ -48,6 +48,18 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE subscriptions ADD COLUMN retain_as_published INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE subscriptions ADD COLUMN subscription_identifier INTEGER;
    ALTER TABLE retained ADD COLUMN expires_at INTEGER;`,
+  // Retained messages keyed by topic alone (WITHOUT ROWID): a TEXT primary key on a rowid table is a second
+  // b-tree, and SQLite bills its entry as a second row written for every new retained topic [DESIGN §4].
+  `CREATE TABLE retained_by_topic (
+     topic TEXT PRIMARY KEY,
+     payload BLOB NOT NULL,
+     qos INTEGER NOT NULL,
+     properties TEXT,
+     expires_at INTEGER
+   ) WITHOUT ROWID;
+   INSERT INTO retained_by_topic (topic, payload, qos, properties, expires_at) SELECT topic, payload, qos, properties, expires_at FROM retained;
+   DROP TABLE retained;
+   ALTER TABLE retained_by_topic RENAME TO retained;`,
 ];
 
 /** Applies the migrations this object's tables have not had yet, in one transaction. */

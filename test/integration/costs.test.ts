@@ -122,6 +122,21 @@ describe('costs per message', () => {
   });
 });
 
+describe('costs per retained message', () => {
+  it('[DESIGN §4] a retained publish writes at most one row at its shard (an upsert by topic)', async () => {
+    const pub = await connectClient(broker.mqttUrl, { clientId: 'cost-retained-pub' });
+    await publish(pub, 'cost-retained/warm', 'x', { qos: 1, retain: true });
+    const shard = 'default\u0000shard\u00000';
+    const before = await counts('SHARD', shard);
+    const N = 20;
+    for (let i = 0; i < N; i++) await publish(pub, `cost-retained/${i % 5}`, `v${i}`, { qos: 1, retain: true });
+    const used = delta(await counts('SHARD', shard), before);
+    console.log(`retained x${N}: shard rows written ${used.rowsWritten}`);
+    expect(used.rowsWritten).toBeLessThanOrEqual(N);
+    await end(pub);
+  });
+});
+
 describe('costs per subscribe', () => {
   const SHARDS = 8;
   const HOMES = 4;
