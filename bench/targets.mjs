@@ -224,7 +224,8 @@ export async function startOurs() {
   const before = new Set(descendants(process.pid).map((p) => p.pid));
   // BENCH_VARS='{"HOT_TOPIC_RATE":"1000000"}': wrangler.toml [vars] overridden for an experiment.
   const vars = { ...JSON.parse(process.env.BENCH_VARS ?? '{}'), ALLOW_ANONYMOUS: 'true', ADMIN_TOKEN };
-  const broker = await startBroker({ vars });
+  const inspectorPort = process.env.BENCH_INSPECTOR_PORT ? Number(process.env.BENCH_INSPECTOR_PORT) : undefined;
+  const broker = await startBroker({ vars, ...(inspectorPort ? { inspectorPort } : {}) });
   const shardCount = configNumber(vars, 'SHARD_COUNT', 4);
   const wildcardHomes = configNumber(vars, 'WILDCARD_HOMES', 4);
   const combiners = configNumber(vars, 'HOT_TOPIC_COMBINERS', 16);

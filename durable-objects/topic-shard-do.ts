@@ -214,10 +214,7 @@ export class TopicShardDO extends CountedObject {
     const moved: number[] = [];
     messages.forEach((message, position) => (owned(message.topic) ? mine.push(message) : moved.push(position)));
     if (mine.length === 0) this.invocations.rpc++;
-    const hot = this.hotTopics.note(
-      mine.map((message) => message.topic),
-      Date.now(),
-    );
+    const hot = this.hotTopics.note(mine, Date.now());
     const delivered = mine.length > 0 ? await this.publish(mine) : 0;
     this.splitter.notePublishes(mine.length);
     return { depth: this.placement.get().depth, delivered, moved, ...(hot.length > 0 ? { hot } : {}) };

@@ -16,6 +16,16 @@ const PINGRESP = new Uint8Array([0xd0, 0x00]);
 const PACKET_TYPE_CONNECT = 1;
 /** How long the Worker waits for the session to close after a keepalive timeout before it closes itself. */
 const SESSION_CLOSE_GRACE_MS = 2000;
+/** Bytes of client packets gathered into one message to the session at most (a larger packet goes alone). */
+const COALESCE_BYTES = 256 * 1024;
+/**
+ * Messages to the session within one GATHER_WINDOW_MS past which the relay starts gathering (200/s): below
+ * it every packet leaves at once. Gathering waits for a timer turn, and under load workerd runs timers late
+ * (100 pairs at 10 msg/s each measured p50 1.9 → 15–30 ms with gathering always on), so only a client that
+ * sends fast, whose packets queue anyway, has them gathered.
+ */
+const GATHER_AFTER = 20;
+const GATHER_WINDOW_MS = 100;
 
 type RelayState = 'awaitingConnect' | 'connecting' | 'relaying' | 'closed';
 
@@ -40,6 +50,16 @@ export class MqttRelay {
   /** When the packet still incomplete in the framer began (undefined: none), and its deadline's timer. */
   private partialSince: number | undefined;
   private partialTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Packets for the session gathered while a send went out this turn (see sendToSession), and whether a
+   * flush is scheduled: set while the relay is busy, clear after a quiet turn.
+   */
+  private gathered: Uint8Array[] = [];
+  private gatheredBytes = 0;
+  private flushing: ReturnType<typeof setTimeout> | undefined;
+  /** Messages sent to the session in the current GATHER_WINDOW_MS, and when that window began. */
+  private sentInWindow = 0;
+  private windowStart = 0;
 
   constructor(
     private readonly client: WebSocket,
@@ -190,7 +210,45 @@ export class MqttRelay {
     }
   }
 
+  /**
+   * A session object pays per WebSocket message (an event, a billed 1/20 request). A client sending fast
+   * (past GATHER_AFTER messages in GATHER_WINDOW_MS) has the packets that arrive while a flush is pending
+   * gathered, and they leave together one timer turn later: one message per turn instead of one per frame
+   * (fan-in QoS 0 measured 14–17 k → 27–30 k msg/s). Below that rate every packet leaves at once.
+   */
   private sendToSession(message: Uint8Array): void {
+    if (this.flushing === undefined) {
+      const now = Date.now();
+      if (now - this.windowStart >= GATHER_WINDOW_MS) {
+        this.windowStart = now;
+        this.sentInWindow = 0;
+      }
+      this.deliverToSession(message);
+      if (++this.sentInWindow >= GATHER_AFTER) this.flushing = setTimeout(() => this.flushGathered(), 0);
+      return;
+    }
+    this.gathered.push(message);
+    this.gatheredBytes += message.length;
+    if (this.gatheredBytes >= COALESCE_BYTES) this.sendGathered();
+  }
+
+  /** The gathered packets leave; the relay stays in gathering mode for one more turn if there were any. */
+  private flushGathered(): void {
+    this.flushing = undefined;
+    if (this.gathered.length === 0) return;
+    this.sendGathered();
+    this.flushing = setTimeout(() => this.flushGathered(), 0);
+  }
+
+  private sendGathered(): void {
+    if (this.gathered.length === 0) return;
+    const message = this.gathered.length === 1 ? this.gathered[0]! : concatBytes(this.gathered);
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    this.deliverToSession(message);
+  }
+
+  private deliverToSession(message: Uint8Array): void {
     relayCounters.framesRelayed++;
     try {
       this.session?.send(message);
@@ -213,6 +271,7 @@ export class MqttRelay {
 
   /** [MQTT-3.1.2-24] no packet within 1.5 × keepalive: the session publishes the will and closes. */
   private keepAliveExpired(): void {
+    this.sendGathered(); // packets first, in their order
     try {
       this.session?.send(encodeControl({ type: 'keepalive-timeout' }));
     } catch {
@@ -283,6 +342,9 @@ export class MqttRelay {
    */
   private close(reason: string): void {
     if (this.state === 'closed') return;
+    // What the client sent before it went (its DISCONNECT, last publishes) reaches the session first.
+    this.sendGathered();
+    clearTimeout(this.flushing);
     this.state = 'closed';
     if (this.timer) clearTimeout(this.timer);
     if (this.partialTimer) clearTimeout(this.partialTimer);

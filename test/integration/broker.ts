@@ -40,6 +40,8 @@ export interface BrokerOptions {
   vars?: Record<string, string>;
   /** The Worker's entry module instead of worker/index.ts (source text, imports relative to the repository). */
   entry?: string;
+  /** Opens workerd's DevTools inspector on this port (CPU profiles: bench/profile.mjs). */
+  inspectorPort?: number;
 }
 
 export interface RunningBroker {
@@ -66,6 +68,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     host: '127.0.0.1',
     port: 0,
     durableObjectsPersist: options.persistDir ?? false,
+    ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
     // BROKER_LOG=debug shows the Worker's and objects' console output.
     log: new Log(process.env.BROKER_LOG === 'debug' ? LogLevel.DEBUG : LogLevel.WARN),
   } as ConstructorParameters<typeof Miniflare>[0]);

@@ -2,18 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { HOT_HOLD_MS, HotTopicMeter, HotTopics, combinerSlot } from '../../../core/routing/hot-topics.js';
 
 describe('hot topics', () => {
+  const from = (origin: string, ...topics: string[]) => topics.map((topic) => ({ topic, origin }));
+
   it('a topic becomes hot once its messages in one second reach the rate, and stays hot for HOT_HOLD_MS', () => {
-    const meter = new HotTopicMeter(3);
-    expect(meter.note(['t', 't'], 0)).toEqual([]);
-    expect(meter.note(['t', 'u'], 100)).toEqual(['t']);
+    const meter = new HotTopicMeter(3, 2);
+    expect(meter.note(from('p1', 't', 't'), 0)).toEqual([]);
+    expect(meter.note([...from('p2', 't'), ...from('p1', 'u')], 100)).toEqual(['t']);
     // A new window: still hot (hysteresis), though quiet.
-    expect(meter.note(['t'], 5_000)).toEqual(['t']);
-    expect(meter.note(['t'], HOT_HOLD_MS + 200)).toEqual([]);
+    expect(meter.note(from('p1', 't'), 5_000)).toEqual(['t']);
+    expect(meter.note(from('p1', 't'), HOT_HOLD_MS + 200)).toEqual([]);
   });
 
   it('counts each window afresh: a slow topic never turns hot', () => {
-    const meter = new HotTopicMeter(3);
-    for (let second = 0; second < 10; second++) expect(meter.note(['slow', 'slow'], second * 1000)).toEqual([]);
+    const meter = new HotTopicMeter(3, 1);
+    for (let second = 0; second < 10; second++) expect(meter.note(from('p', 'slow', 'slow'), second * 1000)).toEqual([]);
+  });
+
+  it('one publisher, however fast, does not make a topic hot: its own session batches it already', () => {
+    const meter = new HotTopicMeter(3, 2);
+    expect(meter.note(from('p1', 't', 't', 't', 't', 't'), 0)).toEqual([]);
+    expect(meter.note(from('p2', 't'), 10)).toEqual(['t']);
   });
 
   it('the router side remembers marks until they lapse and keeps at most its maximum', () => {
