@@ -157,7 +157,6 @@ export class OutboundStore {
 
   constructor(private readonly sql: CountedSql) {
     sql.run(OUTBOUND_SCHEMA);
-    this.migrateSeqTable();
   }
 
   /** Messages held in memory only: the object must not hibernate while there are any. */
@@ -173,6 +172,9 @@ export class OutboundStore {
   /** Reads the live messages and rebuilds the index (the object woke). */
   load(): LoadedOutbound {
     this.reset();
+    // Only a stored session can have rows of an earlier release: a new object skips the probe (a failing
+    // statement, measurable in a connect storm).
+    this.migrateSeqTable();
     const mark = this.sql.one<Row>('SELECT up_to, live, sent_below FROM outbound_mark WHERE id = 1');
     const upTo = (mark?.up_to as number | undefined) ?? 0;
     const live = new LiveRanges(mark ? (JSON.parse(mark.live as string) as Array<[number, number]>) : []);

@@ -6,7 +6,7 @@ import { MqttError, isOverloaded } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
-import type { Effect, Reply } from '../core/session/effects.js';
+import type { Effect, Reply, StoreOp } from '../core/session/effects.js';
 import { describeSession, step, type ConnectionLoss, type Input } from '../core/session/machine.js';
 import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
@@ -35,6 +35,8 @@ const MARK_FLUSH_MAX_DELAY_MS = 30_000;
  * until they are gone; none is left once they are, so the object hibernates after every burst.
  */
 const KEEP_AWAKE_MS = 30_000;
+/** At most one log line per session for messages its queue's bounds dropped, per this interval. */
+const DROP_LOG_INTERVAL_MS = 60_000;
 
 /** Work an input started that need not hold up the next one (routing, alarms), and its reply. */
 interface Applied {
@@ -58,6 +60,9 @@ export class SessionDO extends CountedObject {
   private lastStepAt = 0;
   /** When the outbound mark became stale (undefined: it is not). */
   private markDirtySince: number | undefined;
+  /** Queued messages dropped since the last log line, and when that was. */
+  private dropsUnlogged = 0;
+  private dropsLoggedAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -262,6 +267,22 @@ export class SessionDO extends CountedObject {
     this.housekeep();
   }
 
+  /**
+   * Messages the queue's bounds dropped are counted (the sessions API's counters) and logged here, at most
+   * once per DROP_LOG_INTERVAL_MS per session with the totals since (`wrangler tail` shows them).
+   */
+  private logDrops(ops: readonly StoreOp[]): void {
+    for (const op of ops) {
+      if (op.op === 'count' && (op.counter === 'queue_dropped' || op.counter === 'queue_dropped_bytes')) this.dropsUnlogged += op.n;
+    }
+    const now = Date.now();
+    if (this.dropsUnlogged === 0 || now - this.dropsLoggedAt < DROP_LOG_INTERVAL_MS) return;
+    const record = this.state?.session.record;
+    console.warn('queue bound dropped messages', { tenant: record?.tenant, clientId: record?.clientId, dropped: this.dropsUnlogged, queued: this.state?.session.queue.length });
+    this.dropsUnlogged = 0;
+    this.dropsLoggedAt = now;
+  }
+
   private flushMark(): void {
     try {
       this.store.outbound.flushMark();
@@ -274,7 +295,8 @@ export class SessionDO extends CountedObject {
   private apply(effect: Effect, background: Promise<unknown>[], blocking: Promise<Applied>[]): void {
     switch (effect.type) {
       case 'persist':
-        return this.store.apply(effect.ops);
+        this.store.apply(effect.ops);
+        return this.logDrops(effect.ops);
       case 'send':
         return this.send(effect.connectionId, effect.packets);
       case 'close':
