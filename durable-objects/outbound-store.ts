@@ -155,8 +155,12 @@ export class OutboundStore {
   private memoryEntries = 0;
   private dirty = false;
 
-  constructor(private readonly sql: CountedSql) {
-    sql.run(OUTBOUND_SCHEMA);
+  /** `createTables` false: the caller makes OUTBOUND_SCHEMA's tables before the first op that needs them. */
+  constructor(
+    private readonly sql: CountedSql,
+    createTables = true,
+  ) {
+    if (createTables) sql.run(OUTBOUND_SCHEMA);
   }
 
   /** Messages held in memory only: the object must not hibernate while there are any. */

@@ -34,6 +34,8 @@ type Row = Record<string, SqlStorageValue>;
 export class PresenceDO extends CountedObject {
   private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
   private readonly limitHits = new LimitHits(this.sql);
+  /** The bucket row is written (remember): once per instance, not once per report. */
+  private remembered = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -194,7 +196,9 @@ export class PresenceDO extends CountedObject {
   }
 
   private remember(tenant: string, bucket: number): void {
+    if (this.remembered) return;
     this.sql.run('INSERT OR IGNORE INTO bucket (id, tenant, bucket, leased) VALUES (1, ?, ?, 0)', tenant, bucket);
+    this.remembered = true;
   }
 
   private leased(): number {

@@ -9,7 +9,7 @@ import type { SubscriptionOptions } from '../core/routing/subscription.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
 import { fromJson, toJson } from './json.js';
 import type { CountedSql } from './invocation-counters.js';
-import { OutboundStore } from './outbound-store.js';
+import { OUTBOUND_SCHEMA, OutboundStore } from './outbound-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS session (
@@ -71,23 +71,83 @@ function addColumnIfMissing(sql: CountedSql, table: string, column: string): voi
   }
 }
 
+/** The session table alone: all a clean session's CONNECT writes (SessionStore.tables). */
+const SESSION_TABLE = SCHEMA.slice(0, SCHEMA.indexOf('CREATE TABLE IF NOT EXISTS subscriptions'));
+/** The ops that need no table but the session's: a clean start and the session row. */
+const SESSION_ROW_OPS: ReadonlySet<StoreOp['op']> = new Set(['deleteAll', 'clearInboundAliases', 'writeSession']);
+
+/** Whether the database has `table`; the probe reads no row (sqlite_master would read them all). */
+function hasTable(sql: CountedSql, table: string): boolean {
+  try {
+    sql.run(`SELECT 1 FROM ${table} LIMIT 0`);
+    return true;
+  } catch (error) {
+    if (/no such table/.test(String(error))) return false;
+    throw error;
+  }
+}
+
 /** Typed access to a session object's SQLite database. All calls are synchronous. */
 export class SessionStore {
   /** Outbound QoS 1/2 messages: rows for a persistent session, memory for one that ends with its connection. */
   readonly outbound: OutboundStore;
+  /**
+   * The tables this database has. Every new client id is a new object, and a clean session's CONNECT writes
+   * only its session row: the other tables (11 b-trees with their keys, their pages committed, and cached
+   * while the object lives) are made by the first op that needs them. 'none': nothing was ever stored.
+   */
+  private tables: 'none' | 'session' | 'all' = 'none';
 
   constructor(private readonly sql: CountedSql) {
-    sql.run(SCHEMA);
+    // Its tables are made here (createTables) with the others.
+    this.outbound = new OutboundStore(sql, false);
+    if (!hasTable(sql, 'session')) return;
+    // Earlier releases made every table at once: the session table alone is this one's, with every column.
+    if (!hasTable(sql, 'subscriptions')) {
+      this.tables = 'session';
+      return;
+    }
+    this.createTables();
     addColumnIfMissing(sql, 'session', 'token TEXT');
     addColumnIfMissing(sql, 'inbound_qos2', 'route_key TEXT');
-    this.outbound = new OutboundStore(sql);
+  }
+
+  private createTables(): void {
+    this.sql.run(SCHEMA + OUTBOUND_SCHEMA);
+    this.tables = 'all';
+  }
+
+  /**
+   * Applies `ops` if they need the session table at most (then returns true); otherwise creates every table
+   * first, for apply(). A table that does not exist has no row to delete, and the outbound store holds
+   * nothing before its first op.
+   */
+  private appliedWithoutTables(ops: readonly StoreOp[]): boolean {
+    if (!ops.every((op) => SESSION_ROW_OPS.has(op.op))) {
+      this.createTables();
+      return false;
+    }
+    for (const op of ops) {
+      if (op.op === 'writeSession') {
+        if (this.tables === 'none') this.sql.run(SESSION_TABLE);
+        this.tables = 'session';
+        this.writeSession(op.record);
+        this.outbound.volatile = op.record.sessionExpiryInterval === 0;
+      } else if (op.op === 'deleteAll' && this.tables === 'session') {
+        this.sql.run('DELETE FROM session');
+      }
+    }
+    return true;
   }
 
   /** The session as stored, for the state machine (the queue's rows stay here: only their sizes are loaded). */
   load(): StoredSession {
+    if (this.tables === 'none') return emptySession();
     const record = this.readSession();
     this.outbound.volatile = record !== undefined && record.sessionExpiryInterval === 0;
     if (!record) return emptySession();
+    // The session row is all there is: nothing subscribed, stored, received or aliased.
+    if (this.tables === 'session') return { ...emptySession(), record };
     const outbound = this.outbound.load();
     const inflight = new Map<number, OutboundMessage>();
     // The keys of the QoS 2 messages held, from the rows read anyway: a copy routed here again after a
@@ -115,6 +175,7 @@ export class SessionStore {
 
   /** Applies the state machine's changes, in order. */
   apply(ops: readonly StoreOp[]): void {
+    if (this.tables !== 'all' && this.appliedWithoutTables(ops)) return;
     for (const op of ops) {
       switch (op.op) {
         case 'writeSession':
@@ -190,6 +251,7 @@ export class SessionStore {
    */
   loadReplays(open: ReadonlySet<string>): Map<string, ReplayPlan[]> {
     const replays = new Map<string, ReplayPlan[]>();
+    if (this.tables !== 'all') return replays;
     for (const row of this.sql.all<Row>('SELECT connection_id, plans FROM retained_replays')) {
       const connectionId = row.connection_id as string;
       if (open.has(connectionId)) replays.set(connectionId, JSON.parse(row.plans as string) as ReplayPlan[]);
@@ -279,6 +341,7 @@ export class SessionStore {
 
   /** What this session counted (limits hit, messages dropped), for the operator: name → total. */
   readCounters(): Record<string, number> {
+    if (this.tables !== 'all') return {};
     return Object.fromEntries(this.sql.all<Row>('SELECT name, value FROM counters').map((row) => [row.name as string, row.value as number]));
   }
 

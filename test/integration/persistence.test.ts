@@ -124,6 +124,35 @@ describe('a connection lost in a runtime restart (the platform\'s loss, not the 
     }
   });
 
+  it('[MQTT-4.1.0-1] a session that never subscribed (its object stores the session row alone) is resumed from that row after a restart, will included', async () => {
+    const persistDir = tempPersistDir();
+    const first = await startBroker({ persistDir });
+    const will = { topic: 'slim/will', payload: Buffer.from('gone after all'), qos: 1 as const, retain: false };
+    const victim = await connectClient(first.mqttUrl, { clientId: 'slim-victim', clean: false, will });
+    await first.stop();
+    victim.end(true);
+
+    const second = await startBroker({ persistDir });
+    try {
+      const watcher = await connectClient(second.mqttUrl, { clientId: 'slim-watcher' });
+      const got = recorder(watcher);
+      await subscribe(watcher, 'slim/will', 1);
+      const back = await connectClient(second.mqttUrl, { clientId: 'slim-victim', clean: false, will });
+      expect((back as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent).toBe(true);
+      // The client is back: the will of the connection the restart lost is not published.
+      await sentinel(back, 'slim/will', got);
+      expect(got.messages).toHaveLength(0);
+      // Its first subscription needs the tables the session did without; its own will still comes when it goes.
+      await subscribe(back, 'slim/cmd', 1);
+      back.end(true);
+      await got.waitFor(1);
+      expect(got.messages[0]!.payload).toBe('gone after all');
+      await end(watcher);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('[MQTT-3.1.2-8] a client that does not come back gets its will once the grace (WILL_GRACE_AFTER_RESTART) has passed', async () => {
     const persistDir = tempPersistDir();
     const vars = { WILL_GRACE_AFTER_RESTART: '2' };
