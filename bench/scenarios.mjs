@@ -24,6 +24,18 @@ export function percentile(sorted, p) {
   return sorted[i];
 }
 
+/** Percentiles of sorted latencies and the CPU of the window: what every latency scenario reports. */
+function latencyFigures(sorted, cpu) {
+  return {
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
+    generatorCpuPct: cpu.generatorCpuPct,
+    brokerCpuPct: (cpu.brokerCpuS / cpu.wallS) * 100,
+  };
+}
+
 function sortedNumbers(values) {
   return Float64Array.from(values).sort();
 }
@@ -492,12 +504,7 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
       delivered: latencies.length,
       losses: sent - latencies.length,
       outOfOrder,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
-      generatorCpuPct: cpu.generatorCpuPct,
-      brokerCpuPct: (cpu.brokerCpuS / cpu.wallS) * 100,
+      ...latencyFigures(sorted, cpu),
       counters: counted,
     };
   } finally {
@@ -612,12 +619,7 @@ export async function latencyPairsRun(target, { qos, pairs = 100, ratePerPair = 
       losses: sentTotal - latencies.length,
       unacked: qos === 0 ? 0 : sentTotal - ackedTotal(),
       outOfOrder,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
-      max: sorted.length > 0 ? sorted[sorted.length - 1] : NaN,
-      generatorCpuPct: cpu.generatorCpuPct,
-      brokerCpuPct: (cpu.brokerCpuS / cpu.wallS) * 100,
+      ...latencyFigures(sorted, cpu),
       counters: counted,
     };
   } finally {
