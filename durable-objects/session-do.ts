@@ -31,10 +31,11 @@ const MARK_FLUSH_QUIET_MS = 1000;
 const MARK_FLUSH_MAX_DELAY_MS = 30_000;
 /**
  * While messages are held in memory only (a session that ends with its connection), a pending timer keeps the
- * object from hibernating: hibernation would forget them while the client is still connected. Re-armed
- * until they are gone; none is left once they are, so the object hibernates after every burst.
+ * object from hibernating: hibernation would forget them while the client is still connected. It fires every
+ * KEEP_AWAKE_MS and re-arms only while they are held, so the object qualifies for hibernation at most
+ * KEEP_AWAKE_MS after its last one completed.
  */
-const KEEP_AWAKE_MS = 30_000;
+const KEEP_AWAKE_MS = 2_000;
 /** At most one log line per session for messages its queue's bounds dropped, per this interval. */
 const DROP_LOG_INTERVAL_MS = 60_000;
 
@@ -245,11 +246,10 @@ export class SessionDO extends CountedObject {
     if (outbound.markDirty && this.state && !ownerOf(this.state)) this.flushMark();
     if (!outbound.markDirty) this.markDirtySince = undefined;
     else this.markDirtySince ??= Date.now();
-    if (!outbound.markDirty && outbound.heldInMemory === 0) {
-      clearTimeout(this.housekeeping);
-      this.housekeeping = undefined;
-      return;
-    }
+    // Nothing to keep: an armed timer is left to lapse (it re-arms only if needed). Clearing and arming one
+    // per message cost QoS 1 latency at 100 pairs × 10 msg/s (p50 75 ms, measured); one that lapses keeps
+    // the object from hibernating for at most KEEP_AWAKE_MS after its last message.
+    if (!outbound.markDirty && outbound.heldInMemory === 0) return;
     this.housekeeping ??= setTimeout(() => this.onHousekeeping(), outbound.markDirty ? MARK_FLUSH_QUIET_MS : KEEP_AWAKE_MS);
   }
 
