@@ -221,14 +221,18 @@ export function qos1Summary(derived, targetNames) {
     const f = derived[scenario]?.ours;
     if (!f || f.rowsWrittenPerMsg === undefined) continue;
     const rowsTarget = session === 'persistent' ? QOS1_TARGETS.rowsWrittenPersistent : QOS1_TARGETS.rowsWrittenClean;
+    // The target is the rows a delivery costs where it is stored, the subscriber's session; the shards'
+    // periodic counter flushes (a row per counter every 10 s) are in the cost, not in this figure.
+    const sessionRows = f.sessionRowsWrittenPerMsg ?? f.rowsWrittenPerMsg;
     cost.push({
       label,
       scenario,
       session,
       deliveries: f.delivered,
-      rowsWrittenPerDelivery: f.rowsWrittenPerMsg,
+      rowsWrittenPerDelivery: sessionRows,
+      allRowsWrittenPerDelivery: f.rowsWrittenPerMsg,
       rowsWrittenTarget: rowsTarget,
-      rowsWrittenMet: f.rowsWrittenPerMsg <= rowsTarget,
+      rowsWrittenMet: sessionRows <= rowsTarget,
       costPerMillion: f.costPerMillionMsgs,
       costTarget: QOS1_TARGETS.costPerMillion,
       costMet: f.costPerMillionMsgs <= QOS1_TARGETS.costPerMillion,
@@ -243,13 +247,14 @@ function formatQos1(summary, names) {
   if (summary.cost.length > 0) {
     out.push(
       table(
-        ['scenario', 'session', 'deliveries', 'rows written per delivery', 'target', '$ per million deliveries', 'target'],
+        ['scenario', 'session', 'deliveries', 'session rows written per delivery', 'target', 'all rows', '$ per million deliveries', 'target'],
         summary.cost.map((c) => [
           c.label,
           c.session,
           fmt(c.deliveries),
           fmt(c.rowsWrittenPerDelivery),
           `${c.session === 'persistent' ? '≤ ' : ''}${c.rowsWrittenTarget}: ${met(c.rowsWrittenMet)}`,
+          fmt(c.allRowsWrittenPerDelivery),
           `$${fmt(c.costPerMillion)}`,
           `≤ $${c.costTarget.toFixed(2)}: ${met(c.costMet)}`,
         ]),
