@@ -24,6 +24,21 @@ export function percentile(sorted, p) {
   return sorted[i];
 }
 
+/**
+ * The end of a latency run: waits (bounded) until every message sent arrived and, at QoS 1, was acknowledged,
+ * then reads the window's CPU, the counters and the sorted latencies.
+ */
+async function settleLatencyRun({ latencies, sent, qos, acked, meter, counters }) {
+  await waitFor(
+    () => latencies.length >= sent && (qos === 0 || acked() >= sent),
+    () => latencies.length + acked(),
+    { idleMs: 1500, maxMs: 5000 },
+  );
+  const cpu = meter();
+  const counted = await counters.finish();
+  return { cpu, counted, sorted: sortedNumbers(latencies) };
+}
+
 /** Percentiles of sorted latencies and the CPU of the window: what every latency scenario reports. */
 function latencyFigures(sorted, cpu) {
   return {
@@ -489,14 +504,7 @@ export async function latencyRun(target, { qos, rate = 200, durationMs = 10_000 
         }
       }, 2);
     });
-    await waitFor(
-      () => latencies.length >= sent && (qos === 0 || acked >= sent),
-      () => latencies.length + acked,
-      { idleMs: 1500, maxMs: 5000 },
-    );
-    const cpu = meter();
-    const counted = await counters.finish();
-    const sorted = sortedNumbers(latencies);
+    const { cpu, counted, sorted } = await settleLatencyRun({ latencies, sent, qos, acked: () => acked, meter, counters });
     return {
       qos,
       rate,
@@ -600,14 +608,7 @@ export async function latencyPairsRun(target, { qos, pairs = 100, ratePerPair = 
       }, 2);
     });
     const sendS = (performance.now() - t0) / 1000;
-    await waitFor(
-      () => latencies.length >= sentTotal && (qos === 0 || ackedTotal() >= sentTotal),
-      () => latencies.length + ackedTotal(),
-      { idleMs: 1500, maxMs: 5000 },
-    );
-    const cpu = meter();
-    const counted = await counters.finish();
-    const sorted = sortedNumbers(latencies);
+    const { cpu, counted, sorted } = await settleLatencyRun({ latencies, sent: sentTotal, qos, acked: ackedTotal, meter, counters });
     return {
       qos,
       pairs,
