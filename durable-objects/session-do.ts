@@ -6,38 +6,24 @@ import { MqttError, isOverloaded } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
-import type { Effect, Reply, StoreOp } from '../core/session/effects.js';
+import type { Effect, Reply } from '../core/session/effects.js';
 import { describeSession, step, type ConnectionLoss, type Input } from '../core/session/machine.js';
 import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
-import { presenceStub, tenantStub, tokenStub } from './addresses.js';
-import { presenceBucketOf } from '../core/tenancy/presence.js';
+import { tenantStub } from './addresses.js';
 import { brokerConfig, sessionConfig } from './config.js';
 import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
 import { RelayCloseCode, RelayHeader, connectionLoss, decodeControl } from './relay-protocol.js';
+import { OutboundUpkeep } from './outbound-upkeep.js';
+import { reportPresence } from './presence-report.js';
+import { QueueDropLog } from './queue-drop-log.js';
 import { SessionStore } from './session-store.js';
 import { ShardRouter } from './shard-router.js';
 
 /** The socket attachment: the connection's record (ids and scalars only), versioned. */
 type Attachment = ConnectionRecord & { v: 2 };
-
-/**
- * Quiet time after which the outbound mark row is written (outbound-store.ts): a burst of deliveries and
- * acknowledgements writes it once, at its end, and at least every MARK_FLUSH_MAX_DELAY_MS under steady load.
- */
-const MARK_FLUSH_QUIET_MS = 1000;
-const MARK_FLUSH_MAX_DELAY_MS = 30_000;
-/**
- * While messages are held in memory only (a session that ends with its connection), a pending timer keeps the
- * object from hibernating: hibernation would forget them while the client is still connected. It fires every
- * KEEP_AWAKE_MS and re-arms only while they are held, so the object qualifies for hibernation at most
- * KEEP_AWAKE_MS after its last one completed.
- */
-const KEEP_AWAKE_MS = 2_000;
-/** At most one log line per session for messages its queue's bounds dropped, per this interval. */
-const DROP_LOG_INTERVAL_MS = 60_000;
 
 /** Work an input started that need not hold up the next one (routing, alarms), and its reply. */
 interface Applied {
@@ -56,18 +42,14 @@ export class SessionDO extends CountedObject {
   private router: ShardRouter | undefined;
   /** Inputs that wait on the shards (SUBSCRIBE) hold up the ones after them: packets stay in order. */
   private serial: Promise<unknown> = Promise.resolve();
-  /** The one housekeeping timer: the outbound mark's flush, or keeping memory-only messages awake. */
-  private housekeeping: ReturnType<typeof setTimeout> | undefined;
-  private lastStepAt = 0;
-  /** When the outbound mark became stale (undefined: it is not). */
-  private markDirtySince: number | undefined;
-  /** Queued messages dropped since the last log line, and when that was. */
-  private dropsUnlogged = 0;
-  private dropsLoggedAt = 0;
+  /** The outbound store's timer between steps (mark flush, keep-awake). */
+  private readonly upkeep: OutboundUpkeep;
+  private readonly drops = new QueueDropLog();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SessionStore(this.sql);
+    this.upkeep = new OutboundUpkeep(this.store.outbound);
     this.config = sessionConfig(brokerConfig(env));
   }
 
@@ -228,75 +210,24 @@ export class SessionDO extends CountedObject {
   /** step() and the effects that apply at once; effects answered later push their promise to `blocking`. */
   private run(input: Input, blocking: Promise<Applied>[] = []): Applied {
     const now = Date.now();
-    const { effects, reply } = step(this.load(), input, now, this.config);
+    const state = this.load();
+    const { effects, reply } = step(state, input, now, this.config);
     const background: Promise<unknown>[] = [];
     const rowsBefore = this.invocations.rowsWritten;
     for (const effect of effects) this.apply(effect, background, blocking);
-    this.lastStepAt = now;
-    this.housekeep();
+    this.upkeep.afterStep(now, ownerOf(state) !== undefined);
     // Memory-only messages write nothing: only rows written make a delivery wait for the commit.
     return { reply, background, wrote: this.invocations.rowsWritten > rowsBefore };
-  }
-
-  /** Arms or clears the housekeeping timer for what the outbound store holds (see MARK_FLUSH_QUIET_MS, KEEP_AWAKE_MS). */
-  private housekeep(): void {
-    const outbound = this.store.outbound;
-    // Offline, nothing more will be acknowledged for a while: the mark goes now, with the step that wrote
-    // the session offline, so that a restart soon after (a deploy) resends nothing already acknowledged.
-    if (outbound.markDirty && this.state && !ownerOf(this.state)) this.flushMark();
-    if (!outbound.markDirty) this.markDirtySince = undefined;
-    else this.markDirtySince ??= Date.now();
-    // Nothing to keep: an armed timer is left to lapse (it re-arms only if needed). Clearing and arming one
-    // per message cost QoS 1 latency at 100 pairs × 10 msg/s (p50 75 ms, measured); one that lapses keeps
-    // the object from hibernating for at most KEEP_AWAKE_MS after its last message.
-    if (!outbound.markDirty && outbound.heldInMemory === 0) return;
-    this.housekeeping ??= setTimeout(() => this.onHousekeeping(), outbound.markDirty ? MARK_FLUSH_QUIET_MS : KEEP_AWAKE_MS);
-  }
-
-  private onHousekeeping(): void {
-    this.housekeeping = undefined;
-    const now = Date.now();
-    const outbound = this.store.outbound;
-    const quietFor = now - this.lastStepAt;
-    if (outbound.markDirty && quietFor < MARK_FLUSH_QUIET_MS && now - (this.markDirtySince ?? now) < MARK_FLUSH_MAX_DELAY_MS) {
-      // Still busy: look again once it may have been quiet long enough.
-      this.housekeeping = setTimeout(() => this.onHousekeeping(), Math.max(50, MARK_FLUSH_QUIET_MS - quietFor));
-      return;
-    }
-    if (outbound.markDirty) this.flushMark();
-    this.housekeep();
-  }
-
-  /**
-   * Messages the queue's bounds dropped are counted (the sessions API's counters) and logged here, at most
-   * once per DROP_LOG_INTERVAL_MS per session with the totals since (`wrangler tail` shows them).
-   */
-  private logDrops(ops: readonly StoreOp[]): void {
-    for (const op of ops) {
-      if (op.op === 'count' && (op.counter === 'queue_dropped' || op.counter === 'queue_dropped_bytes')) this.dropsUnlogged += op.n;
-    }
-    const now = Date.now();
-    if (this.dropsUnlogged === 0 || now - this.dropsLoggedAt < DROP_LOG_INTERVAL_MS) return;
-    const record = this.state?.session.record;
-    console.warn('queue bound dropped messages', { tenant: record?.tenant, clientId: record?.clientId, dropped: this.dropsUnlogged, queued: this.state?.session.queue.length });
-    this.dropsUnlogged = 0;
-    this.dropsLoggedAt = now;
-  }
-
-  private flushMark(): void {
-    try {
-      this.store.outbound.flushMark();
-    } catch (error) {
-      // Not written: the rows still say more is live than is, which a wake resends (outbound-store.ts).
-      console.error('outbound mark not written', String(error));
-    }
   }
 
   private apply(effect: Effect, background: Promise<unknown>[], blocking: Promise<Applied>[]): void {
     switch (effect.type) {
       case 'persist':
         this.store.apply(effect.ops);
-        return this.logDrops(effect.ops);
+        return this.drops.note(effect.ops, () => {
+          const { record, queue } = this.load().session;
+          return { tenant: record?.tenant, clientId: record?.clientId, queued: queue.length };
+        });
       case 'send':
         return this.send(effect.connectionId, effect.packets);
       case 'close':
@@ -446,35 +377,6 @@ function fault(connectionId: string, error: unknown): Input {
   const reasonCode: ReasonCodeValue = error instanceof MqttError ? error.reasonCode : ReasonCode.UnspecifiedError;
   console.warn('closing connection', { reasonCode, error: String(error) });
   return { type: 'fault', connectionId, reasonCode };
-}
-
-/** Retries of a presence report: a lost one would leave the sessions list and connection counts wrong. */
-const PRESENCE_ATTEMPTS = 4;
-
-/**
- * Reports a session's state to its presence bucket and, for a connection-limited token, to the token's
- * object, retrying with jittered back-off (0.2, 0.4, 0.8 s): a storm may overload a bucket for a moment.
- */
-async function reportPresence(env: Env, effect: Extract<Effect, { type: 'presence' }>): Promise<void> {
-  const buckets = brokerConfig(env).presenceBuckets;
-  const bucket = presenceBucketOf(effect.clientId, buckets);
-  const reports: Array<() => Promise<void>> = [() => presenceStub(env, effect.tenant, bucket).report(effect.tenant, bucket, effect.clientId, effect.state, effect.tokenId)];
-  if (effect.countsConnections && effect.tokenId !== undefined) {
-    const tokenId = effect.tokenId;
-    reports.push(() => tokenStub(env, effect.tenant, tokenId).connectionPresence(effect.clientId, effect.state === 'connected'));
-  }
-  await Promise.all(
-    reports.map(async (report) => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await report();
-        } catch (error) {
-          if (attempt >= PRESENCE_ATTEMPTS) return console.error('presence report failed', String(error));
-          await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt * (0.5 + Math.random())));
-        }
-      }
-    }),
-  );
 }
 
 /** Resolves when the background work of an input has settled. */

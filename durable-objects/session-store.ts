@@ -132,7 +132,6 @@ export class SessionStore {
         if (this.tables === 'none') this.sql.run(SESSION_TABLE);
         this.tables = 'session';
         this.writeSession(op.record);
-        this.outbound.volatile = op.record.sessionExpiryInterval === 0;
       } else if (op.op === 'deleteAll' && this.tables === 'session') {
         this.sql.run('DELETE FROM session');
       }
@@ -180,8 +179,6 @@ export class SessionStore {
       switch (op.op) {
         case 'writeSession':
           this.writeSession(op.record);
-          // Messages for a session that ends with its connection stay in memory (outbound-store.ts).
-          this.outbound.volatile = op.record.sessionExpiryInterval === 0;
           break;
         case 'deleteAll':
           this.sql.run('DELETE FROM session; DELETE FROM subscriptions; DELETE FROM inbound_qos2; DELETE FROM inbound_aliases; DELETE FROM retained_replays;');
@@ -290,6 +287,8 @@ export class SessionStore {
   }
 
   private writeSession(record: SessionRecord): void {
+    // Messages for a session that ends with its connection stay in memory (outbound-store.ts).
+    this.outbound.volatile = record.sessionExpiryInterval === 0;
     this.sql.run(
       `INSERT INTO session (id, tenant, client_id, protocol_version, session_expiry, connection_id, will, expires_at, will_at, token)
        VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?)
