@@ -65,3 +65,8 @@ export function presenceStub(env: Env, tenant: string, bucket: number) {
 export function combinerStub(env: Env, tenant: string, index: number, slot: number) {
   return named(env.COMBINER, `${tenant}\u0000shard\u0000${index}\u0000combiner\u0000${slot}`);
 }
+
+/** Log shard `shard` of a tenant's event log (core/tenancy/event-log.ts). */
+export function logStub(env: Env, tenant: string, shard: number) {
+  return named(env.EVENT_LOG, `${tenant}\u0000log\u0000${shard}`);
+}

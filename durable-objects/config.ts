@@ -2,6 +2,7 @@
 import { PLATFORM_LOSS_GRACE, TOPIC_ALIAS_MAXIMUM, type SessionConfig } from '../core/session/state.js';
 import type { Env } from './env.js';
 import { DEFAULT_PRESENCE_BUCKETS } from '../core/tenancy/presence.js';
+import { DEFAULT_LOG_SHARDS } from '../core/tenancy/event-log.js';
 import { DEFAULT_SPLIT_THRESHOLDS, type SplitThresholds } from '../core/routing/shard-layout.js';
 import { DEFAULT_WILDCARD_HOMES } from '../core/routing/wildcard-homes.js';
 
@@ -13,6 +14,8 @@ export interface BrokerConfig {
   splitThresholds: SplitThresholds;
   /** Presence buckets per tenant (core/tenancy/presence.ts). */
   presenceBuckets: number;
+  /** Log shards per tenant (core/tenancy/event-log.ts); fixed once deployed (events of a client id live in one). */
+  logShards: number;
   /** Messages per second at which a topic counts as hot and its publishers go through combiners. */
   hotTopicRate: number;
   /** Combiners per shard a hot topic's publishers spread over (core/routing/hot-topics.ts). */
@@ -80,6 +83,7 @@ export function brokerConfig(env: Env): BrokerConfig {
         rate: positiveInt(env.SPLIT_PUBLISH_RATE, DEFAULT_SPLIT_THRESHOLDS.rate),
       },
       presenceBuckets: positiveInt(env.PRESENCE_BUCKETS, DEFAULT_PRESENCE_BUCKETS, 4096),
+      logShards: positiveInt(env.LOG_SHARDS, DEFAULT_LOG_SHARDS, 256),
       hotTopicRate: positiveInt(env.HOT_TOPIC_RATE, 200),
       hotTopicCombiners: positiveInt(env.HOT_TOPIC_COMBINERS, 16, 1024),
       maximumKeepAlive: positiveInt(env.MAX_KEEPALIVE, 60, 65535),

@@ -7,6 +7,7 @@ import type { PresenceDO } from '../durable-objects/presence-do.js';
 import type { FanoutDO } from '../durable-objects/fanout-do.js';
 import type { CombinerDO } from '../durable-objects/combiner-do.js';
 import type { WildcardDO } from '../durable-objects/wildcard-do.js';
+import type { EventLogDO } from '../durable-objects/event-log-do.js';
 
 export interface Env {
   SESSION: DurableObjectNamespace<SessionDO>;
@@ -17,6 +18,9 @@ export interface Env {
   FANOUT: DurableObjectNamespace<FanoutDO>;
   COMBINER: DurableObjectNamespace<CombinerDO>;
   WILDCARD: DurableObjectNamespace<WildcardDO>;
+  EVENT_LOG: DurableObjectNamespace<EventLogDO>;
+  /** Log shards per tenant (core/tenancy/event-log.ts); fixed once deployed. */
+  LOG_SHARDS?: string;
   HOT_TOPIC_RATE?: string;
   HOT_TOPIC_COMBINERS?: string;
   ASSETS?: Fetcher;

@@ -14,6 +14,8 @@ export const RelayHeader = {
   serverKeepAlive: 'X-Mqtt-Server-Keep-Alive',
   /** URI-encoded JSON { id, acl, limits } of the token the client authenticated with; absent = anonymous. */
   token: 'X-Mqtt-Token',
+  /** The client's address as Cloudflare saw it (CF-Connecting-IP), for the event log. */
+  remoteAddress: 'X-Mqtt-Remote-Address',
 } as const;
 
 /**

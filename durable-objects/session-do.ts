@@ -6,9 +6,9 @@ import { MqttError, isOverloaded } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
-import type { Effect, Reply } from '../core/session/effects.js';
+import type { Effect, Reply, StoreOp } from '../core/session/effects.js';
 import { describeSession, step, type ConnectionLoss, type Input } from '../core/session/machine.js';
-import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
+import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type SessionRecord, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
 import { tenantStub } from './addresses.js';
@@ -19,6 +19,8 @@ import { RelayCloseCode, RelayHeader, connectionLoss, decodeControl } from './re
 import { OutboundUpkeep } from './outbound-upkeep.js';
 import { reportPresence } from './presence-report.js';
 import { QueueDropLog } from './queue-drop-log.js';
+import { EventSender } from './event-sender.js';
+import { limitEvent } from '../core/session/log-events.js';
 import { SessionStore } from './session-store.js';
 import { ShardRouter } from './shard-router.js';
 
@@ -45,12 +47,18 @@ export class SessionDO extends CountedObject {
   /** The outbound store's timer between steps (mark flush, keep-awake). */
   private readonly upkeep: OutboundUpkeep;
   private readonly drops = new QueueDropLog();
+  private readonly events: EventSender;
+  /** The session record as the current step found it. */
+  private recordBeforeStep: SessionRecord | undefined;
+  /** Each connection's remote address (the upgrade's header), for its connect entry in the event log. */
+  private readonly remoteAddresses = new Map<string, string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SessionStore(this.sql);
     this.upkeep = new OutboundUpkeep(this.store.outbound);
     this.config = sessionConfig(brokerConfig(env));
+    this.events = new EventSender(env);
   }
 
   // ── Platform entry points ────────────────────────────────────────────────────────────────────────
@@ -74,6 +82,8 @@ export class SessionDO extends CountedObject {
     server.serializeAttachment({ v: 2, ...record } satisfies Attachment);
     connectionIds.set(server, record.id);
     this.sockets.set(record.id, server);
+    const remoteAddress = header(RelayHeader.remoteAddress);
+    if (remoteAddress) this.remoteAddresses.set(record.id, remoteAddress);
     const token = header(RelayHeader.token);
     this.run({ type: 'opened', connection: record, token: token ? (JSON.parse(decodeURIComponent(token)) as ConnectionToken) : null });
     return new Response(null, { status: 101, webSocket: client });
@@ -163,6 +173,7 @@ export class SessionDO extends CountedObject {
     const connectionId = connectionIdOf(ws);
     await this.handle({ type: 'socketClosed', connectionId, cause });
     this.sockets.delete(connectionId);
+    this.remoteAddresses.delete(connectionId);
   }
 
   /** Frames → packets → inputs; returns the routing still in flight. */
@@ -211,6 +222,8 @@ export class SessionDO extends CountedObject {
   private run(input: Input, blocking: Promise<Applied>[] = []): Applied {
     const now = Date.now();
     const state = this.load();
+    // A step that ends the session forgets its record; its limit hits are still logged under its name.
+    this.recordBeforeStep = state.session.record;
     const { effects, reply } = step(state, input, now, this.config);
     const background: Promise<unknown>[] = [];
     const rowsBefore = this.invocations.rowsWritten;
@@ -224,6 +237,7 @@ export class SessionDO extends CountedObject {
     switch (effect.type) {
       case 'persist':
         this.store.apply(effect.ops);
+        this.logLimitHits(effect.ops);
         return this.drops.note(effect.ops, () => {
           const { record, queue } = this.load().session;
           return { tenant: record?.tenant, clientId: record?.clientId, queued: queue.length };
@@ -283,11 +297,36 @@ export class SessionDO extends CountedObject {
       case 'presence':
         this.ctx.waitUntil(reportPresence(this.env, effect));
         return;
+      case 'log': {
+        const { event } = effect;
+        const connectionId = this.load().session.record?.connectionId;
+        const remoteAddress = event.kind === 'connect' && connectionId ? this.remoteAddresses.get(connectionId) : undefined;
+        if (remoteAddress) {
+          event.detail = { ...event.detail, remoteAddress };
+          event.message += `, from ${remoteAddress}`;
+          this.remoteAddresses.delete(connectionId!);
+        }
+        const sent = this.events.add(effect.tenant, event);
+        if (sent) this.ctx.waitUntil(sent);
+        return;
+      }
       case 'wantSys':
         this.ctx.waitUntil(tenantStub(this.env, effect.tenant).wantSys(effect.tenant).catch((e: unknown) => console.error('wantSys failed', String(e))));
         return;
       default:
         return assertNever(effect);
+    }
+  }
+
+  /** Limits this step hit (counted in the session's rows) become entries of the tenant's event log. */
+  private logLimitHits(ops: readonly StoreOp[]): void {
+    for (const op of ops) {
+      if (op.op !== 'count') continue;
+      const record = this.load().session.record ?? this.recordBeforeStep;
+      const event = record && limitEvent(op.counter, op.n, record, Date.now());
+      if (!event || !record) continue;
+      const sent = this.events.add(record.tenant, event);
+      if (sent) this.ctx.waitUntil(sent);
     }
   }
 

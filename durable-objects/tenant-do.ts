@@ -14,6 +14,9 @@ import { ShardRouter, shardIndexes } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
 import { RateBucket } from '../core/tenancy/limits.js';
+import type { LogEvent } from '../core/tenancy/event-log.js';
+import { sendEvents } from './event-sender.js';
+import { tenantTotals } from './stats/tenant-history.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
@@ -90,10 +93,12 @@ export class TenantDO extends CountedObject {
     this.invocations.rpc++;
     const maxTokens = this.limits().maxTokens;
     if (maxTokens !== undefined && this.tokens.count() >= maxTokens) {
-      this.limitHits.add('tokens');
+      await this.log({ at: Date.now(), kind: 'limit', limit: 'tokens', message: `token not created: the tenant's limit of ${maxTokens} tokens is reached` });
       return { ok: false, error: `the tenant's limit of ${maxTokens} tokens is reached` };
     }
-    return { ok: true, ...(await this.createTokenNow(tenant, input, false)) };
+    const created = await this.createTokenNow(tenant, input, false);
+    await this.log({ at: Date.now(), kind: 'token', tokenId: created.info.id, message: `token "${created.info.name}" created` });
+    return { ok: true, ...created };
   }
 
   /** The tenant's limits (tokens, sessions); the admin changes them. */
@@ -129,6 +134,7 @@ export class TenantDO extends CountedObject {
     const updated = { ...current, ...definedFields(input) };
     this.tokens.update(updated);
     await this.writeThrough(updated.id);
+    await this.log({ at: Date.now(), kind: 'token', tokenId: id, message: `token "${updated.name}" changed: ${Object.keys(definedFields(input)).join(', ') || 'nothing'}` });
     await this.notifySessions(updated.id, updated);
     await this.scheduleAlarm();
     return updated;
@@ -137,9 +143,11 @@ export class TenantDO extends CountedObject {
   /** Deletes a token: its connections close and its sessions end. */
   async deleteToken(id: string): Promise<boolean> {
     this.invocations.rpc++;
+    const name = this.tokens.get(id)?.info.name;
     const deleted = this.tokens.delete(id);
     if (deleted) {
       await this.writeThrough(id);
+      await this.log({ at: Date.now(), kind: 'token', tokenId: id, message: `token "${name ?? id}" deleted` });
       await this.notifySessions(id, null);
     }
     return deleted;
@@ -292,7 +300,7 @@ export class TenantDO extends CountedObject {
     }
     entry.usedAt = now;
     if (entry.bucket.take(now)) return { ok: true };
-    this.limitHits.add('http-publish-rate');
+    await this.log({ at: now, kind: 'limit', limit: 'http_publish_rate', tokenId, message: `HTTP publish refused (429): this token may publish ${rate} messages per second` });
     return { ok: false, retryAfterMs: Math.ceil(1000 / rate) };
   }
 
@@ -326,9 +334,10 @@ export class TenantDO extends CountedObject {
 
   async statistics(): Promise<BrokerStatistics & { limitHits: Record<string, number> }> {
     const tenant = this.tenantRow();
-    const limitHits = this.limitHits.read();
-    const presence = tenant ? await this.presenceCounts(tenant.name) : { connected: 0, sessions: 0, limitHits: {} };
-    for (const [name, count] of Object.entries(presence.limitHits)) limitHits[name] = (limitHits[name] ?? 0) + count;
+    const [presence, totals] = tenant ? await Promise.all([this.presenceCounts(tenant.name), tenantTotals(this.env, tenant.name)]) : [{ connected: 0, sessions: 0 }, {}];
+    // Every limit hit is an entry of the event log, counted there by name (core/tenancy/event-log.ts).
+    const limitHits: Record<string, number> = {};
+    for (const [key, count] of Object.entries(totals)) if (key.startsWith('limit:') && !key.includes('@')) limitHits[key.slice('limit:'.length)] = count;
     const clientsConnected = presence.connected;
     const stats: BrokerStatistics & { limitHits: Record<string, number> } = {
       limitHits,
@@ -349,7 +358,6 @@ export class TenantDO extends CountedObject {
       stats.messagesReceived += shard.messagesReceived;
       stats.messagesSent += shard.messagesSent;
       stats.retained += shard.retained;
-      if (shard.retainedRefused > 0) limitHits.retained = (limitHits.retained ?? 0) + shard.retainedRefused;
       // The statistics call itself is one of the requests counted.
       stats.shardRequests += shard.invocations.rpc + shard.invocations.alarm + shard.invocations.fetch + shard.invocations.webSocketMessage / 20;
       stats.shardRowsWritten += shard.invocations.rowsWritten;
@@ -419,6 +427,12 @@ export class TenantDO extends CountedObject {
   async addLimitHits(hits: Record<string, number>): Promise<void> {
     this.invocations.rpc++;
     for (const [name, count] of Object.entries(hits)) this.limitHits.add(name, count);
+  }
+
+  /** An entry for the tenant's event log, written before the API answers. */
+  private async log(event: LogEvent): Promise<void> {
+    const tenant = this.tenantRow()?.name;
+    if (tenant) await sendEvents(this.env, [{ tenant, event }]);
   }
 
   private remember(tenant: string): void {

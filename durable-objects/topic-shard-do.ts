@@ -18,6 +18,8 @@ import { brokerConfig, outboxBounds } from './config.js';
 import { fanoutStub } from './fanout-do.js';
 import type { InvocationCounts } from './invocation-counters.js';
 import { MessageCounters } from './shard/counters.js';
+import { EventSender } from './event-sender.js';
+import type { Counts, LogEvent } from '../core/tenancy/event-log.js';
 import { ShardDeliveries } from './shard/deliveries.js';
 import { PlacementStore } from './shard/placement.js';
 import { RetainedStore, type PageBudget } from './shard/retained-store.js';
@@ -54,7 +56,8 @@ export class TopicShardDO extends CountedObject {
   private readonly subscriptions = new SubscriptionsStore(this.sql, this.splitLog, () => this.homes());
   private wildcardHomes: WildcardHomes | undefined;
   private readonly retained = new RetainedStore(this.sql, this.config, () => this.placement.get().depth, this.splitLog);
-  private readonly counters = new MessageCounters(this.sql);
+  private readonly counters = new MessageCounters(this.sql, this.invocations);
+  private readonly events = new EventSender(this.env);
   private readonly deliveries = new ShardDeliveries({
     fanoutThreshold: this.config.fanoutThreshold,
     outboxBounds: outboxBounds(this.config),
@@ -103,16 +106,18 @@ export class TopicShardDO extends CountedObject {
     // split's flip could come in between).
     const trie = this.subscriptions.current() ?? (await this.subscriptions.ready());
     const now = Date.now();
-    const { received, routes } = planPublish(messages, (topic) => trie.match(topic), this.deliveries.picker(now), now);
+    const { routes } = planPublish(messages, (topic) => trie.match(topic), this.deliveries.picker(now), now);
     const deliveries: Promise<void>[] = [];
     let copies = 0;
+    let bytesOut = 0;
     for (const { message, deliveries: plans } of routes) {
-      if (message.retain) this.retained.store(message);
+      if (message.retain && !this.retained.store(message)) this.logRetainedRefusal(message);
       copies += plans.length;
+      bytesOut += plans.length * message.payload.length;
       this.deliveries.fanOut(message, plans, deliveries);
     }
     this.invocations.messagesOut += copies;
-    this.counters.count(received, copies);
+    this.counters.published(messages, copies, bytesOut);
     await Promise.all(deliveries);
     return copies;
   }
@@ -151,6 +156,23 @@ export class TopicShardDO extends CountedObject {
     return filters.filter((filter) => this.subscriptions.remove(filter, session)).map((filter) => ({ filter, session }));
   }
 
+  /** A retained message a limit refused: an entry of the tenant's event log (the tenant's limitHits count it). */
+  private logRetainedRefusal(message: RoutedMessage): void {
+    const tenant = shardTenant(this.ctx.id.name) ?? this.placement.get().self?.tenant;
+    if (tenant === undefined) return;
+    const clientId = message.origin?.startsWith(`${tenant}\u0000`) ? message.origin.slice(tenant.length + 1) : undefined;
+    const event: LogEvent = {
+      at: Date.now(),
+      kind: 'limit',
+      limit: 'retained',
+      message: `retained message on "${message.topic}" not stored: the tenant's retained limit is reached`,
+      ...(clientId === undefined ? {} : { clientId }),
+      ...(message.tokenId === undefined ? {} : { tokenId: message.tokenId }),
+    };
+    const sent = this.events.add(tenant, event);
+    if (sent) this.ctx.waitUntil(sent);
+  }
+
   /** The tenant's wildcard homes: the tenant is in this object's name (or a routed call named it). */
   private homes(): WildcardHomes {
     const tenant = shardTenant(this.ctx.id.name) ?? this.placement.get().self?.tenant;
@@ -180,13 +202,18 @@ export class TopicShardDO extends CountedObject {
     return this.retained.delete(topic);
   }
 
+  /** This shard's per-minute counts (messages, bytes, per token, its requests and rows) from `fromMinute` on. */
+  async history(fromMinute: number): Promise<Array<{ minute: number; counts: Counts }>> {
+    this.invocations.rpc++;
+    return this.counters.since(fromMinute);
+  }
+
   async statistics(): Promise<ShardStatistics> {
     this.invocations.rpc++;
     await this.subscriptions.ready();
     const place = this.placement.get();
     // Rows of a half that moved away, not yet deleted, are the child's.
     const { exact, wildcard } = this.subscriptions.census((hash) => !place.cleanup || !place.self || owns(place.self.index, place.depth, hash));
-    this.counters.flush(Date.now());
     const counters = this.counters.totals();
     const retained = this.retained.countLive(Date.now());
     return {

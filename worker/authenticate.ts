@@ -17,9 +17,17 @@ import { cachedConnectLimits, cachedToken } from './token-cache.js';
 /** The tenant anonymous clients land in when the deployment allows them (local development does). */
 export const DEFAULT_TENANT = 'default';
 
+/** A refusal the tenant's event log records: of a token that names its tenant. */
+export interface RefusalEntry {
+  tenant: string;
+  tokenId: string;
+  /** Set for a limit refusal (client id, connections, sessions); else an authentication failure. */
+  limit?: string;
+}
+
 export type AuthResult =
   | { ok: true; tenant: string; token?: ConnectionToken }
-  | { ok: false; reasonCode: number; reason: string };
+  | { ok: false; reasonCode: number; reason: string; log?: RefusalEntry };
 
 /**
  * A client without username joins the default tenant when ALLOW_ANONYMOUS is "true". Otherwise the
@@ -30,10 +38,11 @@ export type AuthResult =
  */
 export async function authenticate(packet: ConnectPacket, clientId: string, clientIdAssigned: boolean, config: BrokerConfig, env: Env): Promise<AuthResult> {
   const v5 = packet.protocolVersion === 5;
-  const refuse = (reasonCode: number, reason: string): AuthResult => ({
+  const refuse = (reasonCode: number, reason: string, log?: RefusalEntry): AuthResult => ({
     ok: false,
     reasonCode: v5 ? reasonCode : reasonCode === ReasonCode.QuotaExceeded ? ReasonCode.ServerUnavailable : ReasonCode.NotAuthorized,
     reason,
+    ...(log ? { log } : {}),
   });
   if (packet.username === undefined || packet.username === '') {
     return config.allowAnonymous ? { ok: true, tenant: DEFAULT_TENANT } : refuse(ReasonCode.NotAuthorized, 'anonymous clients are not allowed');
@@ -43,23 +52,23 @@ export async function authenticate(packet: ConnectPacket, clientId: string, clie
   const { tenant, tokenId } = parsed;
   const [record, presented, tenantLimits] = await Promise.all([cachedToken(env, tenant, tokenId), hashSecret(parsed.secret), cachedConnectLimits(env, tenant)]);
   // Compared in constant time; an unknown id costs the same hash, so timing says nothing.
-  if (!record || !constantTimeEqual(presented, record.secretHash)) return refuse(ReasonCode.BadUserNameOrPassword, 'unknown token');
+  const failed = { tenant, tokenId };
+  if (!record || !constantTimeEqual(presented, record.secretHash)) return refuse(ReasonCode.BadUserNameOrPassword, record ? 'wrong token secret' : 'unknown token', failed);
   const token = record.info;
-  if (!token.enabled) return refuse(ReasonCode.NotAuthorized, 'token disabled');
-  if (token.expiresAt !== null && token.expiresAt <= Date.now()) return refuse(ReasonCode.NotAuthorized, 'token expired');
+  if (!token.enabled) return refuse(ReasonCode.NotAuthorized, 'token disabled', failed);
+  if (token.expiresAt !== null && token.expiresAt <= Date.now()) return refuse(ReasonCode.NotAuthorized, 'token expired', failed);
   // A client id the server assigned is new and random: it cannot be another device's.
   if (!clientIdAssigned && !clientIdAllowed(token.clientIds, clientId, token.id)) {
-    countRefusal(env, tenant, tokenId, 'client-id');
     // The token may not use this client id: 5.0 0x85, 3.1.1 0x02 Identifier rejected (connackCodeFor).
-    return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'client id not allowed for this token' };
+    return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'client id not allowed for this token', log: { ...failed, limit: 'client_id' } };
   }
   // Limits exact across the tenant: each is decided by the one object its count lives in.
   const [connectionOk, sessionOk] = await Promise.all([
     token.limits.maxConnections === undefined ? true : tokenStub(env, tenant, tokenId).admitConnection(tenant, tokenId, clientId),
     tenantLimits.maxSessions === undefined ? true : admitSession(env, tenant, clientId, tenantLimits.maxSessions, config.presenceBuckets),
   ]);
-  if (!connectionOk) return refuse(ReasonCode.QuotaExceeded, 'token connection limit reached');
-  if (!sessionOk) return refuse(ReasonCode.QuotaExceeded, 'tenant session limit reached');
+  if (!connectionOk) return refuse(ReasonCode.QuotaExceeded, 'token connection limit reached', { ...failed, limit: 'connections' });
+  if (!sessionOk) return refuse(ReasonCode.QuotaExceeded, 'tenant session limit reached', { ...failed, limit: 'sessions' });
   const { maxRetained } = tenantLimits;
   return {
     ok: true,
@@ -71,11 +80,4 @@ export async function authenticate(packet: ConnectPacket, clientId: string, clie
 function admitSession(env: Env, tenant: string, clientId: string, maxSessions: number, buckets: number): Promise<boolean> {
   const bucket = presenceBucketOf(clientId, buckets);
   return presenceStub(env, tenant, bucket).admitSession(tenant, bucket, buckets, clientId, maxSessions);
-}
-
-/** Counted at the token's own object; the CONNACK does not wait for it. */
-function countRefusal(env: Env, tenant: string, tokenId: string, name: string): void {
-  tokenStub(env, tenant, tokenId)
-    .countRefusal(name)
-    .catch((error: unknown) => console.error('refusal not counted', String(error)));
 }

@@ -14,6 +14,7 @@ export { PresenceDO } from '../durable-objects/presence-do.js';
 export { FanoutDO } from '../durable-objects/fanout-do.js';
 export { CombinerDO } from '../durable-objects/combiner-do.js';
 export { WildcardDO } from '../durable-objects/wildcard-do.js';
+export { EventLogDO } from '../durable-objects/event-log-do.js';
 
 /** WebSocket subprotocols MQTT clients offer [MQTT-6.0.0-3]; "mqttv3.1" is what older clients send. */
 const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];
@@ -49,7 +50,7 @@ app.get('/mqtt', (c) => {
   const server = pair[1];
   server.accept();
   server.binaryType = 'arraybuffer';
-  new MqttRelay(server, c.env, brokerConfig(c.env)).start();
+  new MqttRelay(server, c.env, brokerConfig(c.env), c.req.header('CF-Connecting-IP'), (work) => c.executionCtx.waitUntil(work)).start();
   const headers: Record<string, string> = protocol ? { 'Sec-WebSocket-Protocol': protocol } : {};
   return new Response(null, { status: 101, webSocket: client, headers });
 });

@@ -9,6 +9,7 @@ import { RelayCloseCode, RelayHeader, encodeControl } from '../durable-objects/r
 import type { BrokerConfig } from '../durable-objects/config.js';
 import type { Env } from '../durable-objects/env.js';
 import { authenticate } from './authenticate.js';
+import { logRefusal } from './refusal-log.js';
 import { concatBytes } from '../core/codec/bytes.js';
 
 const PINGREQ_BYTE = 0xc0;
@@ -65,6 +66,10 @@ export class MqttRelay {
     private readonly client: WebSocket,
     private readonly env: Env,
     private readonly config: BrokerConfig,
+    /** The client's address (CF-Connecting-IP), for the tenant's event log. */
+    private readonly remoteAddress?: string,
+    /** Keeps work the connection started (an event log write) alive after the socket closed. */
+    private readonly waitUntil: (work: Promise<unknown>) => void = () => undefined,
   ) {
     this.framer = new PacketFramer(config.maximumPacketSize);
   }
@@ -150,7 +155,10 @@ export class MqttRelay {
       console.warn('authentication failed', String(error));
       return this.refuseUnavailable(packet.protocolVersion, error, 'authentication unavailable');
     }
-    if (!auth.ok) return this.refuse(packet.protocolVersion, auth.reasonCode, auth.reason);
+    if (!auth.ok) {
+      if (auth.log) this.waitUntil(logRefusal(this.env, auth.log, decision.clientId, auth.reasonCode, auth.reason, this.remoteAddress));
+      return this.refuse(packet.protocolVersion, auth.reasonCode, auth.reason);
+    }
     // The client may have gone while we awaited the tenant.
     if ((this.state as RelayState) === 'closed') return;
 
@@ -164,6 +172,7 @@ export class MqttRelay {
     };
     if (decision.serverKeepAlive !== undefined) headers[RelayHeader.serverKeepAlive] = String(decision.serverKeepAlive);
     if (auth.token) headers[RelayHeader.token] = encodeURIComponent(JSON.stringify(auth.token));
+    if (this.remoteAddress) headers[RelayHeader.remoteAddress] = this.remoteAddress;
 
     let socket: WebSocket | null;
     const upgrade = sessionStub(this.env, sessionName(auth.tenant, decision.clientId)).fetch('https://session.internal/connect', { headers });

@@ -31,6 +31,8 @@ export interface RoutedMessage extends ApplicationMessage {
   origin?: string;
   /** For a retained message: how many retained topics this shard may hold for the tenant (its share). */
   retainedLimit?: number;
+  /** The publisher's token: its shard counts the tenant's usage per token. Absent: anonymous or the broker. */
+  tokenId?: string;
 }
 
 /** One copy of a message for one session, at the QoS and RETAIN it is delivered with. */

@@ -61,8 +61,9 @@ export function retainedShare(maxRetained: number | undefined, shardCount: numbe
  * The message an admitted publish (a PUBLISH, a will, an HTTP publish) hands its shard: `routedMessage`, and
  * with RETAIN the shard's share of the tenant's retained limit.
  */
-export function messageToRoute(source: Will, origin: string, maxRetained: number | undefined, now: number, shardCount: number): RoutedMessage {
+export function messageToRoute(source: Will, origin: string, maxRetained: number | undefined, now: number, shardCount: number, tokenId?: string): RoutedMessage {
   const message = routedMessage(source, origin, now);
+  if (tokenId !== undefined) message.tokenId = tokenId;
   const retainedLimit = source.retain ? retainedShare(maxRetained, shardCount) : undefined;
   if (retainedLimit !== undefined) message.retainedLimit = retainedLimit;
   return message;

@@ -7,6 +7,7 @@ import { admitPublish, aclIdentity } from './admission.js';
 import type { Effects } from './effects.js';
 import { sessionExpiryInterval } from './expiry.js';
 import { discardSession, endConnection, recoverLostOwner, reportPresence, runDueTimers } from './lifecycle.js';
+import { connectEvent } from './log-events.js';
 import { drain, resendInflight } from './outbound.js';
 import { forgetUnauthorizedSubscriptions } from './subscribe.js';
 import { UNLIMITED_RECEIVE, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
@@ -169,6 +170,7 @@ export function onConnect(state: State, connection: Connection, packet: ConnectP
   resendInflight(state, connection, now, config, out);
   drain(state, connection, config, out);
   reportPresence(record, 'connected', out);
+  out.emit({ type: 'log', tenant: record.tenant, event: connectEvent(connection, packet, record, sessionPresent, now) });
 }
 
 /** The 5.0 CONNACK properties: what this server supports and assigned (5.0 §3.2.2.3). */

@@ -10,6 +10,7 @@
 import type { Packet, QoS } from '../codec/packets.js';
 import type { RoutedMessage } from '../routing/message.js';
 import type { DeliverResult, ShardSubscription, SubscriptionOptions } from '../routing/subscription.js';
+import type { LogEvent } from '../tenancy/event-log.js';
 import type { ConnectionRecord, OutboundMessage, ReplayPlan, SessionRecord } from './state.js';
 
 /** What the tenant object is told of this session (its sessions list, connection counts, revocation). */
@@ -113,7 +114,9 @@ export type Effect =
   | { type: 'readQueue'; afterSeq: number; limit: number }
   | { type: 'presence'; tenant: string; clientId: string; state: PresenceState; tokenId?: string; countsConnections?: boolean }
   /** Someone subscribed to $SYS: the tenant publishes its statistics while anyone receives them. */
-  | { type: 'wantSys'; tenant: string };
+  | { type: 'wantSys'; tenant: string }
+  /** An entry for the tenant's event log (connect, disconnect, kick): written after the step, not waited for. */
+  | { type: 'log'; tenant: string; event: LogEvent };
 
 /** What an RPC entry point answers (deliver, kick). */
 export type Reply = DeliverResult | { kicked: boolean };

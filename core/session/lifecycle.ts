@@ -12,6 +12,7 @@ import type { ConnectionToken } from '../tenancy/token.js';
 import { aclIdentity, admitPublish, messageToRoute } from './admission.js';
 import type { Effects, PresenceState } from './effects.js';
 import { sessionExpiresAt, willPublishAt } from './expiry.js';
+import { disconnectEvent, type EndCause } from './log-events.js';
 import { endReplay } from './retained-replay.js';
 import { emptySession, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
 
@@ -30,6 +31,10 @@ export type WillFate = 'publish' | 'discard' | 'afterGrace';
 export interface Ending {
   will: WillFate;
   reasonCode?: ReasonCodeValue;
+  /** Who ended it, for the event log, when not the server on `reasonCode` alone. */
+  cause?: EndCause;
+  /** The reason code of the client's own DISCONNECT (cause "client"). */
+  clientReasonCode?: number;
 }
 
 /**
@@ -49,7 +54,10 @@ export function endConnection(state: State, connection: Connection, ending: Endi
     out.send(connection.id, { type: 'disconnect', reasonCode: ending.reasonCode });
   }
   out.close(connection.id);
-  if (wasConnected) releaseSession(state, connection.id, ending.will, now, config, out);
+  if (!wasConnected) return;
+  const owned = state.session.record?.connectionId === connection.id ? state.session.record : undefined;
+  out.emit({ type: 'log', tenant: connection.tenant, event: disconnectEvent(connection, ending, owned ?? state.session.record, now) });
+  releaseSession(state, connection.id, ending.will, now, config, out);
 }
 
 /**
@@ -187,7 +195,7 @@ function publishWillOf(who: { tenant: string; clientId: string; token: Connectio
     out.persist({ op: 'count', counter: 'will_refused', n: 1 });
     return;
   }
-  const message = messageToRoute(will, sessionName(who.tenant, who.clientId), who.token?.maxRetained, now, config.shardCount);
+  const message = messageToRoute(will, sessionName(who.tenant, who.clientId), who.token?.maxRetained, now, config.shardCount, who.token?.id);
   out.emit({ type: 'route', tenant: who.tenant, message });
 }
 

@@ -95,7 +95,7 @@ export function step(state: State, input: Input, now: number, config: SessionCon
       const connection = state.connections.get(input.connectionId);
       // [MQTT-3.1.2-8] a lost client's will is published; a platform loss holds it for the grace (lifecycle.ts).
       const will = input.cause === 'platform' ? 'afterGrace' : 'publish';
-      if (connection) endConnection(state, connection, { will }, now, config, out);
+      if (connection) endConnection(state, connection, { will, cause: input.cause === 'platform' ? 'platform' : 'lost' }, now, config, out);
       state.connections.delete(input.connectionId);
       break;
     }
@@ -119,7 +119,7 @@ export function step(state: State, input: Input, now: number, config: SessionCon
       break;
     case 'kick': {
       const owner = ownerOf(state);
-      if (owner) endConnection(state, owner, { will: 'publish', reasonCode: ReasonCode.AdministrativeAction }, now, config, out);
+      if (owner) endConnection(state, owner, { will: 'publish', reasonCode: ReasonCode.AdministrativeAction, cause: 'kicked' }, now, config, out);
       out.reply = { kicked: owner !== undefined };
       break;
     }
@@ -182,7 +182,8 @@ function onDisconnect(state: State, connection: Connection, reasonCode: number |
   }
   // [MQTT-3.14.4-3] [MQTT-3.14.4-3 v5] a normal DISCONNECT (0x00) discards the will; any other 5.0 reason
   // (0x04 Disconnect with Will Message, or an error the client reports) leaves it to be published [MQTT-3.1.2-8 v5].
-  endConnection(state, connection, { will: (reasonCode ?? ReasonCode.NormalDisconnection) === ReasonCode.NormalDisconnection ? 'discard' : 'publish' }, now, config, out);
+  const will = (reasonCode ?? ReasonCode.NormalDisconnection) === ReasonCode.NormalDisconnection ? 'discard' : 'publish';
+  endConnection(state, connection, { will, cause: 'client', ...(reasonCode === undefined ? {} : { clientReasonCode: reasonCode }) }, now, config, out);
 }
 
 /**

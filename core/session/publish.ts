@@ -63,7 +63,7 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
     return close(ReasonCode.MessageRateTooHigh);
   }
 
-  const message = messageToRoute({ ...packet, topic }, sessionName(record.tenant, record.clientId), token?.maxRetained, now, config.shardCount);
+  const message = messageToRoute({ ...packet, topic }, sessionName(record.tenant, record.clientId), token?.maxRetained, now, config.shardCount, token?.id);
   const reason = refusal && v5 ? { reasonCode: refusal.reasonCode } : {};
   const routes = state.routes;
   /** Routes the message; the ack waits for the outcome. */

@@ -126,7 +126,7 @@ export class ShardDeliveries {
     const plan = planSharedRedelivery(share, this.ports.match, this.picker(now), now);
     if (!plan) return undefined;
     this.ports.invocations.messagesOut++;
-    this.ports.counters.count(0, 1);
+    this.ports.counters.sent(share.message.payload.length);
     return this.send(plan, share.message, share.tried);
   }
 

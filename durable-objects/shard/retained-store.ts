@@ -75,7 +75,8 @@ export class RetainedStore {
   ) {}
 
   /** Applies decideRetained, within this shard's share of the retained limits, to a message with RETAIN 1. */
-  store(message: RoutedMessage): void {
+  /** Stores (or deletes) a topic's retained message; false when a limit refused it. */
+  store(message: RoutedMessage): boolean {
     const config = this.config;
     const shares = 2 ** this.depth();
     const limits = shardRetainedLimits(message, { maxRetained: config.maximumRetained, maxRetainedBytes: config.maximumRetainedBytes }, config.shardCount, Math.max(shares, config.shardCount));
@@ -85,14 +86,14 @@ export class RetainedStore {
     switch (decision) {
       case 'refuse':
         this.refused++;
-        return;
+        return false;
       case 'refuseAndDelete':
       case 'delete':
         if (decision === 'refuseAndDelete') this.refused++;
         if (this.held) this.changed(existing(), undefined);
         this.sql.run('DELETE FROM retained WHERE topic = ?', message.topic);
         this.log.record('r', message.topic);
-        return;
+        return decision === 'delete';
       case 'store':
         break;
       default:
@@ -107,6 +108,7 @@ export class RetainedStore {
       expiresAt: message.expiresAt ?? null,
     });
     this.log.record('r', message.topic);
+    return true;
   }
 
   /** Deletes a topic's retained message (the admin API); true when there was one. */

@@ -14,6 +14,7 @@ import { validate } from './schema.js';
 import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
 import { checkTokenInput } from './token-input.js';
 import { aclRoutes } from './acl-routes.js';
+import { eventsRoutes } from './events-routes.js';
 import type { TenantLimits } from '../../durable-objects/tenant-do.js';
 import { ShardRouter } from '../../durable-objects/shard-router.js';
 import { brokerConfig } from '../../durable-objects/config.js';
@@ -78,7 +79,7 @@ const masterOnly: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> 
   if (c.get('caller') === 'token') throw jsonError(403, 'only a master token may use the admin API');
   await next();
 };
-for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats', '/retained', '/retained/*']) tenantRoutes.use(path, masterOnly);
+for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats', '/stats/*', '/events', '/retained', '/retained/*']) tenantRoutes.use(path, masterOnly);
 
 /**
  * HTTP publish with any token of the tenant, obeying its ACL, message size and publish rate. Body: { topic,
@@ -129,7 +130,7 @@ tenantRoutes.post('/publish', async (c) => {
   const tenant = c.get('tenant');
   const { shardCount } = brokerConfig(c.env);
   // The tenant's retained limit binds the admin too.
-  const message = messageToRoute({ topic, payload: bytes, qos, retain }, `${tenant}\u0000http`, c.get('maxRetained'), Date.now(), shardCount);
+  const message = messageToRoute({ topic, payload: bytes, qos, retain }, `${tenant}\u0000http`, c.get('maxRetained'), Date.now(), shardCount, info?.id);
   let delivered: number;
   try {
     delivered = await new ShardRouter(c.env, tenant, shardCount).publishCounted(message);
@@ -248,6 +249,9 @@ tenantRoutes.delete('/retained', async (c) => {
   if (!deleted) throw jsonError(404, `no retained message on "${topic}"`);
   return c.body(null, 204);
 });
+
+/** The event log and per-minute statistics (events-routes.ts). */
+tenantRoutes.route('/', eventsRoutes);
 
 /** "Test this ACL" (acl-routes.ts): master only, as it shows any token's ACL. */
 tenantRoutes.use('/acl/*', masterOnly).route('/acl', aclRoutes);

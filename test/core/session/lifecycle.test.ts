@@ -143,7 +143,7 @@ describe('the will when a connection ends', () => {
     h.connect('c1', { will: w }, { token: allowDevices({ maxRetained: 10 }) });
     socketClosed(h);
     // ceil(10 / 4 shards) = 3
-    expect(h.of('route')).toEqual([willRoute(w, { retainedLimit: 3 })]);
+    expect(h.of('route')).toEqual([willRoute(w, { retainedLimit: 3, tokenId: 'tok1' })]);
   });
 
   it('[MQTT-3.1.2-16] a will that is not retained carries no retained limit', () => {
@@ -151,7 +151,7 @@ describe('the will when a connection ends', () => {
     const w = will();
     h.connect('c1', { will: w }, { token: allowDevices({ maxRetained: 10 }) });
     socketClosed(h);
-    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('route')).toEqual([willRoute(w, { tokenId: 'tok1' })]);
   });
 
   it('[MQTT-3.1.2-17] a retained will of a token without maxRetained carries no retained limit', () => {
@@ -159,7 +159,7 @@ describe('the will when a connection ends', () => {
     const w = will({ retain: true });
     h.connect('c1', { will: w }, { token: allowDevices() });
     socketClosed(h);
-    expect(h.of('route')).toEqual([willRoute(w)]);
+    expect(h.of('route')).toEqual([willRoute(w, { tokenId: 'tok1' })]);
   });
 
   it('(5.0 §3.1.3.2) the will travels with its forwardable properties and its Message Expiry as an absolute time', () => {

@@ -756,6 +756,7 @@ describe('the routed message', () => {
         },
         expiresAt: T0 + 1234 + 60_000,
         retainedLimit: Math.ceil(10 / CONFIG.shardCount),
+        tokenId: RETAINED_10.id,
       },
       ack: { connectionId: 'c1', routeId: 1, epoch: 1 },
     });
@@ -779,7 +780,8 @@ describe('the routed message', () => {
       const h = connected(V5, { token: who });
       const packet = publish('a/b', 0, undefined, { retain: true });
       h.packet('c1', packet);
-      expect(onlyRoute(h).message).toStrictEqual(routedOf(packet));
+      // [issue 13] the publisher's token travels with the message: its shard counts the token's usage.
+      expect(onlyRoute(h).message).toStrictEqual(routedOf(packet, who ? { tokenId: who.id } : {}));
     }
   });
 
