@@ -1,6 +1,7 @@
 // `npm start`: local broker and dashboard under wrangler dev, with a generated development admin token.
 // Extra arguments go to `wrangler dev` (e.g. `npm start -- --port 9000`).
 import { spawn } from 'node:child_process';
+import { createDevOutputFilter } from './dev-output.mjs';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -64,6 +65,25 @@ const banner = [
 console.log(banner);
 
 const wrangler = join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'wrangler.cmd' : 'wrangler');
-const child = spawn(wrangler, ['dev', ...passthrough], { cwd: root, stdio: 'inherit', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// wrangler's output passes through a filter (scripts/dev-output.mjs): a client's dropped TCP connection is
+// an expected event, not the "✘ [ERROR]" workerd reports it as. Colours stay when this is a terminal.
+const colour = process.stdout.isTTY ? { FORCE_COLOR: '1' } : {};
+const child = spawn(wrangler, ['dev', ...passthrough], {
+  cwd: root,
+  stdio: ['inherit', 'pipe', 'pipe'],
+  env: { ...process.env, ...colour, WRANGLER_SEND_METRICS: 'false' },
+});
+const outputs = [
+  [child.stdout, process.stdout],
+  [child.stderr, process.stderr],
+].map(([from, to]) => {
+  const filter = createDevOutputFilter((text) => to.write(text), (text) => process.stdout.write(text));
+  from.setEncoding('utf8');
+  from.on('data', (chunk) => filter.push(chunk));
+  return filter;
+});
+child.on('exit', (code, signal) => {
+  for (const filter of outputs) filter.flush();
+  process.exit(code ?? (signal ? 1 : 0));
+});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));

@@ -4,6 +4,7 @@ import type { ConnectPacket, ProtocolVersion } from '../core/codec/packets.js';
 import { MqttError } from '../core/errors.js';
 import { ReasonCode, connackCodeFor, refusalClosesWithoutConnack } from '../core/reason-codes.js';
 import { decideConnect, keepAliveDeadlineMs } from '../core/session/connect.js';
+import { serverDisconnect } from '../core/session/server-disconnect.js';
 import { sessionName, sessionStub } from '../durable-objects/addresses.js';
 import { RelayCloseCode, RelayHeader, encodeControl } from '../durable-objects/relay-protocol.js';
 import type { BrokerConfig } from '../durable-objects/config.js';
@@ -45,6 +46,8 @@ export class MqttRelay {
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private protocolVersion: ProtocolVersion = 4;
+  /** The 5.0 client's Maximum Packet Size: a DISCONNECT we send it drops its Reason String to fit [MQTT-3.14.2-3 v5]. */
+  private clientMaximumPacketSize: number | undefined;
   private keepAliveMs = 0;
   private lastPacketAt = Date.now();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -140,6 +143,7 @@ export class MqttRelay {
       return this.close(`malformed CONNECT: ${(error as Error).message}`);
     }
     this.protocolVersion = packet.protocolVersion;
+    this.clientMaximumPacketSize = packet.properties?.maximumPacketSize;
 
     const decision = decideConnect(packet, { maximumKeepAlive: this.config.maximumKeepAlive }, () => crypto.randomUUID());
     if (!decision.ok) return this.refuse(packet.protocolVersion, decision.reasonCode, decision.reason);
@@ -313,7 +317,7 @@ export class MqttRelay {
   private failInFraming(error: unknown): void {
     if (error instanceof MqttError && this.protocolVersion === 5 && this.state === 'relaying') {
       // [MQTT-4.13.1-1 v5] tell a 5.0 client why before closing (0x95 packet too large, 0x81 malformed).
-      this.client.send(encodePacket({ type: 'disconnect', reasonCode: error.reasonCode }, 5));
+      this.client.send(encodePacket(serverDisconnect(error.reasonCode, undefined, this.clientMaximumPacketSize), 5));
     }
     this.close(`framing: ${(error as Error).message}`);
   }

@@ -67,6 +67,16 @@ export function cachedConnectLimits(env: Env, tenant: string): Promise<ConnectLi
 }
 
 /**
+ * True when the tenant exists (provisioned through the API, or "default" once anonymous clients used it).
+ * A "yes" is kept as the limits are; a "no" is not: any isolate may create the tenant the next moment.
+ */
+export async function cachedTenantExists(env: Env, tenant: string): Promise<boolean> {
+  if ((await cachedConnectLimits(env, tenant)).exists) return true;
+  limits.forget(tenant);
+  return false;
+}
+
+/**
  * This isolate changed the token or the tenant's limits through the API: it forgets its copy at once. Other
  * isolates keep theirs for at most TOKEN_CACHE_TTL_MS; the tenant's second sweep covers what they admit.
  */

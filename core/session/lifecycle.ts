@@ -14,6 +14,7 @@ import type { Effects, PresenceState } from './effects.js';
 import { sessionExpiresAt, willPublishAt } from './expiry.js';
 import { disconnectEvent, type EndCause } from './log-events.js';
 import { endReplay } from './retained-replay.js';
+import { serverDisconnect } from './server-disconnect.js';
 import { emptySession, recordOf, type Connection, type SessionConfig, type SessionRecord, type State } from './state.js';
 
 /**
@@ -35,6 +36,8 @@ export interface Ending {
   cause?: EndCause;
   /** The reason code of the client's own DISCONNECT (cause "client"). */
   clientReasonCode?: number;
+  /** The DISCONNECT's Reason String when the code's default (server-disconnect.ts) says too little. */
+  reasonString?: string;
 }
 
 /**
@@ -50,8 +53,8 @@ export function endConnection(state: State, connection: Connection, ending: Endi
   endReplay(connection, out);
   out.emit({ type: 'saveConnection', connection: recordOf(connection) });
   if (wasConnected && connection.protocolVersion === 5 && ending.reasonCode !== undefined) {
-    // [MQTT-4.13.2-1 v5] the server says why before it closes.
-    out.send(connection.id, { type: 'disconnect', reasonCode: ending.reasonCode });
+    // [MQTT-4.13.2-1 v5] the server says why before it closes, in words too.
+    out.send(connection.id, serverDisconnect(ending.reasonCode, ending.reasonString, connection.maximumPacketSize));
   }
   out.close(connection.id);
   if (!wasConnected) return;

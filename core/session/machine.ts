@@ -119,7 +119,7 @@ export function step(state: State, input: Input, now: number, config: SessionCon
       break;
     case 'kick': {
       const owner = ownerOf(state);
-      if (owner) endConnection(state, owner, { will: 'publish', reasonCode: ReasonCode.AdministrativeAction, cause: 'kicked' }, now, config, out);
+      if (owner) endConnection(state, owner, { will: 'publish', reasonCode: ReasonCode.AdministrativeAction, reasonString: 'Administrative action: kicked by the admin', cause: 'kicked' }, now, config, out);
       out.reply = { kicked: owner !== undefined };
       break;
     }

@@ -24,8 +24,8 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
   const record = session.record!;
   const v5 = connection.protocolVersion === 5;
   const packetId = packet.packetId ?? 0;
-  const close = (reasonCode: Parameters<typeof endConnection>[2]['reasonCode']) =>
-    endConnection(state, connection, { will: 'publish', reasonCode }, now, config, out);
+  const close = (reasonCode: Parameters<typeof endConnection>[2]['reasonCode'], reasonString?: string) =>
+    endConnection(state, connection, { will: 'publish', reasonCode, ...(reasonString === undefined ? {} : { reasonString }) }, now, config, out);
 
   // Topic aliases resolve first (5.0) [MQTT-3.3.2-12 v5]; they live as long as the connection.
   let topic = packet.topic;
@@ -60,7 +60,7 @@ export function onPublish(state: State, connection: Connection, packet: PublishP
   const rate = token?.limits.publishRate;
   if (rate !== undefined && !(connection.publishBucket ??= new RateBucket(rate, now)).take(now)) {
     out.persist({ op: 'count', counter: 'limit_publish_rate', n: 1 });
-    return close(ReasonCode.MessageRateTooHigh);
+    return close(ReasonCode.MessageRateTooHigh, `Message rate too high: this token may publish ${rate} messages per second`);
   }
 
   const message = messageToRoute({ ...packet, topic }, sessionName(record.tenant, record.clientId), token?.maxRetained, now, config.shardCount, token?.id);

@@ -30,7 +30,7 @@ export function onTokenChanged(state: State, tokenId: string, token: TokenUpdate
   const owner = ownerOf(state);
   const revoked = !token || !token.enabled || (token.expiresAt !== null && token.expiresAt <= now);
   if (revoked) {
-    if (owner) endConnection(state, owner, { will: 'discard', reasonCode: ReasonCode.AdministrativeAction, cause: 'token' }, now, config, out);
+    if (owner) endConnection(state, owner, { will: 'discard', reasonCode: ReasonCode.AdministrativeAction, reasonString: 'Administrative action: token removed, disabled or expired', cause: 'token' }, now, config, out);
     // A session with Session Expiry 0 ended with its connection; a kept one ends now.
     if (state.session.record) {
       discardSession(state, out);

@@ -1,7 +1,10 @@
 // Starts the real Worker and Durable Objects in workerd (Miniflare, configured from wrangler.toml).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import WebSocket from 'ws';
 import { build } from 'esbuild';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
@@ -42,6 +45,11 @@ export interface BrokerOptions {
   entry?: string;
   /** Opens workerd's DevTools inspector on this port (CPU profiles: bench/profile.mjs). */
   inspectorPort?: number;
+  /**
+   * Collects what the broker reports: workerd's stdout and stderr, and each uncaught exception as the inspector
+   * reports it (a line "Uncaught …": what `wrangler dev` prints as ✘ [ERROR]; workerd writes none to stderr).
+   */
+  output?: string[];
 }
 
 export interface RunningBroker {
@@ -54,6 +62,8 @@ export interface RunningBroker {
 
 export async function startBroker(options: BrokerOptions = {}): Promise<RunningBroker> {
   const scriptPath = await bundleWorker(options.entry);
+  const output = options.output;
+  const inspectorPort = options.inspectorPort ?? (output ? await freePort() : undefined);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'));
   const miniflare = new Miniflare({
     ...workerOptions,
@@ -68,18 +78,56 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     host: '127.0.0.1',
     port: 0,
     durableObjectsPersist: options.persistDir ?? false,
-    ...(options.inspectorPort === undefined ? {} : { inspectorPort: options.inspectorPort }),
+    ...(inspectorPort === undefined ? {} : { inspectorPort }),
+    ...(output ? { handleRuntimeStdio: collectInto(output) } : {}),
     // BROKER_LOG=debug shows the Worker's and objects' console output.
     log: new Log(process.env.BROKER_LOG === 'debug' ? LogLevel.DEBUG : LogLevel.WARN),
   } as ConstructorParameters<typeof Miniflare>[0]);
   const url = await miniflare.ready;
   const httpUrl = url.href.replace(/\/$/, '');
+  const inspector = output && inspectorPort !== undefined ? await watchExceptions(inspectorPort, output) : undefined;
   return {
     httpUrl,
     mqttUrl: `${httpUrl.replace(/^http/, 'ws')}/mqtt`,
     miniflare,
-    stop: () => miniflare.dispose(),
+    stop: async () => {
+      inspector?.close();
+      await miniflare.dispose();
+    },
   };
+}
+
+/** workerd's stdout and stderr, chunk by chunk, into `lines` instead of this process's own streams. */
+function collectInto(lines: string[]): (stdout: Readable, stderr: Readable) => void {
+  return (stdout, stderr) => {
+    for (const stream of [stdout, stderr]) stream.on('data', (chunk: Buffer) => lines.push(chunk.toString('utf8')));
+  };
+}
+
+/** Listens on the broker's inspector, as `wrangler dev` does, for the uncaught exceptions of its Worker. */
+async function watchExceptions(port: number, lines: string[]): Promise<WebSocket> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+  const target = targets.find((t) => t.webSocketDebuggerUrl.endsWith('/core:user:edge-mqtt-broker'));
+  if (!target) throw new Error('no inspector target for the broker Worker');
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  socket.on('message', (data: Buffer) => {
+    const message = JSON.parse(data.toString()) as { method?: string; params?: { exceptionDetails?: { text: string; url?: string; stackTrace?: unknown } } };
+    const details = message.method === 'Runtime.exceptionThrown' ? message.params?.exceptionDetails : undefined;
+    if (details) lines.push(`${details.text}${details.stackTrace ? ` ${JSON.stringify(details.stackTrace)}` : ''}\n`);
+  });
+  socket.send(JSON.stringify({ id: 1, method: 'Runtime.enable' }));
+  return socket;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function withoutDevVars(bindings: Record<string, unknown> | undefined): Record<string, unknown> {

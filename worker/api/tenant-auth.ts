@@ -5,6 +5,9 @@ import { TENANT_NAME, constantTimeEqual, parseToken } from '../../core/tenancy/t
 import { tenantStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../../durable-objects/env.js';
 import type { TokenInfo } from '../../durable-objects/token-store.js';
+import { brokerConfig } from '../../durable-objects/config.js';
+import { DEFAULT_TENANT } from '../authenticate.js';
+import { cachedTenantExists } from '../token-cache.js';
 
 export type ApiVariables = { tenant: string; caller: 'admin' | 'master' | 'token'; token?: TokenInfo; maxRetained?: number };
 
@@ -38,8 +41,15 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env; Variables: ApiVari
   throw jsonError(401, 'missing or invalid bearer token');
 };
 
+/** Provisioned, or the anonymous clients' tenant where anonymous clients may connect (used or not yet). */
+async function tenantKnown(env: Env, tenant: string): Promise<boolean> {
+  if (tenant === DEFAULT_TENANT && brokerConfig(env).allowAnonymous) return true;
+  return cachedTenantExists(env, tenant);
+}
+
 /**
- * Admits the admin or any valid token of the `:tenant` in the path (other tenants' tokens get 403) and
+ * Admits the admin (for a tenant that exists: else 404) or any valid token of the `:tenant` in the path (other
+ * tenants' tokens get 403) and
  * records who called: routes other than publish then require a master token.
  */
 export const requireTenantToken: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> = async (c, next) => {
@@ -48,6 +58,9 @@ export const requireTenantToken: MiddlewareHandler<{ Bindings: Env; Variables: A
   c.set('tenant', tenant);
   const header = c.req.header('Authorization');
   if (isAdmin(c.env, header)) {
+    // A token's tenant exists (its token says so); the admin names any tenant, so it is checked here: a
+    // token created for a tenant that does not exist would connect into a tenant nobody provisioned.
+    if (!(await tenantKnown(c.env, tenant))) throw jsonError(404, `no tenant "${tenant}"`);
     c.set('caller', 'admin');
     return next();
   }

@@ -6,7 +6,7 @@ import { ReasonCode } from '../../../core/reason-codes.js';
 import { decideConnect, keepAliveDeadlineMs, type ConnectLimits } from '../../../core/session/connect.js';
 import type { Effect } from '../../../core/session/effects.js';
 import { OutboundState } from '../../../core/session/state.js';
-import { SessionHarness, T0, TENANT, delivery, token } from './harness.js';
+import { SessionHarness, T0, TENANT, delivery, token, serverDisconnectWith } from './harness.js';
 
 const NO_CEILING: ConnectLimits = { maximumKeepAlive: 0 };
 const CEILING_60: ConnectLimits = { maximumKeepAlive: 60 };
@@ -343,7 +343,7 @@ describe('onConnect (session)', () => {
       const w = will('status/device-1');
       h.connect('c1', { ...V5_PERSISTENT, will: w });
       h.connect('c2', V5_PERSISTENT);
-      expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.SessionTakenOver }]);
+      expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.SessionTakenOver)]);
       expect(h.closed('c1')).toBe(true);
       expect(h.closed('c2')).toBe(false);
       // DISCONNECT first, then the close: the client learns why.

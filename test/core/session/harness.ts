@@ -1,6 +1,7 @@
 // Drives the session state machine as its Durable Object does, with an in-memory store in place of SQLite:
 // `persist` ops change the rows, `readQueue` is answered at once, time is whatever the test says it is.
 // `restart()` rebuilds the state from the rows and attachments only, as a wake after eviction does.
+import { expect } from 'vitest';
 import type { ConnectPacket, Packet, Properties, ProtocolVersion } from '../../../core/codec/packets.js';
 import type { Delivery, RetainedMessage } from '../../../core/routing/message.js';
 import type { SubscribeOutcome, SubscriptionOptions } from '../../../core/routing/subscription.js';
@@ -303,3 +304,11 @@ export function text(payload: Uint8Array): string {
 }
 
 export type { Properties, ProtocolVersion };
+
+/**
+ * A DISCONNECT the server sends: its reason code, and a Reason String (server-disconnect.ts) whose words a
+ * test names only when they carry information, such as the publish rate.
+ */
+export function serverDisconnectWith(reasonCode: number, reasonString: unknown = expect.any(String)): Packet {
+  return { type: 'disconnect', reasonCode, properties: { reasonString: reasonString as string } };
+}

@@ -6,7 +6,7 @@ import { ReasonCode } from '../../../core/reason-codes.js';
 import type { RoutedMessage } from '../../../core/routing/message.js';
 import type { Effect } from '../../../core/session/effects.js';
 import { NEVER_EXPIRES } from '../../../core/session/expiry.js';
-import { CONFIG, SessionHarness, T0, TENANT, delivery, token } from './harness.js';
+import { CONFIG, SessionHarness, T0, TENANT, delivery, token, serverDisconnectWith } from './harness.js';
 
 /** The session object's name for client 'device-1' (a route's origin, an unsubscribeShards' session). */
 const SESSION = `${TENANT}\u0000device-1`;
@@ -81,7 +81,7 @@ describe('the will when a connection ends', () => {
     h.input({ type: 'keepaliveTimeout', connectionId: 'c1' });
     const toC1 = h.effects.filter((e) => (e.type === 'send' || e.type === 'close') && e.connectionId === 'c1');
     expect(toC1).toEqual([
-      { type: 'send', connectionId: 'c1', packets: [{ type: 'disconnect', reasonCode: ReasonCode.KeepAliveTimeout }] },
+      { type: 'send', connectionId: 'c1', packets: [serverDisconnectWith(ReasonCode.KeepAliveTimeout)] },
       { type: 'close', connectionId: 'c1' },
     ]);
     expect(h.of('route')).toEqual([willRoute(w)]);
@@ -92,7 +92,7 @@ describe('the will when a connection ends', () => {
     const w = will();
     h.connect('c1', V5(0, { will: w }));
     h.input({ type: 'fault', connectionId: 'c1', reasonCode: ReasonCode.MalformedPacket });
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.MalformedPacket }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.MalformedPacket)]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('route')).toEqual([willRoute(w)]);
   });
@@ -203,7 +203,7 @@ describe('DISCONNECT and the Session Expiry Interval', () => {
     h.connect('c1', V5(undefined, { will: w }));
     subscribeTo(h, 'c1', 'a/b');
     h.packet('c1', { type: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 60 } });
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.ProtocolError }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.ProtocolError)]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('route')).toEqual([willRoute(w)]);
     expect(persistOps(h)).toContainEqual({ op: 'deleteAll' });
@@ -652,7 +652,7 @@ describe('our own failures publish no will (5.0 §3.1.2.5: a server failure is n
     const h = new SessionHarness();
     h.connect('c1', V5(300, { will: will() }));
     h.input({ type: 'internalError', connectionId: 'c1' });
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.UnspecifiedError }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.UnspecifiedError)]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('route')).toEqual([]);
     expect(h.store.record).toMatchObject({ connectionId: null, will: null, willAt: null, expiresAt: T0 + 300_000 });
@@ -678,7 +678,7 @@ describe('our own failures publish no will (5.0 §3.1.2.5: a server failure is n
     const kicked = new SessionHarness();
     kicked.connect('c1', V5(60, { will: w }));
     kicked.input({ type: 'kick' });
-    expect(kicked.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.AdministrativeAction }]);
+    expect(kicked.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.AdministrativeAction)]);
     expect(kicked.of('route')).toEqual([willRoute(w)]);
   });
 });

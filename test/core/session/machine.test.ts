@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectPacket, Packet, Will } from '../../../core/codec/packets.js';
 import { ReasonCode } from '../../../core/reason-codes.js';
 import { describeSession } from '../../../core/session/machine.js';
-import { SessionHarness, TENANT, connectPacket, delivery } from './harness.js';
+import { SessionHarness, TENANT, connectPacket, delivery, serverDisconnectWith } from './harness.js';
 
 const SESSION = `${TENANT}\u0000device-1`;
 const V5: Partial<ConnectPacket> = { protocolVersion: 5, cleanSession: false, properties: { sessionExpiryInterval: 60 } };
@@ -65,7 +65,7 @@ describe('the protocol gate', () => {
     const h = new SessionHarness();
     h.connect('c1', { ...V5, will: WILL });
     h.packet('c1', connectPacket(V5));
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.ProtocolError }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.ProtocolError)]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('route')).toEqual([willRoute]);
     expect(h.store.record).toMatchObject({ connectionId: null });
@@ -84,7 +84,7 @@ describe('the protocol gate', () => {
     const h = new SessionHarness();
     h.connect('c1', V5);
     h.packet('c1', packet);
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.ProtocolError }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.ProtocolError)]);
     expect(h.closed('c1')).toBe(true);
   });
 
@@ -92,7 +92,7 @@ describe('the protocol gate', () => {
     const h = new SessionHarness();
     h.connect('c1', { ...V5, will: WILL });
     h.packet('c1', { type: 'auth', reasonCode: ReasonCode.ReAuthenticate });
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.ProtocolError }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.ProtocolError)]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('route')).toEqual([willRoute]);
   });
@@ -185,7 +185,7 @@ describe('kick', () => {
     h.connect('c1', { ...V5, will: WILL });
     h.input({ type: 'kick' });
     expect(h.reply).toEqual({ kicked: true });
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.AdministrativeAction }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.AdministrativeAction, 'Administrative action: kicked by the admin')]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('route')).toEqual([willRoute]);
     expect(h.store.record).toMatchObject({ connectionId: null });
@@ -219,7 +219,7 @@ describe('fault', () => {
     const h = new SessionHarness();
     h.connect('c1', { ...V5, will: WILL });
     h.input({ type: 'fault', connectionId: 'c1', reasonCode: ReasonCode.PacketTooLarge });
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.PacketTooLarge }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.PacketTooLarge)]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('route')).toEqual([willRoute]);
   });

@@ -6,7 +6,7 @@ import { ReasonCode } from '../../../core/reason-codes.js';
 import { sessionName } from '../../../core/routing/message.js';
 import type { Effect } from '../../../core/session/effects.js';
 import type { ConnectionToken } from '../../../core/tenancy/token.js';
-import { CONFIG, SessionHarness, T0, TENANT, token, type OpenOptions } from './harness.js';
+import { CONFIG, SessionHarness, T0, TENANT, token, type OpenOptions, serverDisconnectWith } from './harness.js';
 
 type Route = Extract<Effect, { type: 'route' }>;
 
@@ -48,7 +48,7 @@ function routedOf(packet: PublishPacket, extra: Record<string, unknown> = {}) {
   return { topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: packet.retain, origin: ORIGIN, ...extra };
 }
 
-const disconnect = (reasonCode: number): Packet => ({ type: 'disconnect', reasonCode });
+const disconnect = (reasonCode: number): Packet => serverDisconnectWith(reasonCode);
 
 /** QoS 2 ids the store holds as routed everywhere (PUBREC may leave), and those stored before routing. */
 const routedIds = (h: SessionHarness) => new Set([...h.store.inboundQos2].filter(([, key]) => key === null).map(([id]) => id));
@@ -810,6 +810,6 @@ describe('our Receive Maximum and reused packet ids', () => {
     h.packet('c1', publish('t', 1, 8));
     expect(h.closed('c1')).toBe(false);
     h.packet('c1', publish('t', 1, 9));
-    expect(h.sent()).toStrictEqual([{ type: 'disconnect', reasonCode: ReasonCode.ReceiveMaximumExceeded }]);
+    expect(h.sent()).toStrictEqual([serverDisconnectWith(ReasonCode.ReceiveMaximumExceeded)]);
   });
 });

@@ -12,7 +12,7 @@ import {
 import { deliveryQoS } from '../../../core/routing/subscription.js';
 import { encodePacket } from '../../../core/codec/index.js';
 import { sessionName, type RetainedMessage } from '../../../core/routing/message.js';
-import { SessionHarness, TENANT, token, type OpenOptions } from './harness.js';
+import { SessionHarness, TENANT, token, type OpenOptions, serverDisconnectWith } from './harness.js';
 
 function subscribe(...subscriptions: Subscription[]): SubscribePacket {
   return { type: 'subscribe', packetId: 10, subscriptions };
@@ -373,7 +373,7 @@ describe('SUBSCRIBE in the session: 5.0 options', () => {
   it('[MQTT-3.8.3-4 v5] No Local on a shared subscription: DISCONNECT 0x82, no SUBACK, nothing stored', () => {
     const h = online();
     h.packet('c1', subscribe({ topicFilter: 'a', qos: 1 }, { topicFilter: '$share/g/a', qos: 1, noLocal: true }));
-    expect(h.sent()).toStrictEqual([{ type: 'disconnect', reasonCode: ReasonCode.ProtocolError }]);
+    expect(h.sent()).toStrictEqual([serverDisconnectWith(ReasonCode.ProtocolError)]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('subscribeShards')).toStrictEqual([]);
     expect(h.history.some((e) => e.type === 'persist' && e.ops.some((op) => op.op === 'putSubscription'))).toBe(false);
@@ -485,7 +485,7 @@ describe('SUBSCRIBE in the session: shard failures and refusals', () => {
     const h = online();
     h.packet('c1', subscribe({ topicFilter: 'a', qos: 1 }));
     h.subscribed({}, false);
-    expect(h.sent()).toStrictEqual([{ type: 'disconnect', reasonCode: ReasonCode.UnspecifiedError }]);
+    expect(h.sent()).toStrictEqual([serverDisconnectWith(ReasonCode.UnspecifiedError)]);
     expect(h.closed('c1')).toBe(true);
   });
 

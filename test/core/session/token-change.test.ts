@@ -7,7 +7,7 @@ import { ReasonCode } from '../../../core/reason-codes.js';
 import type { TokenUpdate } from '../../../core/session/token-change.js';
 import type { AclEntry } from '../../../core/acl/acl.js';
 import type { TokenLimits } from '../../../core/tenancy/limits.js';
-import { SessionHarness, T0, TENANT, delivery, token } from './harness.js';
+import { SessionHarness, T0, TENANT, delivery, token, serverDisconnectWith } from './harness.js';
 
 const SESSION = `${TENANT}\u0000device-1`;
 const V5: Partial<ConnectPacket> = { protocolVersion: 5, cleanSession: false, properties: { sessionExpiryInterval: 60 } };
@@ -57,7 +57,7 @@ describe('onTokenChanged: revocation', () => {
     tokenChanged(h, tokenUpdate);
     const toC1 = h.effects.filter((e) => (e.type === 'send' || e.type === 'close') && e.connectionId === 'c1');
     expect(toC1).toEqual([
-      { type: 'send', connectionId: 'c1', packets: [{ type: 'disconnect', reasonCode: ReasonCode.AdministrativeAction }] },
+      { type: 'send', connectionId: 'c1', packets: [serverDisconnectWith(ReasonCode.AdministrativeAction)] },
       { type: 'close', connectionId: 'c1' },
     ]);
     // The will was a publish with the token's rights, which are gone.
@@ -172,7 +172,7 @@ describe('onTokenChanged: new limits', () => {
     expect(h.of('route')).toHaveLength(1);
     h.packet('c1', publish0('b'));
     expect(h.of('route')).toEqual([]);
-    expect(h.sent('c1')).toEqual([{ type: 'disconnect', reasonCode: ReasonCode.MessageRateTooHigh }]);
+    expect(h.sent('c1')).toEqual([serverDisconnectWith(ReasonCode.MessageRateTooHigh, 'Message rate too high: this token may publish 1 messages per second')]);
     expect(h.closed('c1')).toBe(true);
     expect(h.store.counters.get('limit_publish_rate')).toBe(1);
   });

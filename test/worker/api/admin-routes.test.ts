@@ -43,6 +43,14 @@ describe('admin-only routes', () => {
     expect((await api.call('GET', '/tenants', gone.token)).status).toBe(401);
   });
 
+  it('[DESIGN §5] GET /tenants with a master token: 403 with a JSON error; garbage: 401', async () => {
+    expect(await api.call('GET', '/tenants', master)).toMatchObject({
+      status: 403,
+      json: { error: 'only the deployment admin (ADMIN_TOKEN) may use this route, not a tenant token' },
+    });
+    expect(await api.call('GET', '/tenants', 'garbage')).toMatchObject({ status: 401, json: { error: 'missing or invalid bearer token' } });
+  });
+
   it('the admin passes', async () => {
     expect((await api.call('GET', '/tenants', ADMIN)).status).toBe(200);
     expect((await api.call('GET', '/stats', ADMIN)).status).toBe(200);
@@ -80,5 +88,36 @@ describe('PUT /tenants/{tenant}/limits', () => {
 
   it('bad limits are still 400 (before the tenant is looked up)', async () => {
     expect((await api.call('PUT', '/tenants/ghost/limits', ADMIN, { maxTokens: 0 })).status).toBe(400);
+  });
+});
+
+describe('tenant routes for a tenant that does not exist', () => {
+  const routes: Array<[string, string, unknown?]> = [
+    ['POST', '/tenants/nope/tokens', { name: 'x', acl: [{ filter: '#', rights: ['pub', 'sub'] }] }],
+    ['GET', '/tenants/nope/tokens'],
+    ['GET', '/tenants/nope/sessions'],
+    ['GET', '/tenants/nope/stats'],
+    ['GET', '/tenants/nope/retained'],
+    ['POST', '/tenants/nope/publish', { topic: 'a', payload: 'x' }],
+  ];
+
+  it.each(routes)('[DESIGN §5] the admin: %s %s answers 404 with a JSON error, and creates nothing', async (method, path, body) => {
+    const answer = await api.call(method, path, ADMIN, body);
+    expect(answer).toMatchObject({ status: 404, json: { error: 'no tenant "nope"' } });
+    expect((await api.call('GET', '/tenants', ADMIN)).json.tenants.map((t: { name: string }) => t.name)).not.toContain('nope');
+  });
+
+  it('no token is created for it, so none connects', async () => {
+    expect((await api.call('POST', '/tenants/nope/tokens', ADMIN, { acl: [{ filter: '#', rights: ['pub', 'sub'] }] })).status).toBe(404);
+    expect((await api.call('GET', '/tenants/nope/tokens', ADMIN)).status).toBe(404);
+  });
+
+  it('once the tenant is created, the same routes answer as before', async () => {
+    const created = await api.newTenant('later');
+    expect(created).toMatch(/^later\./);
+    expect((await api.call('POST', '/tenants/later/tokens', ADMIN, { acl: [] })).status).toBe(201);
+    expect((await api.call('GET', '/tenants/later/tokens', ADMIN)).json.tokens).toHaveLength(2);
+    expect((await api.call('GET', '/tenants/later/sessions', ADMIN)).status).toBe(200);
+    expect((await api.call('GET', '/tenants/later/stats', ADMIN)).status).toBe(200);
   });
 });
