@@ -2,6 +2,7 @@
 // ended and why, a limit refused something. Built here so that every adapter words them the same way.
 import type { ConnectPacket } from '../codec/packets.js';
 import { ReasonCode } from '../reason-codes.js';
+import { disconnectReasonString } from './server-disconnect.js';
 import type { LogEvent } from '../tenancy/event-log.js';
 import type { SessionCounter } from './effects.js';
 import type { Connection, SessionRecord } from './state.js';
@@ -73,7 +74,7 @@ export function connectEvent(connection: Connection, packet: ConnectPacket, reco
 /** Why a connection ended, as the log says it. `reasonCode`: what the server told a 5.0 client, if anything. */
 export function disconnectEvent(
   connection: Connection,
-  ending: { reasonCode?: number; cause?: EndCause; clientReasonCode?: number },
+  ending: { reasonCode?: number; cause?: EndCause; clientReasonCode?: number; reasonString?: string },
   record: SessionRecord | undefined,
   now: number,
 ): LogEvent {
@@ -84,7 +85,7 @@ export function disconnectEvent(
   else if (cause === 'platform') message = 'connection dropped by the platform (restart or eviction)';
   else if (cause === 'kicked') message = 'kicked by an administrator';
   else if (cause === 'token') message = 'token revoked, disabled or expired';
-  else message = reasonCode === undefined ? 'closed by the server' : `closed by the server: ${hex(reasonCode)} ${reasonName(reasonCode)}`;
+  else message = reasonCode === undefined ? 'closed by the server' : `closed by the server: ${hex(reasonCode)} ${ending.reasonString ?? disconnectReasonString(reasonCode) ?? reasonName(reasonCode)}`;
   const code = cause === 'client' ? clientReasonCode : reasonCode;
   return {
     at: now,
