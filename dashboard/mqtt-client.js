@@ -1,229 +1,69 @@
-// A small MQTT 3.1.1 client over WebSocket for the dashboard's web client (no dependencies).
+// A small MQTT 5.0 / 3.1.1 client over WebSocket for the dashboard's web client (no dependencies).
 //
-//   const client = new MqttClient({ url: 'wss://host/mqtt', clientId: 'board-1', username: token });
-//   client.addEventListener('message', (e) => show(e.detail.topic, e.detail.payload));
+//   const client = new MqttClient({ url: 'wss://host/mqtt', clientId: 'board-1', username: token,
+//                                   will: { topic: 'board/gone', payload: 'bye', qos: 1, retain: false } });
+//   client.addEventListener('message', (e) => show(e.detail.topic, e.detail.payload, e.detail.properties));
 //   client.addEventListener('close', (e) => e.detail.byServer && warn(e.detail.reason));
-//   await client.connect();                       // resolves on CONNACK 0, rejects with the refusal
-//   await client.subscribe('demo/#', 1);          // resolves with the SUBACK code (0x80 = refused)
-//   await client.publish('demo/hello', 'hi', { qos: 1, retain: false });   // QoS 1: on PUBACK
+//   await client.connect();                        // resolves on a successful CONNACK, rejects with the refusal
+//   await client.subscribe('demo/#', 2);           // { reasonCode: 2 } (granted QoS) or a failure ≥ 0x80
+//   await client.publish('demo/hello', 'hi', { qos: 2, userProperties: [['k', 'v']] });
+//                                                  // { reasonCode } of PUBACK / PUBREC: ≥ 0x80 is a refusal
 //   client.disconnect();
 //
-// Packets are binary WebSocket messages; a message may hold several packets or part of one, so incoming
-// bytes go through a framer that cuts whole packets off a buffer ([MQTT-6.0.0-2]).
-
-/** Packet types, the high nibble of the first byte. */
-const CONNECT = 1, CONNACK = 2, PUBLISH = 3, PUBACK = 4, PUBREC = 5, PUBREL = 6, PUBCOMP = 7;
-const SUBSCRIBE = 8, SUBACK = 9, UNSUBSCRIBE = 10, UNSUBACK = 11, PINGREQ = 12, PINGRESP = 13, DISCONNECT = 14;
-
-/** CONNACK return codes of 3.1.1, in words. */
-export const CONNACK_REASONS = {
-  1: 'unacceptable protocol version',
-  2: 'client identifier rejected',
-  3: 'server unavailable',
-  4: 'bad user name or password',
-  5: 'not authorized',
-};
+// Outbound QoS 2 runs PUBLISH → PUBREC → PUBREL → PUBCOMP; inbound QoS 2 is delivered on PUBLISH and its id
+// held until PUBREL, so that a resend before PUBREL is not delivered twice.
+import { CONNACK, DISCONNECT, Framer, PINGRESP, PUBACK, PUBCOMP, PUBLISH, PUBREC, PUBREL, SUBACK, UNSUBACK, decodePacket, encode } from './mqtt-codec.js';
+import { describeConnackV3, describeReason, isFailure } from './reason-codes.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
-// ---- encoding -----------------------------------------------------------------------------------------
-
-/** Remaining Length as a variable byte integer (1–4 bytes). */
-export function encodeLength(length) {
-  if (length > 268_435_455) throw new RangeError('packet too large');
-  const bytes = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return bytes;
-}
-
-function utf8(text) {
-  const bytes = encoder.encode(text);
-  if (bytes.length > 0xffff) throw new RangeError('string longer than 65535 bytes');
-  return [bytes.length >> 8, bytes.length & 0xff, ...bytes];
-}
-
-function u16(value) {
-  return [value >> 8, value & 0xff];
-}
-
-function packet(firstByte, body) {
-  const length = encodeLength(body.length);
-  const bytes = new Uint8Array(1 + length.length + body.length);
-  bytes[0] = firstByte;
-  bytes.set(length, 1);
-  bytes.set(body, 1 + length.length);
-  return bytes;
-}
-
-function concat(parts) {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
-/** Encoders for the packets a client sends. Each returns the whole packet as a Uint8Array. */
-export const encode = {
-  connect({ clientId, username, password, keepalive, clean }) {
-    let flags = clean ? 0x02 : 0;
-    const payload = [...utf8(clientId)];
-    if (username !== undefined && username !== '') {
-      flags |= 0x80;
-      payload.push(...utf8(username));
-      if (password !== undefined && password !== '') {
-        flags |= 0x40;
-        payload.push(...utf8(password));
-      }
-    }
-    // Protocol name "MQTT", level 4 = 3.1.1 [MQTT-3.1.2-1, MQTT-3.1.2-2]
-    return packet(CONNECT << 4, [...utf8('MQTT'), 4, flags, ...u16(keepalive), ...payload]);
-  },
-  publish({ topic, payload, qos, retain, dup, packetId }) {
-    const head = [...utf8(topic), ...(qos > 0 ? u16(packetId) : [])];
-    const first = (PUBLISH << 4) | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
-    const body = concat([Uint8Array.from(head), payload]);
-    return packet(first, body);
-  },
-  subscribe(packetId, filters) {
-    // SUBSCRIBE's fixed header flags are 0010 [MQTT-3.8.1-1]
-    return packet((SUBSCRIBE << 4) | 0x02, [...u16(packetId), ...filters.flatMap(({ filter, qos }) => [...utf8(filter), qos])]);
-  },
-  unsubscribe(packetId, filters) {
-    return packet((UNSUBSCRIBE << 4) | 0x02, [...u16(packetId), ...filters.flatMap((f) => utf8(f))]);
-  },
-  ack(type, packetId) {
-    // PUBREL carries flags 0010 [MQTT-3.6.1-1]
-    return packet((type << 4) | (type === PUBREL ? 0x02 : 0), u16(packetId));
-  },
-  pingreq: () => Uint8Array.of(PINGREQ << 4, 0),
-  disconnect: () => Uint8Array.of(DISCONNECT << 4, 0),
-};
-
-// ---- decoding -----------------------------------------------------------------------------------------
-
-/**
- * Cuts whole packets off a growing byte buffer. push(chunk) returns the packets completed by it, each as
- * { first, body } where `first` is the fixed header's first byte and `body` the rest after the length.
- */
-export class Framer {
-  #buffer = new Uint8Array(0);
-
-  push(chunk) {
-    this.#buffer = this.#buffer.length === 0 ? chunk : concat([this.#buffer, chunk]);
-    const packets = [];
-    for (;;) {
-      const header = this.#header();
-      if (!header) break;
-      const end = header.bodyStart + header.length;
-      if (this.#buffer.length < end) break;
-      packets.push({ first: this.#buffer[0], body: this.#buffer.slice(header.bodyStart, end) });
-      this.#buffer = this.#buffer.slice(end);
-    }
-    return packets;
-  }
-
-  #header() {
-    let length = 0;
-    let multiplier = 1;
-    for (let i = 1; i <= 4; i++) {
-      if (i >= this.#buffer.length) return undefined;
-      const byte = this.#buffer[i];
-      length += (byte & 0x7f) * multiplier;
-      if ((byte & 0x80) === 0) return { length, bodyStart: i + 1 };
-      multiplier *= 128;
-    }
-    throw new Error('malformed remaining length');
-  }
-}
-
-function readU16(bytes, offset) {
-  if (offset + 2 > bytes.length) throw new Error('packet too short');
-  return (bytes[offset] << 8) | bytes[offset + 1];
-}
-
-function readString(bytes, offset) {
-  const length = readU16(bytes, offset);
-  if (offset + 2 + length > bytes.length) throw new Error('string runs past the packet');
-  return { value: decoder.decode(bytes.subarray(offset + 2, offset + 2 + length)), next: offset + 2 + length };
-}
-
-/** Decodes a packet the server sends into { type, ... }. */
-export function decodePacket({ first, body }) {
-  const type = first >> 4;
-  switch (type) {
-    case CONNACK:
-      return { type, sessionPresent: (body[0] & 1) === 1, returnCode: body[1] };
-    case PUBLISH: {
-      const qos = (first >> 1) & 3;
-      const topic = readString(body, 0);
-      const packetId = qos > 0 ? readU16(body, topic.next) : undefined;
-      const payload = body.slice(topic.next + (qos > 0 ? 2 : 0));
-      return { type, topic: topic.value, qos, retain: (first & 1) === 1, dup: (first & 8) === 8, packetId, payload };
-    }
-    case PUBACK:
-    case PUBREC:
-    case PUBREL:
-    case PUBCOMP:
-    case UNSUBACK:
-      return { type, packetId: readU16(body, 0) };
-    case SUBACK:
-      return { type, packetId: readU16(body, 0), codes: Array.from(body.subarray(2)) };
-    case PINGRESP:
-      return { type };
-    default:
-      throw new Error(`unexpected packet type ${type} from the server`);
-  }
-}
-
-// ---- the client ---------------------------------------------------------------------------------------
+/** The ack each kind of request waits for next. */
+const AWAITS = { publish1: PUBACK, publish2: PUBREC, release: PUBCOMP, subscribe: SUBACK, unsubscribe: UNSUBACK };
+const PACKET_NAMES = { [PUBACK]: 'PUBACK', [PUBREC]: 'PUBREC', [PUBCOMP]: 'PUBCOMP', [SUBACK]: 'SUBACK', [UNSUBACK]: 'UNSUBACK' };
 
 /**
  * Events (CustomEvent, details in brackets):
  *   'state'   { state: 'connecting' | 'connected' | 'closed' }
- *   'message' { topic, payload: Uint8Array, qos, retain, dup }
- *   'close'   { byServer: boolean, reason: string, code: number }
+ *   'message' { topic, payload: Uint8Array, qos, retain, dup, properties }
+ *   'close'   { byServer: boolean, reason: string, code: number, wsReason: string,
+ *               disconnect?: { reasonCode, reasonString?, serverReference? } }   (disconnect: a 5.0 DISCONNECT)
  */
 export class MqttClient extends EventTarget {
   /**
-   * @param {{ url: string, clientId: string, username?: string, password?: string, keepalive?: number,
-   *           clean?: boolean, connectTimeoutMs?: number, WebSocket?: typeof WebSocket }} options
+   * @param {{ url: string, clientId: string, protocolVersion?: 4 | 5, username?: string, password?: string,
+   *           keepalive?: number, clean?: boolean, sessionExpiryInterval?: number,
+   *           will?: { topic: string, payload: string | Uint8Array, qos: 0 | 1 | 2, retain: boolean },
+   *           connectTimeoutMs?: number, WebSocket?: typeof WebSocket }} options
    */
   constructor(options) {
     super();
-    this.options = { keepalive: 30, clean: true, connectTimeoutMs: 10_000, ...options };
+    this.options = { protocolVersion: 5, keepalive: 30, clean: true, connectTimeoutMs: 10_000, ...options };
+    this.version = this.options.protocolVersion === 4 ? 4 : 5;
     /** 'idle' → 'connecting' → 'connected' → 'closed'; one field, so no impossible combinations. */
     this.state = 'idle';
     this.ws = undefined;
     this.framer = new Framer();
     this.nextId = 1;
-    /** packetId → { resolve, reject } for PUBACK, SUBACK, UNSUBACK. */
+    /** packetId → { kind, resolve, reject, ack? }: requests waiting for the server's answer. */
     this.pending = new Map();
     /** Inbound QoS 2 ids between PUBREC and PUBREL (delivered once). */
     this.inboundQos2 = new Set();
+    /** What the CONNACK said the server allows (5.0 section 3.2.2.3); 3.1.1 servers say nothing. */
+    this.server = { receiveMaximum: 65_535, maximumQoS: 2, retainAvailable: true, keepalive: this.options.keepalive };
     this.pingTimer = undefined;
     this.pingDeadline = undefined;
-    this.closingByUs = false;
-    this.closeReason = undefined;
+    /** Set once the end is decided (ours, a refusal, or the server's DISCONNECT): the socket close only confirms it. */
+    this.ending = undefined;
   }
 
-  /** Opens the WebSocket and sends CONNECT; resolves with { sessionPresent } on CONNACK 0. */
+  /** Opens the WebSocket and sends CONNECT; resolves with { sessionPresent, reasonCode, properties } on success. */
   connect() {
     if (this.state !== 'idle') return Promise.reject(new Error('a client connects once; make a new one'));
     const WS = this.options.WebSocket ?? globalThis.WebSocket;
     this.#setState('connecting');
     return new Promise((resolve, reject) => {
       this.connackWaiter = { resolve, reject };
-      const timer = setTimeout(() => this.#fail('no CONNACK within the connect timeout'), this.options.connectTimeoutMs);
-      this.connackTimer = timer;
+      this.connackTimer = setTimeout(() => this.#fail('no CONNACK within the connect timeout'), this.options.connectTimeoutMs);
       let ws;
       try {
         ws = new WS(this.options.url, 'mqtt'); // [MQTT-6.0.0-3] subprotocol "mqtt"
@@ -233,7 +73,7 @@ export class MqttClient extends EventTarget {
       }
       this.ws = ws;
       ws.binaryType = 'arraybuffer';
-      ws.onopen = () => this.#send(encode.connect(this.options));
+      ws.onopen = () => this.#send(encode.connect(this.#connectFields()));
       ws.onmessage = (event) => this.#receive(event.data);
       ws.onerror = () => {
         if (this.state === 'connecting') this.#fail('cannot open the WebSocket connection');
@@ -242,49 +82,71 @@ export class MqttClient extends EventTarget {
     });
   }
 
-  /** Subscribes one filter; resolves with the SUBACK return code (0, 1, 2 granted QoS, 0x80 refused). */
+  /** Subscribes one filter; resolves with { reasonCode, reasonString? }: the granted QoS, or a failure ≥ 0x80. */
   subscribe(filter, qos = 0) {
     const packetId = this.#allocateId();
-    return this.#request(packetId, encode.subscribe(packetId, [{ filter, qos }])).then((suback) => suback.codes[0]);
+    return this.#request(packetId, 'subscribe', encode.subscribe(packetId, [{ filter, qos }], this.version)).then(({ ack }) => this.#outcome(ack, ack.reasonCodes[0]));
   }
 
+  /** Resolves with { reasonCode, reasonString? } (5.0 UNSUBACK; 3.1.1 has no code: 0). */
   unsubscribe(filter) {
     const packetId = this.#allocateId();
-    return this.#request(packetId, encode.unsubscribe(packetId, [filter])).then(() => undefined);
+    return this.#request(packetId, 'unsubscribe', encode.unsubscribe(packetId, [filter], this.version)).then(({ ack }) => this.#outcome(ack, ack.reasonCodes[0] ?? 0));
   }
 
-  /** Publishes; QoS 0 resolves once sent, QoS 1 on PUBACK. */
-  publish(topic, payload, { qos = 0, retain = false } = {}) {
-    const bytes = typeof payload === 'string' ? encoder.encode(payload) : payload;
+  /**
+   * Publishes. QoS 0 resolves with undefined once sent (nothing is acknowledged); QoS 1 on PUBACK, QoS 2 on
+   * PUBCOMP, or on a PUBREC ≥ 0x80 that ends the exchange, with { reasonCode, reasonString? }. A code ≥ 0x80
+   * is the server's refusal (5.0); 3.1.1 servers cannot refuse and answer 0.
+   */
+  publish(topic, payload, { qos = 0, retain = false, userProperties = [] } = {}) {
+    if (this.state !== 'connected') return Promise.reject(new Error('not connected'));
+    if (![0, 1, 2].includes(qos)) return Promise.reject(new Error(`QoS ${qos} does not exist`));
+    // What the server's CONNACK ruled out is not sent (5.0 section 3.2.2.3.4 Maximum QoS, 3.2.2.3.5 Retain Available).
+    if (qos > this.server.maximumQoS) return Promise.reject(new Error(`the server accepts QoS ${this.server.maximumQoS} at most`));
+    if (retain && !this.server.retainAvailable) return Promise.reject(new Error('the server does not keep retained messages'));
+    const message = {
+      topic,
+      payload: typeof payload === 'string' ? encoder.encode(payload) : payload,
+      qos,
+      retain,
+      dup: false,
+      properties: userProperties.length > 0 && this.version === 5 ? { userProperties } : undefined,
+    };
     if (qos === 0) {
-      if (this.state !== 'connected') return Promise.reject(new Error('not connected'));
-      this.#send(encode.publish({ topic, payload: bytes, qos, retain, dup: false }));
-      return Promise.resolve();
+      this.#send(encode.publish(message, this.version));
+      return Promise.resolve(undefined);
     }
-    if (qos !== 1) return Promise.reject(new Error('this client publishes with QoS 0 or 1'));
+    // [MQTT-3.3.4-7 v5] no more unacknowledged QoS 1 and 2 publishes than the server's Receive Maximum.
+    const inflight = [...this.pending.values()].filter((p) => p.kind !== 'subscribe' && p.kind !== 'unsubscribe').length;
+    if (inflight >= this.server.receiveMaximum) return Promise.reject(new Error(`the server's Receive Maximum (${this.server.receiveMaximum}) is reached`));
     const packetId = this.#allocateId();
-    return this.#request(packetId, encode.publish({ topic, payload: bytes, qos, retain, dup: false, packetId })).then(() => undefined);
+    return this.#request(packetId, qos === 1 ? 'publish1' : 'publish2', encode.publish({ ...message, packetId }, this.version)).then(({ ack, received }) => this.#outcome(received ?? ack, (received ?? ack).reasonCode));
   }
 
-  /** Sends DISCONNECT (so no will is published) and closes the socket. */
+  /** Sends DISCONNECT (normal disconnection, so the will is not published) and closes the socket. */
   disconnect() {
     if (this.state === 'closed' || this.state === 'idle') return;
-    this.closingByUs = true;
     if (this.state === 'connected') this.#send(encode.disconnect());
-    this.ws?.close(1000, 'client disconnect');
-    // Browsers report the close asynchronously; the client is done now.
-    this.#closed(1000, 'client disconnect');
+    this.#end({ byServer: false, reason: 'client disconnect' });
   }
 
   // ---- internals ----
 
+  #connectFields() {
+    const { clientId, username, password, keepalive, clean, will, sessionExpiryInterval } = this.options;
+    const properties = this.version === 5 && sessionExpiryInterval ? { sessionExpiryInterval } : {};
+    return { protocolVersion: this.version, clientId, username, password, keepalive, clean, properties, ...(will ? { will } : {}) };
+  }
+
+  #outcome(ack, reasonCode) {
+    const reasonString = ack.properties?.reasonString;
+    return reasonString === undefined ? { reasonCode } : { reasonCode, reasonString };
+  }
+
   #setState(state) {
     this.state = state;
     this.dispatchEvent(new CustomEvent('state', { detail: { state } }));
-  }
-
-  #requireConnected() {
-    if (this.state !== 'connected') throw new Error('not connected');
   }
 
   #allocateId() {
@@ -296,14 +158,10 @@ export class MqttClient extends EventTarget {
     throw new Error('no free packet identifier');
   }
 
-  #request(packetId, bytes) {
-    try {
-      this.#requireConnected();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  #request(packetId, kind, bytes) {
+    if (this.state !== 'connected') return Promise.reject(new Error('not connected'));
     return new Promise((resolve, reject) => {
-      this.pending.set(packetId, { resolve, reject });
+      this.pending.set(packetId, { kind, resolve, reject });
       this.#send(bytes);
     });
   }
@@ -316,7 +174,7 @@ export class MqttClient extends EventTarget {
 
   /** PINGREQ after `keepalive` seconds without sending [MQTT-3.1.2-23]; no PINGRESP in time → close. */
   #armPing() {
-    const keepalive = this.options.keepalive;
+    const keepalive = this.server.keepalive;
     if (!keepalive || this.state === 'closed') return;
     clearTimeout(this.pingTimer);
     this.pingTimer = setTimeout(() => {
@@ -328,12 +186,10 @@ export class MqttClient extends EventTarget {
 
   #receive(data) {
     if (typeof data === 'string') return this.#fail('the server sent a text frame; MQTT uses binary frames');
-    let packets;
     try {
-      packets = this.framer.push(new Uint8Array(data));
-      for (const raw of packets) {
+      for (const raw of this.framer.push(new Uint8Array(data))) {
         if (this.state === 'closed') break;
-        this.#handle(decodePacket(raw));
+        this.#handle(decodePacket(raw, this.version));
       }
     } catch (error) {
       this.#fail(`protocol error: ${error.message}`);
@@ -342,83 +198,125 @@ export class MqttClient extends EventTarget {
 
   #handle(p) {
     switch (p.type) {
-      case CONNACK: {
-        if (this.state !== 'connecting') throw new Error('unexpected CONNACK');
-        clearTimeout(this.connackTimer);
-        if (p.returnCode !== 0) {
-          const words = CONNACK_REASONS[p.returnCode] ?? 'refused';
-          return this.#fail(`connection refused: ${words} (CONNACK ${p.returnCode})`);
-        }
-        this.#setState('connected');
-        this.connackWaiter?.resolve({ sessionPresent: p.sessionPresent });
-        this.connackWaiter = undefined;
+      case CONNACK:
+        return this.#onConnack(p);
+      case PUBLISH:
+        return this.#onPublish(p);
+      case PUBREL: {
+        // [MQTT-4.3.3-11 v5] PUBREL gets PUBCOMP; an id we do not hold is 0x92 Packet Identifier not found.
+        const known = this.inboundQos2.delete(p.packetId);
+        this.#send(encode.ack(PUBCOMP, p.packetId, this.version, known ? 0 : 0x92));
         return;
       }
-      case PUBLISH: {
-        if (p.qos === 1) this.#send(encode.ack(PUBACK, p.packetId));
-        if (p.qos === 2) {
-          this.#send(encode.ack(PUBREC, p.packetId));
-          if (this.inboundQos2.has(p.packetId)) return; // a resend: delivered already
-          this.inboundQos2.add(p.packetId);
-        }
-        const { topic, payload, qos, retain, dup } = p;
-        this.dispatchEvent(new CustomEvent('message', { detail: { topic, payload, qos, retain, dup } }));
-        return;
-      }
-      case PUBREL:
-        this.inboundQos2.delete(p.packetId);
-        this.#send(encode.ack(PUBCOMP, p.packetId));
-        return;
       case PUBACK:
-      case SUBACK:
-      case UNSUBACK: {
-        const waiter = this.pending.get(p.packetId);
-        this.pending.delete(p.packetId);
-        waiter?.resolve(p);
-        return;
-      }
       case PUBREC:
       case PUBCOMP:
-        return; // this client never publishes QoS 2
+      case SUBACK:
+      case UNSUBACK:
+        return this.#onAck(p);
       case PINGRESP:
         clearTimeout(this.pingDeadline);
         this.pingDeadline = undefined;
         return;
+      case DISCONNECT:
+        return this.#onDisconnect(p);
       default:
         throw new Error(`unexpected packet type ${p.type}`);
     }
   }
 
-  /** Ends the connection because of an error on our side of the reading. */
-  #fail(reason) {
-    if (this.state === 'closed') return;
-    this.closeReason = reason;
-    this.closingByUs = true;
+  #onConnack(p) {
+    if (this.state !== 'connecting') throw new Error('unexpected CONNACK');
+    clearTimeout(this.connackTimer);
+    if (p.reasonCode !== 0) {
+      // 5.0: a reason code ≥ 0x80 and the connection is closed [MQTT-3.2.2-7 v5]; 3.1.1: a return code 1–5.
+      const words = this.version === 5 ? describeReason(p.reasonCode, 'connack') : describeConnackV3(p.reasonCode);
+      const why = p.properties.reasonString ? `${words}: ${p.properties.reasonString}` : words;
+      return this.#fail(`connection refused: ${why}`, p.reasonCode);
+    }
+    const { receiveMaximum, maximumQoS, retainAvailable, serverKeepAlive } = p.properties;
+    if (receiveMaximum !== undefined) this.server.receiveMaximum = receiveMaximum;
+    if (maximumQoS !== undefined) this.server.maximumQoS = maximumQoS;
+    if (retainAvailable !== undefined) this.server.retainAvailable = retainAvailable === 1;
+    // [MQTT-3.2.2-21 v5] a Server Keep Alive replaces the keepalive we asked for.
+    if (serverKeepAlive !== undefined) this.server.keepalive = serverKeepAlive;
+    this.#setState('connected');
+    this.#armPing();
+    this.connackWaiter?.resolve({ sessionPresent: p.sessionPresent, reasonCode: p.reasonCode, properties: p.properties });
+    this.connackWaiter = undefined;
+  }
+
+  #onPublish(p) {
+    if (p.qos === 1) this.#send(encode.ack(PUBACK, p.packetId, this.version));
+    if (p.qos === 2) {
+      this.#send(encode.ack(PUBREC, p.packetId, this.version));
+      // [MQTT-4.3.3-2] [MQTT-4.3.3-10 v5] a resend before PUBREL was delivered already.
+      if (this.inboundQos2.has(p.packetId)) return;
+      this.inboundQos2.add(p.packetId);
+    }
+    const { topic, payload, qos, retain, dup, properties } = p;
+    this.dispatchEvent(new CustomEvent('message', { detail: { topic, payload, qos, retain, dup, properties } }));
+  }
+
+  #onAck(p) {
+    const waiter = this.pending.get(p.packetId);
+    if (!waiter) return; // a late answer to a request already settled: nothing waits for it
+    if (AWAITS[waiter.kind] !== p.type) throw new Error(`${PACKET_NAMES[p.type]} for packet ${p.packetId}, which awaits ${PACKET_NAMES[AWAITS[waiter.kind]]}`);
+    if (p.type === PUBREC && !isFailure(p.reasonCode)) {
+      // [MQTT-4.3.3-4 v5] PUBREC below 0x80: release with PUBREL, then wait for PUBCOMP (the id stays taken).
+      waiter.kind = 'release';
+      waiter.received = p;
+      this.#send(encode.ack(PUBREL, p.packetId, this.version));
+      return;
+    }
+    // A PUBREC ≥ 0x80 ends the exchange there: no PUBREL follows (5.0 section 4.3.3).
+    this.pending.delete(p.packetId);
+    // PUBCOMP reports the PUBREC's outcome unless it failed itself (0x92 Packet Identifier not found).
+    const received = p.type === PUBCOMP && !isFailure(p.reasonCode) ? waiter.received : undefined;
+    waiter.resolve({ ack: p, received });
+  }
+
+  #onDisconnect(p) {
+    // [MQTT-3.14.2-1 v5] the server says why it ends the connection; it closes the socket next.
+    const { reasonString, serverReference } = p.properties;
+    const disconnect = { reasonCode: p.reasonCode, ...(reasonString === undefined ? {} : { reasonString }), ...(serverReference === undefined ? {} : { serverReference }) };
+    const words = describeReason(p.reasonCode, 'disconnect');
+    this.#end({ byServer: true, reason: `connection closed by the server: ${words}${reasonString ? ` (${reasonString})` : ''}`, disconnect });
+  }
+
+  /** Ends the connection because of a problem seen on our side (or a refused CONNECT). */
+  #fail(reason, reasonCode) {
+    this.#end({ byServer: false, reason, ...(reasonCode === undefined ? {} : { reasonCode }) });
+  }
+
+  /** Decides how the connection ends, closes the socket and reports; the socket's own close then changes nothing. */
+  #end(ending) {
+    if (this.state === 'closed' || this.ending) return;
+    this.ending = ending;
     try {
-      this.ws?.close();
+      this.ws?.close(1000, ending.byServer ? undefined : 'client disconnect');
     } catch {
       // already closing
     }
-    this.#closed(1000, reason);
+    // Browsers report the close asynchronously; the client is done now.
+    this.#closed(1000, '');
   }
 
-  #closed(code, reason) {
+  #closed(code, wsReason) {
     if (this.state === 'closed') return;
-    const byServer = !this.closingByUs;
-    const why = this.closeReason ?? (byServer ? `connection closed by the server${reason ? `: ${reason}` : ''} (code ${code})` : reason || 'disconnected');
+    // No DISCONNECT and nothing decided on our side: the server (or the network) closed the socket.
+    const { byServer, reason, disconnect, reasonCode } = this.ending ?? { byServer: true, reason: 'connection closed by the server' };
     const wasConnecting = this.state === 'connecting';
     clearTimeout(this.pingTimer);
     clearTimeout(this.pingDeadline);
     clearTimeout(this.connackTimer);
     this.#setState('closed');
-    const error = new Error(why);
+    const error = Object.assign(new Error(reason), reasonCode === undefined ? {} : { reasonCode });
     for (const waiter of this.pending.values()) waiter.reject(error);
     this.pending.clear();
     if (wasConnecting) this.connackWaiter?.reject(error);
     this.connackWaiter = undefined;
-    if (this.ws) {
-      this.ws.onmessage = this.ws.onclose = this.ws.onerror = this.ws.onopen = null;
-    }
-    this.dispatchEvent(new CustomEvent('close', { detail: { byServer, reason: why, code } }));
+    if (this.ws) this.ws.onmessage = this.ws.onclose = this.ws.onerror = this.ws.onopen = null;
+    this.dispatchEvent(new CustomEvent('close', { detail: { byServer, reason, code, wsReason, ...(disconnect ? { disconnect } : {}) } }));
   }
 }
