@@ -54,6 +54,17 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/v1/tenants/{tenant}/sessions': { parameters: tenant, get: { summary: 'Sessions with subscriptions and queue depth', responses: { 200: { description: 'sessions' } } } },
       '/api/v1/tenants/{tenant}/sessions/{clientId}': { parameters: [...tenant, idParam('clientId')], delete: { summary: 'Disconnect a client (5.0: 0x98)', responses: { 204: { description: 'disconnected' }, 404: error } } },
       '/api/v1/tenants/{tenant}/stats': { parameters: tenant, get: { summary: 'Tenant statistics ($SYS figures)', responses: { 200: { description: 'statistics' } } } },
+      '/api/v1/tenants/{tenant}/stats/history': {
+        parameters: [...tenant, { name: 'minutes', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1440 } }],
+        get: { summary: 'Per-minute counts (connects, messages, bytes, limit hits, requests and rows) and per-token usage', responses: { 200: { description: 'history' }, 400: error } },
+      },
+      '/api/v1/tenants/{tenant}/events': {
+        parameters: [
+          ...tenant,
+          ...['limit', 'before', 'clientId', 'tokenId', 'kind'].map((name) => ({ name, in: 'query', schema: { type: name === 'limit' ? 'integer' : 'string' } })),
+        ],
+        get: { summary: 'The event log, newest first (follow next as before)', responses: { 200: { description: 'events' }, 400: error } },
+      },
       '/api/v1/tenants/{tenant}/publish': {
         parameters: tenant,
         post: {
