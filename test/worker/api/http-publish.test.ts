@@ -130,7 +130,7 @@ describe('HTTP publish rate', () => {
     expect(refused[0]!.json).toEqual({ error: 'this token may publish 1 messages per second' });
     expect(refused[0]!.headers.get('Retry-After')).toBe('1');
     const stats = await api.call('GET', '/tenants/rate/stats', master);
-    expect(stats.json.limitHits['http-publish-rate']).toBe(refused.length);
+    expect(stats.json.limitHits.http_publish_rate).toBe(refused.length);
 
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await api.call('POST', '/tenants/rate/publish', slow.token, { topic: 'r/later', payload: 'x' })).status).toBe(200);
