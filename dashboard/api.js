@@ -10,14 +10,15 @@ export class ApiError extends Error {
 }
 
 /**
- * Who is signed in: { token, tenant, kind: 'master' | 'admin', tokenId? }.
- * A tenant token reads `<tenant>.<id>.<secret>`; anything else is taken for the deployment admin secret.
+ * Who is signed in: { token, tenant, kind: 'master' | 'admin', tokenId? }; the admin's tenant is null until
+ * one is chosen. A tenant token reads `<tenant>.<id>.<secret>`; anything else is taken for the deployment
+ * admin secret (the sign-in checks it with the API).
  */
 export function identify(token, tenantField) {
   const parts = token.split('.');
   const shaped = parts.length === 3 && /^[a-z0-9][a-z0-9-]{0,31}$/.test(parts[0]) && /^[a-z0-9]{12}$/.test(parts[1]);
   if (shaped && (!tenantField || tenantField === parts[0])) return { token, tenant: parts[0], kind: 'master', tokenId: parts[1] };
-  if (!tenantField) return { error: 'This is not a tenant token: enter the tenant name to use it as the admin token.' };
+  if (!tenantField) return { token, tenant: null, kind: 'admin' };
   if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(tenantField)) return { error: 'A tenant name is 1–32 characters of a–z, 0–9 and -, starting with a letter or digit.' };
   return { token, tenant: tenantField, kind: 'admin' };
 }
@@ -25,7 +26,8 @@ export function identify(token, tenantField) {
 export function loadAuth() {
   try {
     const stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY) ?? 'null');
-    return stored && typeof stored.token === 'string' && typeof stored.tenant === 'string' ? stored : undefined;
+    const tenantOk = typeof stored?.tenant === 'string' || (stored?.kind === 'admin' && stored.tenant === null);
+    return stored && typeof stored.token === 'string' && tenantOk ? stored : undefined;
   } catch {
     return undefined;
   }
@@ -65,15 +67,36 @@ export function tenantApi(auth) {
   const call = (method, path, body) => request(auth, method, `${base}${path}`, body);
   return {
     listTokens: () => call('GET', '/tokens').then((r) => r.tokens),
+    /** When each token (at most 100 ids) last authenticated a CONNECT or an API call: { id: ms | null }. */
+    lastUsed: (ids) => call('GET', `/tokens/last-used?ids=${ids.map(encodeURIComponent).join(',')}`).then((r) => r.lastUsed),
+    /** A new secret: { token, info }, the token string shown once. */
+    rotateToken: (id) => call('POST', `/tokens/${encodeURIComponent(id)}/rotate`),
     createToken: (input) => call('POST', '/tokens', input),
     updateToken: (id, input) => call('PATCH', `/tokens/${encodeURIComponent(id)}`, input),
     deleteToken: (id) => call('DELETE', `/tokens/${encodeURIComponent(id)}`),
     /** What a token's ACL decides: { allowed, entry, reason, clientIdAllowed }. */
     testAcl: (input) => call('POST', '/acl/test', input),
     stats: () => call('GET', '/stats'),
-    listSessions: () => call('GET', '/sessions?details=1&limit=100').then((r) => r.sessions),
+    /** One page of sessions with details: { sessions, next }; `q` keeps client ids containing it. */
+    listSessions: ({ q = '', after = '', limit = 25 } = {}) =>
+      call('GET', `/sessions?details=1&limit=${limit}${q ? `&q=${encodeURIComponent(q)}` : ''}${after ? `&after=${encodeURIComponent(after)}` : ''}`),
     kick: (clientId) => call('DELETE', `/sessions/${encodeURIComponent(clientId)}`),
+    /** Ends an offline session (subscriptions, queue, will); 409 while it is connected. */
+    deleteSession: (clientId) => call('DELETE', `/sessions/${encodeURIComponent(clientId)}/state`),
     listRetained: (filter) => call('GET', `/retained?filter=${encodeURIComponent(filter)}`).then((r) => r.messages),
     deleteRetained: (topic) => call('DELETE', `/retained?topic=${encodeURIComponent(topic)}`),
+  };
+}
+
+/** The deployment admin's routes (ADMIN_TOKEN only). */
+export function adminApi(auth) {
+  return {
+    /** [{ name, createdAt, limits, tokens }] */
+    listTenants: () => request(auth, 'GET', '/tenants').then((r) => r.tenants),
+    /** { name, createdAt, limits, tokens }; 404 for a tenant that does not exist. */
+    getTenant: (name) => request(auth, 'GET', `/tenants/${encodeURIComponent(name)}`),
+    /** { tenant, masterToken }: the master token is shown once. */
+    createTenant: (name, limits) => request(auth, 'POST', '/tenants', { name, limits }),
+    updateLimits: (name, limits) => request(auth, 'PUT', `/tenants/${encodeURIComponent(name)}/limits`, limits),
   };
 }

@@ -1,14 +1,19 @@
-// The dashboard shell: sign-in, hash routing between pages, the header's web-client badge.
-import { ApiError, identify, loadAuth, request, saveAuth, tenantApi } from './api.js';
+// The dashboard shell: sign-in, hash routing between pages, the header's web-client badge, and for the
+// deployment admin the tenant switcher.
+import { ApiError, adminApi, identify, loadAuth, request, saveAuth, tenantApi } from './api.js';
 import { createClientPage } from './pages/client.js';
 import { createRetainedPage } from './pages/retained.js';
 import { createSessionsPage } from './pages/sessions.js';
 import { createStatsPage } from './pages/stats.js';
+import { createTenantsPage } from './pages/tenants.js';
 import { createTokensPage } from './pages/tokens.js';
 import { notify } from './ui.js';
 
 const PAGES = { tokens: createTokensPage, sessions: createSessionsPage, retained: createRetainedPage, stats: createStatsPage, client: createClientPage };
 const TITLES = { tokens: 'Tokens & ACLs', sessions: 'Sessions', retained: 'Retained', stats: 'Statistics', client: 'MQTT client' };
+/** The deployment admin's pages: they need no tenant chosen. */
+const ADMIN_PAGES = { tenants: createTenantsPage };
+const ADMIN_TITLES = { tenants: 'Tenants' };
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,10 +23,21 @@ let current;
 let context;
 
 function signedIn(auth) {
-  const api = tenantApi(auth);
+  const api = auth.tenant ? tenantApi(auth) : undefined;
   context = {
     auth,
     api,
+    /** The deployment admin's routes; undefined for a master token. */
+    admin: auth.kind === 'admin' ? adminApi(auth) : undefined,
+    /** The admin moves to another tenant without signing out. */
+    switchTenant,
+    /** The tenant list changed (a tenant was created): the switcher reloads. */
+    tenantsChanged: () => void loadTenantSwitch(),
+    /** The signed-in master token's secret was rotated: keep using the new one. */
+    replaceToken(token) {
+      auth.token = token;
+      saveAuth(auth);
+    },
     /** Runs an API call, reporting failures; a 401 means the token is no longer good: back to sign-in. */
     async run(action, what) {
       try {
@@ -43,29 +59,70 @@ function signedIn(auth) {
       badge.textContent = text;
     },
   };
-  $('who').textContent = auth.kind === 'admin' ? `tenant ${auth.tenant} · admin` : `tenant ${auth.tenant}`;
+  $('who').textContent = auth.kind === 'admin' ? (auth.tenant ? `tenant ${auth.tenant} · admin` : 'admin') : `tenant ${auth.tenant}`;
   for (const id of ['who', 'client-badge', 'sign-out', 'nav']) $(id).hidden = false;
   $('sign-in').hidden = true;
+  // The tenant's pages need a tenant; the admin's need the admin.
+  for (const link of document.querySelectorAll('#nav a')) link.hidden = ADMIN_PAGES[link.dataset.page] ? auth.kind !== 'admin' : !auth.tenant;
+  $('tenant-switch').hidden = auth.kind !== 'admin';
+  $('client-badge').hidden = !auth.tenant;
+  if (auth.kind === 'admin') void loadTenantSwitch();
   route();
+}
+
+/** Fills the header's tenant switcher (admin only) with the tenants, the current one selected. */
+async function loadTenantSwitch() {
+  const select = $('tenant-switch-select');
+  const mine = context;
+  let tenants;
+  try {
+    tenants = await mine.admin.listTenants();
+  } catch {
+    tenants = [];
+  }
+  if (context !== mine) return;
+  const names = tenants.map((t) => t.name);
+  if (mine.auth.tenant && !names.includes(mine.auth.tenant)) names.unshift(mine.auth.tenant);
+  select.replaceChildren(
+    ...(mine.auth.tenant ? [] : [new Option('choose a tenant…', '', true, true)]),
+    ...names.map((name) => new Option(name, name, false, name === mine.auth.tenant)),
+  );
+}
+
+/** Rebuilds the signed-in pages for another tenant (the admin's token stays). */
+function switchTenant(name) {
+  if (!context || context.auth.kind !== 'admin' || name === context.auth.tenant) return;
+  const auth = { ...context.auth, tenant: name };
+  tearDown();
+  saveAuth(auth);
+  // On a page of the tenant, the same page of the other one; from the tenant list, the tenant's first page.
+  const page = /^#\/(\w+)/.exec(location.hash)?.[1];
+  if (!PAGES[page]) location.replace('#/tokens');
+  signedIn(auth);
 }
 
 function pageOf(name) {
   if (!built[name]) {
-    built[name] = PAGES[name](context);
+    built[name] = (PAGES[name] ?? ADMIN_PAGES[name])(context);
     $('pages').append(built[name].el);
   }
   return built[name];
 }
 
-function signOut(message) {
+/** Ends the signed-in pages (a sign-out, or a switch to another tenant). */
+function tearDown() {
   current?.hide?.();
   for (const page of Object.values(built)) page.dispose?.();
   built = {};
   current = undefined;
   context = undefined;
   $('pages').replaceChildren();
+}
+
+function signOut(message) {
+  tearDown();
   saveAuth(undefined);
-  for (const id of ['who', 'client-badge', 'sign-out', 'nav']) $(id).hidden = true;
+  for (const id of ['who', 'client-badge', 'sign-out', 'nav', 'tenant-switch']) $(id).hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message ?? '';
   document.title = 'Sign in · edge-mqtt-broker';
@@ -75,8 +132,9 @@ function signOut(message) {
 function route() {
   if (!context) return;
   const name = /^#\/(\w+)/.exec(location.hash)?.[1];
-  if (!name || !PAGES[name]) {
-    location.replace('#/tokens');
+  const allowed = (PAGES[name] && context.auth.tenant) || (ADMIN_PAGES[name] && context.auth.kind === 'admin');
+  if (!name || !allowed) {
+    location.replace(context.auth.tenant ? '#/tokens' : '#/tenants');
     return;
   }
   const page = pageOf(name);
@@ -87,7 +145,7 @@ function route() {
     page.el.hidden = false;
     page.show?.();
   }
-  document.title = `${TITLES[name]} · ${context.auth.tenant} · edge-mqtt-broker`;
+  document.title = `${TITLES[name] ?? ADMIN_TITLES[name]} · ${context.auth.tenant ?? 'admin'} · edge-mqtt-broker`;
   for (const link of document.querySelectorAll('#nav a')) {
     if (link.dataset.page === name) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
@@ -112,7 +170,10 @@ async function submitSignIn(event) {
   const button = event.submitter ?? $('sign-in-form').querySelector('button');
   button.disabled = true;
   try {
-    await request(auth, 'GET', `/tenants/${encodeURIComponent(auth.tenant)}/tokens`);
+    // The admin's token is checked on an admin route, and the tenant asked for must exist (404: no tenant "x").
+    if (auth.kind === 'admin' && auth.tenant) await adminApi(auth).getTenant(auth.tenant);
+    else if (auth.kind === 'admin') await adminApi(auth).listTenants();
+    else await request(auth, 'GET', `/tenants/${encodeURIComponent(auth.tenant)}/tokens`);
     saveAuth(auth);
     $('sign-in-token').value = '';
     signedIn(auth);
@@ -125,6 +186,9 @@ async function submitSignIn(event) {
 
 $('sign-in-form').addEventListener('submit', submitSignIn);
 $('sign-out').addEventListener('click', () => signOut());
+$('tenant-switch-select').addEventListener('change', (event) => {
+  if (event.target.value) switchTenant(event.target.value);
+});
 window.addEventListener('hashchange', route);
 
 const stored = loadAuth();

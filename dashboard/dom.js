@@ -45,6 +45,16 @@ export function formatTime(ms) {
   return new Date(ms).toLocaleString();
 }
 
+/** How long ago `ms` was, roughly ("just now", "5 min ago", "3 h ago", "2 d ago"); '—' for none. */
+export function formatAgo(ms, now = Date.now()) {
+  if (ms === null || ms === undefined) return '—';
+  const seconds = Math.max(0, Math.round((now - ms) / 1000));
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86400)} d ago`;
+}
+
 export function formatDuration(seconds) {
   const s = Math.max(0, Math.floor(seconds));
   const d = Math.floor(s / 86400);

@@ -31,6 +31,21 @@ export function confirmAction(question, action) {
   });
 }
 
+/** Copies to the clipboard; without clipboard access, selects the text so the person can copy it. */
+export async function copyText(text, element) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const selection = getSelection();
+    selection?.removeAllRanges();
+    selection?.addRange(range);
+    return false;
+  }
+}
+
 /** An empty-state paragraph. */
 export function empty(text) {
   return h('p', { class: 'empty' }, text);

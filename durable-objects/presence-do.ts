@@ -1,7 +1,8 @@
 // PresenceDO: one bucket of a tenant's session presence (core/tenancy/presence.ts): which of its client ids
 // have a session, connected or kept offline, with which token. It answers the sessions API a page at a time,
 // counts for statistics, carries a token change to its sessions in bounded batches, and admits new sessions
-// against the tenant's maxSessions from slots leased from the tenant object.
+// against the tenant's maxSessions from slots leased from the tenant object. A report also carries what the
+// sessions page shows without waking the session (protocol version, keepalive, expiry): same row, no extra write.
 import { bucketHasRoom, leaseChunk } from '../core/tenancy/presence.js';
 import { ConnectReservations } from '../core/tenancy/reservations.js';
 import type { PresenceState } from '../core/session/effects.js';
@@ -13,7 +14,8 @@ import type { Env } from './env.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, bucket INTEGER NOT NULL, leased INTEGER NOT NULL DEFAULT 0, tight INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT);
+CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT,
+  protocol_version INTEGER, keep_alive INTEGER, expiry_interval INTEGER, expires_at INTEGER);
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_id);
 CREATE TABLE IF NOT EXISTS notifications (token_id TEXT PRIMARY KEY, token TEXT, after TEXT NOT NULL);
 ${LIMIT_HITS_SCHEMA}`;
@@ -27,6 +29,22 @@ export interface PresenceEntry {
   connected: boolean;
   connectedAt: number;
   tokenId: string | null;
+  /** 4 (3.1.1) or 5; null for a session reported before presence carried it. */
+  protocolVersion: number | null;
+  /** Seconds the Worker enforces (0 = none); null when unknown. */
+  keepAlive: number | null;
+  /** Session Expiry Interval, seconds (0xFFFFFFFF = never; 3.1.1 clean session 0, persistent never). */
+  sessionExpiryInterval: number | null;
+  /** An offline session's end, ms since the epoch; null while connected, for never, or unknown. */
+  expiresAt: number | null;
+}
+
+/** What a session reports of itself beyond its state (durable-objects/presence-report.ts). */
+export interface PresenceDetails {
+  protocolVersion?: number;
+  keepAlive?: number;
+  sessionExpiryInterval?: number;
+  expiresAt?: number | null;
 }
 
 type Row = Record<string, SqlStorageValue>;
@@ -39,29 +57,53 @@ export class PresenceDO extends CountedObject {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
+    this.migrate();
   }
 
-  /** A session reports its state: connected, offline (kept for its client) or ended. */
-  async report(tenant: string, bucket: number, clientId: string, state: PresenceState, tokenId?: string): Promise<void> {
+  /** Adds the columns of PresenceDetails to a sessions table created before them. */
+  private migrate(): void {
+    try {
+      this.sql.run('SELECT protocol_version FROM sessions LIMIT 0');
+    } catch {
+      for (const column of ['protocol_version', 'keep_alive', 'expiry_interval', 'expires_at']) this.sql.run(`ALTER TABLE sessions ADD COLUMN ${column} INTEGER`);
+    }
+  }
+
+  /**
+   * A session reports its state: connected, offline (kept for its client) or ended, with its details.
+   * Answers whether the client id was listed before (an ended report of an unlisted one changes nothing).
+   */
+  async report(tenant: string, bucket: number, clientId: string, state: PresenceState, tokenId?: string, details: PresenceDetails = {}): Promise<boolean> {
     this.invocations.rpc++;
     this.remember(tenant, bucket);
     this.reservations.release(clientId);
+    const listed = this.isKnown(clientId);
     if (state === 'ended') {
-      this.sql.run('DELETE FROM sessions WHERE client_id = ?', clientId);
+      if (listed) this.sql.run('DELETE FROM sessions WHERE client_id = ?', clientId);
       // The tenant is at its session limit: the freed slot goes back at once, so another bucket can use it.
       if (this.isTight()) await this.giveBackSpare(tenant, bucket);
-      return;
+      return listed;
     }
+    // Details a report leaves out keep their stored value; expiresAt is always stated (null while connected).
     this.sql.run(
-      `INSERT INTO sessions (client_id, connected, connected_at, token_id) VALUES (?, ?, ?, ?)
+      `INSERT INTO sessions (client_id, connected, connected_at, token_id, protocol_version, keep_alive, expiry_interval, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (client_id) DO UPDATE SET connected = excluded.connected,
          connected_at = CASE WHEN excluded.connected = 1 THEN excluded.connected_at ELSE sessions.connected_at END,
-         token_id = COALESCE(excluded.token_id, sessions.token_id)`,
+         token_id = COALESCE(excluded.token_id, sessions.token_id),
+         protocol_version = COALESCE(excluded.protocol_version, sessions.protocol_version),
+         keep_alive = COALESCE(excluded.keep_alive, sessions.keep_alive),
+         expiry_interval = COALESCE(excluded.expiry_interval, sessions.expiry_interval),
+         expires_at = excluded.expires_at`,
       clientId,
       state === 'connected' ? 1 : 0,
       Date.now(),
       tokenId ?? null,
+      details.protocolVersion ?? null,
+      details.keepAlive ?? null,
+      details.sessionExpiryInterval ?? null,
+      state === 'connected' ? null : (details.expiresAt ?? null),
     );
+    return listed;
   }
 
   /**
@@ -126,10 +168,15 @@ export class PresenceDO extends CountedObject {
     this.sql.run('UPDATE bucket SET tight = ? WHERE id = 1', tight ? 1 : 0);
   }
 
-  /** Sessions after `after` (client id order), at most `limit`: a page of the sessions API, no session woken. */
-  async page(after: string, limit: number): Promise<PresenceEntry[]> {
+  /**
+   * Sessions after `after` (client id order), at most `limit`: a page of the sessions API, no session woken.
+   * With `search`, only client ids containing it (case-sensitive, as client ids are): the scan reads this
+   * bucket's rows past `after` until the page is full, and rows read are the cheap ones.
+   */
+  async page(after: string, limit: number, search = ''): Promise<PresenceEntry[]> {
     this.invocations.rpc++;
-    return this.sql.all<Row>('SELECT * FROM sessions WHERE client_id > ? ORDER BY client_id LIMIT ?', after, limit).map(entryOf);
+    if (search === '') return this.sql.all<Row>('SELECT * FROM sessions WHERE client_id > ? ORDER BY client_id LIMIT ?', after, limit).map(entryOf);
+    return this.sql.all<Row>('SELECT * FROM sessions WHERE client_id > ? AND instr(client_id, ?) > 0 ORDER BY client_id LIMIT ?', after, search, limit).map(entryOf);
   }
 
   /** This bucket's share of the tenant's statistics. */
@@ -225,5 +272,9 @@ function entryOf(row: Row): PresenceEntry {
     connected: row.connected === 1,
     connectedAt: row.connected_at as number,
     tokenId: (row.token_id as string | null) ?? null,
+    protocolVersion: (row.protocol_version as number | null) ?? null,
+    keepAlive: (row.keep_alive as number | null) ?? null,
+    sessionExpiryInterval: (row.expiry_interval as number | null) ?? null,
+    expiresAt: (row.expires_at as number | null) ?? null,
   };
 }

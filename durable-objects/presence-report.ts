@@ -5,18 +5,22 @@ import { presenceBucketOf } from '../core/tenancy/presence.js';
 import { presenceStub, tokenStub } from './addresses.js';
 import { brokerConfig } from './config.js';
 import type { Env } from './env.js';
+import type { PresenceDetails } from './presence-do.js';
 
 /** Retries of a presence report: a lost one would leave the sessions list and connection counts wrong. */
 const PRESENCE_ATTEMPTS = 4;
 
 /**
- * Reports a session's state to its presence bucket and, for a connection-limited token, to the token's
- * object, retrying with jittered back-off (0.2, 0.4, 0.8 s): a storm may overload a bucket for a moment.
+ * Reports a session's state (and what the sessions page shows of it: `details`) to its presence bucket and,
+ * for a connection-limited token, to the token's object, retrying with jittered back-off (0.2, 0.4, 0.8 s):
+ * a storm may overload a bucket for a moment.
  */
-export async function reportPresence(env: Env, effect: Extract<Effect, { type: 'presence' }>): Promise<void> {
+export async function reportPresence(env: Env, effect: Extract<Effect, { type: 'presence' }>, details: PresenceDetails = {}): Promise<void> {
   const buckets = brokerConfig(env).presenceBuckets;
   const bucket = presenceBucketOf(effect.clientId, buckets);
-  const reports: Array<() => Promise<void>> = [() => presenceStub(env, effect.tenant, bucket).report(effect.tenant, bucket, effect.clientId, effect.state, effect.tokenId)];
+  const reports: Array<() => Promise<unknown>> = [
+    () => presenceStub(env, effect.tenant, bucket).report(effect.tenant, bucket, effect.clientId, effect.state, effect.tokenId, details),
+  ];
   if (effect.countsConnections && effect.tokenId !== undefined) {
     const tokenId = effect.tokenId;
     reports.push(() => tokenStub(env, effect.tenant, tokenId).connectionPresence(effect.clientId, effect.state === 'connected'));
@@ -33,4 +37,11 @@ export async function reportPresence(env: Env, effect: Extract<Effect, { type: '
       }
     }),
   );
+}
+
+/** Takes a client id off its presence bucket's list (a session with no state behind it); true when it was listed. */
+export function forgetPresence(env: Env, tenant: string, clientId: string): Promise<boolean> {
+  const buckets = brokerConfig(env).presenceBuckets;
+  const bucket = presenceBucketOf(clientId, buckets);
+  return presenceStub(env, tenant, bucket).report(tenant, bucket, clientId, 'ended');
 }

@@ -6,8 +6,9 @@ import { MqttError, isOverloaded } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
-import type { Effect, Reply, StoreOp } from '../core/session/effects.js';
+import type { Effect, PresenceState, Reply, StoreOp } from '../core/session/effects.js';
 import { describeSession, step, type ConnectionLoss, type Input } from '../core/session/machine.js';
+import { discardOffline, type DiscardOutcome } from '../core/session/discard.js';
 import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type SessionRecord, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
@@ -17,7 +18,8 @@ import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
 import { RelayCloseCode, RelayHeader, connectionLoss, decodeControl } from './relay-protocol.js';
 import { OutboundUpkeep } from './outbound-upkeep.js';
-import { reportPresence } from './presence-report.js';
+import { forgetPresence, reportPresence } from './presence-report.js';
+import type { PresenceDetails } from './presence-do.js';
 import { QueueDropLog } from './queue-drop-log.js';
 import { EventSender } from './event-sender.js';
 import { limitEvent } from '../core/session/log-events.js';
@@ -52,6 +54,8 @@ export class SessionDO extends CountedObject {
   private recordBeforeStep: SessionRecord | undefined;
   /** Each connection's remote address (the upgrade's header), for its connect entry in the event log. */
   private readonly remoteAddresses = new Map<string, string>();
+  /** The keepalive the Worker enforces, by connection id, for the presence report at CONNECT (memory only). */
+  private readonly keepAlives = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,6 +84,8 @@ export class SessionDO extends CountedObject {
       serverKeepAlive ? Number(serverKeepAlive) : undefined,
     );
     server.serializeAttachment({ v: 2, ...record } satisfies Attachment);
+    const keepAlive = Number(header(RelayHeader.keepAlive));
+    if (Number.isInteger(keepAlive)) this.keepAlives.set(record.id, keepAlive);
     connectionIds.set(server, record.id);
     this.sockets.set(record.id, server);
     const remoteAddress = header(RelayHeader.remoteAddress);
@@ -140,11 +146,46 @@ export class SessionDO extends CountedObject {
     await this.handle({ type: 'tokenChanged', tokenId, token });
   }
 
-  /** What the sessions API shows: subscriptions, queue depth, inflight count, whether connected, what it counted. */
-  async describe(): Promise<(NonNullable<ReturnType<typeof describeSession>> & { counters: Record<string, number> }) | undefined> {
+  /**
+   * What the sessions API shows: subscriptions, queue depth, inflight count, whether connected, what it
+   * counted, and its protocol version and expiry as stored.
+   */
+  async describe(): Promise<
+    | (NonNullable<ReturnType<typeof describeSession>> & { counters: Record<string, number>; protocolVersion: number; sessionExpiryInterval: number; expiresAt: number | null })
+    | undefined
+  > {
     this.invocations.rpc++;
-    const described = describeSession(this.load());
-    return described && { ...described, counters: this.store.readCounters() };
+    const state = this.load();
+    const described = describeSession(state);
+    const record = state.session.record;
+    if (!described || !record) return undefined;
+    const { protocolVersion, sessionExpiryInterval, expiresAt } = record;
+    return { ...described, counters: this.store.readCounters(), protocolVersion, sessionExpiryInterval, expiresAt };
+  }
+
+  /**
+   * An administrator ends this session while it is offline (core/session/discard.ts): subscriptions leave
+   * their shards and the presence entry goes before this answers. Connected: nothing changes. No session
+   * stored: a presence entry left behind without one is taken off the list ('discarded' then too).
+   */
+  async discardState(tenant: string, clientId: string): Promise<DiscardOutcome> {
+    this.invocations.rpc++;
+    return this.enqueue(async () => {
+      const now = Date.now();
+      const state = this.load();
+      this.recordBeforeStep = state.session.record;
+      const { outcome, effects } = discardOffline(state, now, this.config);
+      const background: Promise<unknown>[] = [];
+      for (const effect of effects) {
+        // Awaited here, in this session's turn: a CONNECT that follows reports after the removal.
+        if (effect.type === 'presence') background.push(reportPresence(this.env, effect, this.presenceDetails(effect.state)));
+        else this.apply(effect, background, []);
+      }
+      this.upkeep.afterStep(now, false);
+      await Promise.allSettled(background);
+      if (outcome !== 'none') return outcome;
+      return (await forgetPresence(this.env, tenant, clientId)) ? 'discarded' : 'none';
+    });
   }
 
   /** An administrator disconnects this session's client (5.0: DISCONNECT 0x98); the will is published. */
@@ -174,6 +215,7 @@ export class SessionDO extends CountedObject {
     await this.handle({ type: 'socketClosed', connectionId, cause });
     this.sockets.delete(connectionId);
     this.remoteAddresses.delete(connectionId);
+    this.keepAlives.delete(connectionId);
   }
 
   /** Frames → packets → inputs; returns the routing still in flight. */
@@ -295,7 +337,7 @@ export class SessionDO extends CountedObject {
         return;
       }
       case 'presence':
-        this.ctx.waitUntil(reportPresence(this.env, effect));
+        this.ctx.waitUntil(reportPresence(this.env, effect, this.presenceDetails(effect.state)));
         return;
       case 'log': {
         const { event } = effect;
@@ -328,6 +370,20 @@ export class SessionDO extends CountedObject {
       const sent = this.events.add(record.tenant, event);
       if (sent) this.ctx.waitUntil(sent);
     }
+  }
+
+  /** What the sessions page shows of this session without waking it, read after the step that reports. */
+  private presenceDetails(presence: PresenceState): PresenceDetails {
+    const record = this.load().session.record;
+    if (presence === 'ended' || !record) return {};
+    const owner = ownerOf(this.load());
+    const keepAlive = owner ? this.keepAlives.get(owner.id) : undefined;
+    return {
+      protocolVersion: record.protocolVersion,
+      sessionExpiryInterval: record.sessionExpiryInterval,
+      expiresAt: record.expiresAt,
+      ...(keepAlive === undefined ? {} : { keepAlive }),
+    };
   }
 
   /**

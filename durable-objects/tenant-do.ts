@@ -9,7 +9,7 @@ import { presenceStub, shardStub, tokenStub } from './addresses.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
 import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import { TOKEN_SCHEMA, TokenStore, type TokenInfo, type TokenInput } from './token-store.js';
-import type { TokenRecord } from './token-do.js';
+import { USE_RESOLUTION_MS, type TokenRecord } from './token-do.js';
 import { ShardRouter, shardIndexes } from './shard-router.js';
 import { sysMessages, type BrokerStatistics } from './sys-topics.js';
 import { CountedObject } from './counted-object.js';
@@ -57,6 +57,8 @@ export class TenantDO extends CountedObject {
   private readonly limitHits: LimitHits;
   /** When spare session slots were last reclaimed from the buckets (memory: a restart may reclaim at once). */
   private reclaimedAt = 0;
+  /** When an API call's use of each token was last passed to its object (memory; at most once a minute). */
+  private readonly usesNoted = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -140,6 +142,24 @@ export class TenantDO extends CountedObject {
     return updated;
   }
 
+  /**
+   * A new secret for a token; the returned string holds it and is shown this once. The old secret stops
+   * working at once here (API calls) and in the token's own object (CONNECTs; a Worker isolate's cached copy
+   * lives at most TOKEN_CACHE_TTL_MS more). Live connections keep running: they authenticated when they
+   * connected, and the token's rights did not change (so its sessions hear nothing); their next CONNECT
+   * needs the new secret. Undefined when there is no such token.
+   */
+  async rotateSecret(tenant: string, id: string): Promise<{ token: string; info: TokenInfo } | undefined> {
+    this.invocations.rpc++;
+    const stored = this.tokens.get(id);
+    if (!stored) return undefined;
+    const secret = newSecret();
+    this.tokens.setSecretHash(id, await hashSecret(secret));
+    await this.writeThrough(id);
+    // event: token rotated
+    return { token: formatToken({ tenant, tokenId: id, secret }), info: stored.info };
+  }
+
   /** Deletes a token: its connections close and its sessions end. */
   async deleteToken(id: string): Promise<boolean> {
     this.invocations.rpc++;
@@ -166,7 +186,26 @@ export class TenantDO extends CountedObject {
     const token = stored.info;
     if (!token.enabled) return { ok: false, reason: 'disabled' };
     if (token.expiresAt !== null && token.expiresAt <= Date.now()) return { ok: false, reason: 'expired' };
+    this.noteUse(tokenId);
     return { ok: true, token, tenantLimits: this.limits() };
+  }
+
+  /** An API call authenticated with the token: its object records "last used" (told at most once a minute). */
+  private noteUse(tokenId: string): void {
+    const tenant = this.tenantRow()?.name;
+    const now = Date.now();
+    const last = this.usesNoted.get(tokenId);
+    if (!tenant || (last !== undefined && now - last < USE_RESOLUTION_MS)) return;
+    if (this.usesNoted.size >= 1024) this.usesNoted.clear();
+    this.usesNoted.set(tokenId, now);
+    this.ctx.waitUntil(tokenStub(this.env, tenant, tokenId).touch(now).catch((error: unknown) => console.warn('token use not recorded', String(error))));
+  }
+
+  /** What the admin's tenant list shows of a tenant: its limits and how many tokens it has. */
+  async summary(): Promise<{ exists: boolean; createdAt: number | null; limits: TenantLimits; tokens: number }> {
+    this.invocations.rpc++;
+    const row = this.tenantRow();
+    return { exists: row !== undefined, createdAt: row?.createdAt ?? null, limits: this.limits(), tokens: this.tokens.count() };
   }
 
   /** A token as its own object keeps it (durable-objects/token-do.ts): copied once for tokens older than it. */

@@ -2,7 +2,8 @@
 // isolate cache, worker/token-cache.ts), so a tenant's CONNECTs meet no shared object; a token with
 // maxConnections also counts its live connections here, exactly, with the reservations the tenant object
 // used to hold (core/tenancy/reservations.ts). The tenant object stays the token's owner: it writes every
-// change through to here (store) before answering the API.
+// change through to here (store) before answering the API. It also keeps when the token was last used (a
+// CONNECT or an API call it authenticated), written at most once a minute (USE_RESOLUTION_MS).
 import { ConnectReservations } from '../core/tenancy/reservations.js';
 import { sessionName, sessionStub, tenantStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
@@ -14,13 +15,20 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS token (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, token_id TEXT NOT NULL, record TEXT);
 CREATE TABLE IF NOT EXISTS connections (client_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
 ${LIMIT_HITS_SCHEMA}
-CREATE TABLE IF NOT EXISTS forwarded (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`;
+CREATE TABLE IF NOT EXISTS forwarded (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS used (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`;
 /** How long an admitted CONNECT holds its slot without its session reporting: longer than the CONNECT timeout. */
 const RESERVATION_TTL_MS = 30_000;
 /** A counted connection older than this is asked whether it is still there before the limit refuses. */
 const VERIFY_AFTER_MS = 30_000;
 /** Refusals reach the tenant's statistics at most this often per token: a refused device retrying every second costs the tenant object nothing more. */
 const FORWARD_HITS_MS = 10_000;
+
+/**
+ * "Last used" is kept to the minute: a token used all the time costs one row written a minute here, and the
+ * callers (the Worker per isolate, the tenant object for API calls) call touch() at most that often too.
+ */
+export const USE_RESOLUTION_MS = 60_000;
 
 /** What a CONNECT needs of a token; null: no such token (never created, or deleted). */
 export type TokenRecord = { secretHash: string; info: TokenInfo } | null;
@@ -32,6 +40,8 @@ export class TokenDO extends CountedObject {
   private readonly limitHits = new LimitHits(this.sql);
   /** The stored record, read once per wake; undefined = not read yet. */
   private cached: { record: TokenRecord } | undefined;
+  /** When the token was last used as stored, read once per wake; undefined = not read yet. */
+  private usedAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
@@ -47,7 +57,26 @@ export class TokenDO extends CountedObject {
       JSON.stringify(record),
     );
     this.cached = { record };
-    if (record === null) this.sql.run('DELETE FROM connections');
+    if (record === null) {
+      this.sql.run('DELETE FROM connections');
+      this.sql.run('DELETE FROM used');
+      this.usedAt = null;
+    }
+  }
+
+  /** The token authenticated a CONNECT or an API call: stored when the last stored use is a minute old. */
+  async touch(at: number): Promise<void> {
+    this.invocations.rpc++;
+    const last = this.lastUse();
+    if (last !== null && at - last < USE_RESOLUTION_MS) return;
+    this.sql.run('INSERT INTO used (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = MAX(at, excluded.at)', at);
+    this.usedAt = Math.max(at, last ?? 0);
+  }
+
+  /** When the token was last used (to the minute), ms since the epoch; null = never since it was recorded. */
+  async lastUsed(): Promise<number | null> {
+    this.invocations.rpc++;
+    return this.lastUse();
   }
 
   /**
@@ -142,6 +171,11 @@ export class TokenDO extends CountedObject {
         }
       }),
     );
+  }
+
+  private lastUse(): number | null {
+    if (this.usedAt === undefined) this.usedAt = (this.sql.one<Row>('SELECT at FROM used WHERE id = 1')?.at as number | undefined) ?? null;
+    return this.usedAt;
   }
 
   private isCounted(clientId: string): boolean {

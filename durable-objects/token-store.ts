@@ -119,6 +119,13 @@ export class TokenStore {
     );
   }
 
+  /** A new secret (rotation): only its hash changes; false when there is no such token. */
+  setSecretHash(id: string, secretHash: string): boolean {
+    if (!this.get(id)) return false;
+    this.sql.run('UPDATE tokens SET secret_hash = ? WHERE id = ?', secretHash, id);
+    return true;
+  }
+
   get(id: string): { info: TokenInfo; secretHash: string } | undefined {
     const row = this.sql.one<Row>('SELECT * FROM tokens WHERE id = ?', id);
     return row ? { info: toInfo(row), secretHash: row.secret_hash as string } : undefined;

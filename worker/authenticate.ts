@@ -12,7 +12,7 @@ import { presenceStub, tokenStub } from '../durable-objects/addresses.js';
 import type { BrokerConfig } from '../durable-objects/config.js';
 import type { Env } from '../durable-objects/env.js';
 import { hashSecret } from '../durable-objects/secrets.js';
-import { cachedConnectLimits, cachedToken } from './token-cache.js';
+import { cachedConnectLimits, cachedToken, noteTokenUse } from './token-cache.js';
 
 /** The tenant anonymous clients land in when the deployment allows them (local development does). */
 export const DEFAULT_TENANT = 'default';
@@ -69,6 +69,7 @@ export async function authenticate(packet: ConnectPacket, clientId: string, clie
   ]);
   if (!connectionOk) return refuse(ReasonCode.QuotaExceeded, 'token connection limit reached', { ...failed, limit: 'connections' });
   if (!sessionOk) return refuse(ReasonCode.QuotaExceeded, 'tenant session limit reached', { ...failed, limit: 'sessions' });
+  noteTokenUse(env, tenant, tokenId);
   const { maxRetained } = tenantLimits;
   return {
     ok: true,

@@ -5,7 +5,7 @@
 import { TOKEN_CACHE_TTL_MS } from '../core/tenancy/token.js';
 import { tenantStub, tokenStub } from '../durable-objects/addresses.js';
 import type { Env } from '../durable-objects/env.js';
-import type { TokenRecord } from '../durable-objects/token-do.js';
+import { USE_RESOLUTION_MS, type TokenRecord } from '../durable-objects/token-do.js';
 
 /** Entries kept at most; past it, expired ones are dropped first, then the oldest. */
 const MAX_ENTRIES = 10_000;
@@ -86,4 +86,24 @@ export function forgetCachedToken(tenant: string, tokenId: string): void {
 
 export function forgetCachedLimits(tenant: string): void {
   limits.forget(tenant);
+}
+
+/** When this isolate last told a token's object it was used, by `tenant\0tokenId` (bounded like the caches). */
+const usesNoted = new Map<string, number>();
+
+/**
+ * A CONNECT authenticated with the token: its object records "last used", told at most once a minute per
+ * isolate and token, off the CONNACK's path (a lost note only makes "last used" a minute older).
+ */
+export function noteTokenUse(env: Env, tenant: string, tokenId: string): void {
+  const key = `${tenant}\u0000${tokenId}`;
+  const now = Date.now();
+  const last = usesNoted.get(key);
+  if (last !== undefined && now - last < USE_RESOLUTION_MS) return;
+  usesNoted.delete(key);
+  if (usesNoted.size >= MAX_ENTRIES) usesNoted.delete(usesNoted.keys().next().value!);
+  usesNoted.set(key, now);
+  tokenStub(env, tenant, tokenId)
+    .touch(now)
+    .catch((error: unknown) => console.warn('token use not recorded', String(error)));
 }

@@ -1,35 +1,92 @@
-// Sessions: the tenant's connected and offline persistent sessions with subscriptions and queue depth,
-// refreshed every 2 s while the page is shown; Kick disconnects a client.
-import { formatTime, h, replace } from '../dom.js';
-import { empty, notify, poller } from '../ui.js';
+// Sessions: the tenant's connected and offline sessions as a table, a page at a time (the API's `next`
+// cursor; Previous goes back through the cursors seen), searched by client id on the server, refreshed every
+// 2 s while the page is shown. Kick disconnects a client; Delete ends an offline session.
+import { formatAgo, formatTime, h, replace } from '../dom.js';
+import { confirmAction, empty, notify, poller } from '../ui.js';
 
 const REFRESH_MS = 2000;
+const PAGE_SIZE = 25;
+/** 0xFFFFFFFF: the session never expires (3.1.1 clean session 0 too). */
+const NEVER_EXPIRES = 0xffffffff;
+const COLUMNS = ['Client id', 'Token', 'State', 'Protocol', 'Keepalive', 'Session expiry', 'Queued', 'Subscriptions', 'Actions'];
 
 export function createSessionsPage(ctx) {
-  const list = h('ul', { class: 'cards', 'aria-label': 'Sessions', 'aria-busy': 'true' });
+  const body = h('tbody');
+  const table = h(
+    'table',
+    { class: 'data sessions', 'aria-label': 'Sessions', 'aria-busy': 'true' },
+    h('thead', null, h('tr', null, COLUMNS.map((title) => h('th', { scope: 'col' }, title)))),
+    body,
+  );
   const summary = h('p', { class: 'muted', 'data-testid': 'sessions-summary' }, 'Loading…');
+  const search = h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false', placeholder: 'part of a client id' });
+  const previous = h('button', { type: 'button', disabled: true, onclick: () => turn(-1) }, 'Previous');
+  const next = h('button', { type: 'button', disabled: true, onclick: () => turn(1) }, 'Next');
+  const pageLabel = h('span', { class: 'muted', 'data-testid': 'sessions-page' });
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Sessions pages', hidden: true }, previous, pageLabel, next);
+  const searchForm = h(
+    'form',
+    { class: 'toolbar', role: 'search', 'aria-label': 'Search sessions', novalidate: true },
+    h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Search client ids'), search, h('small', { class: 'hint' }, 'Matches any part of the client id (case-sensitive), across all sessions.')),
+  );
   const el = h(
     'section',
     { class: 'page', 'aria-labelledby': 'sessions-title', hidden: true },
     h('div', { class: 'page-head' }, h('h1', { id: 'sessions-title' }, 'Sessions'), h('button', { type: 'button', onclick: () => polling.start() }, 'Refresh')),
+    searchForm,
     summary,
-    list,
+    h('div', { class: 'table-wrap' }, table),
+    pager,
   );
   const polling = poller(refresh, REFRESH_MS);
   let lastRendered = '';
   /** token id → name, to say which token a session uses (loaded on each visit, before the first render). */
   let tokenNames = Promise.resolve(new Map());
+  /** The cursors of the pages seen: cursors[i] starts page i ('' = the first); the next page's is `nextCursor`. */
+  let cursors = [''];
+  let index = 0;
+  let nextCursor = null;
+  let query = '';
 
-  /** One poll; false stops polling. */
+  let typing;
+  search.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => applySearch(search.value.trim()), 250);
+  });
+  searchForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    clearTimeout(typing);
+    applySearch(search.value.trim());
+  });
+
+  function applySearch(q) {
+    if (q === query) return;
+    query = q;
+    cursors = [''];
+    index = 0;
+    lastRendered = '';
+    polling.start();
+  }
+
+  function turn(step) {
+    if (step > 0 && nextCursor === null) return;
+    if (step > 0) cursors[index + 1] = nextCursor;
+    index = Math.max(0, index + step);
+    cursors.length = index + 1;
+    lastRendered = '';
+    polling.start();
+  }
+
+  /** One poll of the page shown; false stops polling. */
   async function refresh() {
-    let sessions;
+    let page;
     try {
-      sessions = await ctx.api.listSessions();
+      page = await ctx.api.listSessions({ q: query, after: cursors[index], limit: PAGE_SIZE });
     } catch (error) {
       if (error.status === 404) {
         replace(summary, 'The sessions API is not available on this broker.');
-        replace(list, h('li', null, empty('No session data.')));
-        list.setAttribute('aria-busy', 'false');
+        replace(body, emptyRow('No session data.'));
+        table.setAttribute('aria-busy', 'false');
         return false; // nothing to poll
       }
       if (error.status === 401) {
@@ -38,23 +95,41 @@ export function createSessionsPage(ctx) {
       }
       replace(summary, `Could not load sessions: ${error.message}`);
     }
-    if (sessions) render(sessions, await tokenNames);
+    if (page) {
+      // A page emptied meanwhile (its sessions ended): step back to one that has some.
+      if (page.sessions.length === 0 && index > 0) {
+        turn(-1);
+        return false;
+      }
+      render(page, await tokenNames);
+    }
     return true;
   }
 
-  function render(sessions, names) {
-    const key = JSON.stringify(sessions);
+  function render(page, names) {
+    const key = JSON.stringify(page);
     if (key === lastRendered) return;
     lastRendered = key;
-    sessions.sort((a, b) => Number(b.connected) - Number(a.connected) || (b.connectedAt ?? 0) - (a.connectedAt ?? 0));
+    nextCursor = page.next;
+    const { sessions } = page;
     const online = sessions.filter((s) => s.connected).length;
-    replace(summary, `${online} connected, ${sessions.length - online} offline (refreshed every 2 s)`);
-    replace(list, sessions.length ? sessions.map((session) => sessionCard(session, names)) : h('li', null, empty('No sessions.')));
-    list.setAttribute('aria-busy', 'false');
+    const what = query ? `Matching “${query}”: ` : '';
+    replace(summary, `${what}${online} connected, ${sessions.length - online} offline on page ${index + 1} (refreshed every 2 s)`);
+    replace(pageLabel, `Page ${index + 1}`);
+    previous.disabled = index === 0;
+    next.disabled = page.next === null;
+    pager.hidden = index === 0 && page.next === null;
+    replace(body, sessions.length ? sessions.map((session) => sessionRow(session, names)) : emptyRow(query ? `No client id contains “${query}”.` : 'No sessions.'));
+    table.setAttribute('aria-busy', 'false');
   }
 
-  function sessionCard(session, names) {
+  function emptyRow(text) {
+    return h('tr', null, h('td', { colspan: COLUMNS.length }, empty(text)));
+  }
+
+  function sessionRow(session, names) {
     const tokenName = session.tokenId ? names.get(session.tokenId) : undefined;
+    const cell = (label, ...content) => h('td', { 'data-label': label }, h('div', null, ...content));
     const kick = h('button', { type: 'button', class: 'danger', disabled: !session.connected, 'aria-label': `Kick ${session.clientId}` }, 'Kick');
     kick.addEventListener('click', async () => {
       kick.disabled = true;
@@ -63,29 +138,46 @@ export function createSessionsPage(ctx) {
       lastRendered = '';
       polling.start();
     });
+    const remove = h(
+      'button',
+      { type: 'button', class: 'danger', disabled: session.connected, 'aria-label': `Delete session ${session.clientId}`, title: session.connected ? 'Kick the client first' : undefined },
+      'Delete',
+    );
+    remove.addEventListener('click', async () => {
+      const queued = session.queued ? `, ${session.queued} queued message${session.queued === 1 ? '' : 's'}` : '';
+      const sure = await confirmAction(
+        `Delete the offline session “${session.clientId}”? Its subscriptions${queued} and any pending will are dropped; the client's next connection starts a new session.`,
+        'Delete session',
+      );
+      if (!sure) return;
+      const done = await ctx.run(() => ctx.api.deleteSession(session.clientId).then(() => true), 'Delete session').catch(() => false);
+      if (done) notify(`Deleted the session ${session.clientId}.`);
+      lastRendered = '';
+      polling.start();
+    });
+    const subscriptions = session.subscriptions ?? [];
     return h(
-      'li',
-      { class: 'card', 'data-testid': 'session-row', 'aria-label': `Session ${session.clientId}` },
-      h(
-        'div',
-        { class: 'card-head' },
-        h('h3', { class: 'mono' }, session.clientId),
-        h('span', { class: `badge ${session.connected ? 'ok' : ''}` }, session.connected ? 'connected' : 'offline'),
+      'tr',
+      { 'data-testid': 'session-row', 'aria-label': `Session ${session.clientId}` },
+      h('th', { scope: 'row', 'data-label': 'Client id' }, h('span', { class: 'mono' }, session.clientId)),
+      cell('Token', tokenName ?? session.tokenId ?? '—', tokenName ? h('span', { class: 'muted' }, ' (', session.tokenId, ')') : null),
+      cell(
+        'State',
+        h('span', { class: `badge ${session.connected ? 'ok' : ''}`, 'data-testid': 'session-state' }, session.connected ? 'connected' : 'offline'),
+        h('small', { class: 'muted block', title: formatTime(session.connectedAt) }, session.connected ? 'since ' : 'last connected ', formatAgo(session.connectedAt)),
       ),
-      h(
-        'dl',
-        { class: 'facts' },
-        h('dt', null, session.connected ? 'Connected' : 'Last connected'), h('dd', null, formatTime(session.connectedAt)),
-        h('dt', null, 'Token'), h('dd', null, tokenName ?? session.tokenId ?? '—', tokenName ? h('span', { class: 'muted' }, ' (', session.tokenId, ')') : null),
-        h('dt', null, 'Queued'), h('dd', { 'data-testid': 'queued' }, String(session.queued ?? 0)),
-        session.inflight !== undefined ? [h('dt', null, 'In flight'), h('dd', null, String(session.inflight))] : null,
-        countersText(session.counters) ? [h('dt', null, 'Counted'), h('dd', { 'data-testid': 'counters' }, countersText(session.counters))] : null,
+      cell('Protocol', h('span', { 'data-testid': 'protocol' }, protocolText(session.protocolVersion))),
+      cell('Keepalive', h('span', { 'data-testid': 'keepalive' }, keepAliveText(session.keepAlive))),
+      cell('Session expiry', h('span', { 'data-testid': 'expiry' }, expiryText(session))),
+      cell('Queued', h('span', { 'data-testid': 'queued' }, String(session.queued ?? 0)), session.inflight ? h('small', { class: 'muted block' }, `${session.inflight} in flight`) : null,
+        countersText(session.counters) ? h('small', { class: 'muted block', 'data-testid': 'counters' }, countersText(session.counters)) : null),
+      cell(
+        'Subscriptions',
+        subscriptions.length
+          ? h('ul', { class: 'subs', 'aria-label': `Subscriptions of ${session.clientId}` }, subscriptions.map((s) => h('li', null, h('code', null, s.filter), h('span', { class: 'muted' }, ` QoS ${s.qos}`))))
+          : h('span', { class: 'muted' }, 'none'),
       ),
-      h('h4', null, `Subscriptions (${session.subscriptions.length})`),
-      session.subscriptions.length
-        ? h('ul', { class: 'subs', 'aria-label': `Subscriptions of ${session.clientId}` }, session.subscriptions.map((s) => h('li', null, h('code', null, s.filter), h('span', { class: 'muted' }, ` QoS ${s.qos}`))))
-        : h('p', { class: 'muted' }, 'none'),
-      h('div', { class: 'actions' }, kick),
+      cell('Actions', h('div', { class: 'row-actions' }, kick, remove)),
     );
   }
 
@@ -102,6 +194,42 @@ export function createSessionsPage(ctx) {
     hide: () => polling.stop(),
     dispose: () => polling.stop(),
   };
+}
+
+function protocolText(version) {
+  if (version === 5) return '5.0';
+  if (version === 4) return '3.1.1';
+  return '—';
+}
+
+function keepAliveText(seconds) {
+  if (seconds === null || seconds === undefined) return '—';
+  return seconds === 0 ? 'off' : `${seconds} s`;
+}
+
+/** The Session Expiry Interval, and for an offline session when it ends. */
+function expiryText(session) {
+  const interval = session.sessionExpiryInterval;
+  if (interval === null || interval === undefined) return '—';
+  if (interval === 0) return 'ends with the connection';
+  if (interval === NEVER_EXPIRES) return 'never expires';
+  const length = intervalText(interval);
+  if (session.connected || !session.expiresAt) return length;
+  return `${length}, ends ${formatTime(session.expiresAt)}`;
+}
+
+/** Seconds as the largest two units that matter: "10 min", "1 h 30 min", "7 d". */
+function intervalText(seconds) {
+  const units = [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]];
+  const parts = [];
+  let left = seconds;
+  for (const [name, size] of units) {
+    const n = Math.floor(left / size);
+    left -= n * size;
+    if (n > 0) parts.push(`${n} ${name}`);
+    if (parts.length === 2) break;
+  }
+  return parts.join(' ') || '0 s';
 }
 
 /** A session's counters (limits hit, messages dropped) as one line of text; '' when it counted nothing. */

@@ -1,8 +1,9 @@
-// Tokens & ACLs: list a tenant's tokens; create one (the secret is shown once), edit its ordered ACL (allow and
-// deny entries), client-id patterns, limits and expiry, enable/disable it, revoke (delete) it; test what an ACL
+// Tokens & ACLs: list a tenant's tokens (searched by name or id, a page at a time, with when each was last
+// used); create one (the secret is shown once), edit its ordered ACL (allow and deny entries), client-id
+// patterns, limits and expiry, enable/disable it, rotate its secret, revoke (delete) it; test what an ACL
 // decides for a topic.
-import { field, formatTime, h, replace } from '../dom.js';
-import { confirmAction, empty, notify } from '../ui.js';
+import { field, formatAgo, formatTime, h, replace } from '../dom.js';
+import { confirmAction, copyText, empty, notify } from '../ui.js';
 
 const LIMITS = [
   ['maxConnections', 'Max connections', 'concurrent MQTT connections with this token'],
@@ -11,6 +12,8 @@ const LIMITS = [
   ['maxSubscriptions', 'Max subscriptions', 'per session'],
   ['maxQueued', 'Max queued', 'messages per offline session'],
 ];
+/** Tokens per page: "last used" is read for the page shown only (it lives in each token's own object). */
+const PAGE_SIZE = 20;
 
 export function createTokensPage(ctx) {
   const list = h('ul', { class: 'cards', 'aria-label': 'Tokens' });
@@ -18,15 +21,32 @@ export function createTokensPage(ctx) {
   const reveal = h('div');
   const newButton = h('button', { type: 'button', class: 'primary', onclick: openCreator }, 'New token');
   const tester = aclTester(ctx);
+  const search = h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false', placeholder: 'name or id' });
+  const found = h('p', { class: 'muted', 'data-testid': 'tokens-summary' });
+  const previous = h('button', { type: 'button', disabled: true, onclick: () => show(pageIndex - 1) }, 'Previous');
+  const next = h('button', { type: 'button', disabled: true, onclick: () => show(pageIndex + 1) }, 'Next');
+  const pageLabel = h('span', { class: 'muted' });
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Tokens pages', hidden: true }, previous, pageLabel, next);
   const el = h(
     'section',
     { class: 'page', 'aria-labelledby': 'tokens-title', hidden: true },
     h('div', { class: 'page-head' }, h('h1', { id: 'tokens-title' }, 'Tokens & ACLs'), newButton),
     reveal,
     creator,
+    h(
+      'form',
+      { class: 'toolbar', role: 'search', 'aria-label': 'Find tokens', novalidate: true, onsubmit: (event) => event.preventDefault() },
+      h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Search tokens'), search, h('small', { class: 'hint' }, 'Matches any part of the name (any case) or id, across all tokens.')),
+    ),
+    found,
     list,
+    pager,
     tester.el,
   );
+  /** Every token of the tenant, as last loaded (the list is one cheap call; the page shown is a slice). */
+  let all = [];
+  let pageIndex = 0;
+  search.addEventListener('input', () => show(0));
 
   function openCreator() {
     newButton.disabled = true;
@@ -58,7 +78,7 @@ export function createTokensPage(ctx) {
   }
 
   /** The token string is only ever in this response: show it once, with Copy. */
-  function showSecret(token, name) {
+  function showSecret(token, name, rotated = false) {
     const output = h('output', { class: 'secret', 'data-testid': 'new-token', 'aria-label': 'New token value' }, token);
     const copy = h('button', { type: 'button' }, 'Copy');
     copy.addEventListener('click', async () => {
@@ -72,8 +92,13 @@ export function createTokensPage(ctx) {
     const region = h(
       'div',
       { class: 'card reveal', role: 'region', 'aria-label': 'New token' },
-      h('h2', null, 'Token “', name, '” created'),
-      h('p', null, 'Copy it now: it is shown only this once. Clients use it as the MQTT username with an empty password.'),
+      h('h2', null, 'Token “', name, rotated ? '” has a new secret' : '” created'),
+      h(
+        'p',
+        null,
+        rotated ? 'The old secret no longer works; clients connected with it stay connected until they reconnect. ' : '',
+        'Copy it now: it is shown only this once. Clients use it as the MQTT username with an empty password.',
+      ),
       output,
       h('div', { class: 'actions' }, copy, use, h('button', { type: 'button', onclick: () => reveal.replaceChildren() }, 'Done')),
     );
@@ -85,8 +110,30 @@ export function createTokensPage(ctx) {
     const tokens = await ctx.run(() => ctx.api.listTokens(), 'Load tokens').catch(() => undefined);
     if (!tokens) return;
     tokens.sort((a, b) => Number(b.master) - Number(a.master) || a.createdAt - b.createdAt);
-    replace(list, tokens.length ? tokens.map(tokenCard) : h('li', null, empty('No tokens yet.')));
+    all = tokens;
+    show(pageIndex);
     tester.setTokens(tokens);
+  }
+
+  /** Shows page `index` of the tokens matching the search, then reads "last used" for those only. */
+  function show(index) {
+    const needle = search.value.trim().toLowerCase();
+    const matching = needle ? all.filter((t) => t.name.toLowerCase().includes(needle) || t.id.includes(needle)) : all;
+    const pages = Math.max(1, Math.ceil(matching.length / PAGE_SIZE));
+    pageIndex = Math.min(Math.max(0, index), pages - 1);
+    const shown = matching.slice(pageIndex * PAGE_SIZE, (pageIndex + 1) * PAGE_SIZE);
+    const cards = shown.map(tokenCard);
+    replace(list, cards.length ? cards.map((card) => card.el) : h('li', null, empty(needle ? `No token name or id contains “${search.value.trim()}”.` : 'No tokens yet.')));
+    replace(found, needle ? `${matching.length} of ${all.length} tokens match` : `${all.length} token${all.length === 1 ? '' : 's'}`);
+    replace(pageLabel, `Page ${pageIndex + 1} of ${pages}`);
+    previous.disabled = pageIndex === 0;
+    next.disabled = pageIndex >= pages - 1;
+    pager.hidden = pages === 1;
+    if (shown.length === 0) return;
+    ctx.api.lastUsed(shown.map((t) => t.id)).then(
+      (used) => cards.forEach((card) => card.setLastUsed(used[card.id] ?? null)),
+      () => cards.forEach((card) => card.setLastUsed(undefined)),
+    );
   }
 
   function tokenCard(token) {
@@ -95,6 +142,8 @@ export function createTokensPage(ctx) {
     const body = h('div');
     const card = h('li', { class: 'card token', 'data-testid': 'token-row', 'data-token-id': token.id, 'aria-label': `Token ${token.name}` }, body);
     const selfNote = 'You are signed in with this token';
+    /** Filled in once the page's "last used" arrives; kept across view() re-renders. */
+    const lastUsed = h('dd', { 'data-testid': 'last-used' }, '…');
 
     function view() {
       replace(
@@ -112,6 +161,7 @@ export function createTokensPage(ctx) {
           { class: 'facts' },
           h('dt', null, 'Id'), h('dd', null, h('code', null, token.id)),
           h('dt', null, 'Created'), h('dd', null, formatTime(token.createdAt)),
+          h('dt', null, 'Last used'), lastUsed,
           h('dt', null, 'Expires'), h('dd', null, token.expiresAt === null ? 'never' : formatTime(token.expiresAt)),
           h('dt', null, 'Limits'), h('dd', null, limitsText(token.limits)),
           h('dt', null, 'Client ids'), h('dd', { 'data-testid': 'client-ids' }, token.clientIds?.length ? token.clientIds.map((pattern) => [h('code', null, pattern), ' ']) : 'any'),
@@ -126,6 +176,7 @@ export function createTokensPage(ctx) {
           h('button', { type: 'button', onclick: edit }, 'Edit'),
           h('button', { type: 'button', onclick: () => tester.pick(token.id), 'aria-label': `Test the ACL of ${token.name}` }, 'Test ACL'),
           h('button', { type: 'button', onclick: toggle, disabled: self, title: self ? selfNote : undefined }, token.enabled ? 'Disable' : 'Enable'),
+          h('button', { type: 'button', onclick: rotate, 'aria-label': `Rotate the secret of ${token.name}` }, 'Rotate secret'),
           h('button', { type: 'button', class: 'danger', onclick: revoke, disabled: self, title: self ? selfNote : undefined }, 'Revoke'),
         ),
       );
@@ -163,6 +214,19 @@ export function createTokensPage(ctx) {
       view();
     }
 
+    async function rotate() {
+      const sure = await confirmAction(
+        `Give “${token.name}” a new secret? The old one stops working at once; clients connected with it stay connected until they reconnect, and then need the new token.`,
+        'Rotate secret',
+      );
+      if (!sure) return;
+      const rotated = await ctx.run(() => ctx.api.rotateToken(token.id), 'Rotate secret').catch(() => undefined);
+      if (!rotated) return;
+      // Signed in with this very token: the dashboard goes on with the new secret.
+      if (self) ctx.replaceToken(rotated.token);
+      showSecret(rotated.token, token.name, true);
+    }
+
     async function revoke() {
       const sure = await confirmAction(`Revoke “${token.name}”? Its connections are closed and it can never connect again.`, 'Revoke');
       if (!sure) return;
@@ -170,10 +234,19 @@ export function createTokensPage(ctx) {
       if (!done) return;
       notify(`Revoked “${token.name}”.`);
       card.remove();
+      all = all.filter((t) => t.id !== token.id);
     }
 
     view();
-    return card;
+    return {
+      el: card,
+      id: token.id,
+      /** ms, null = not used since it was recorded, undefined = could not be read. */
+      setLastUsed(at) {
+        replace(lastUsed, at === undefined ? '—' : at === null ? 'never' : formatAgo(at));
+        if (at) lastUsed.title = formatTime(at);
+      },
+    };
   }
 
   return {
@@ -283,21 +356,6 @@ function limitsText(limits) {
   return set.length ? set.join(', ') : 'deployment defaults';
 }
 
-/** Copies to the clipboard; without clipboard access, selects the text so the person can copy it. */
-async function copyText(text, element) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    const range = document.createRange();
-    range.selectNodeContents(element);
-    const selection = getSelection();
-    selection?.removeAllRanges();
-    selection?.addRange(range);
-    return false;
-  }
-}
-
 /** datetime-local value ↔ ms since the epoch (local time). */
 function toLocalInput(ms) {
   if (ms === null || ms === undefined) return '';
@@ -381,7 +439,7 @@ function tokenEditor(token) {
       'fieldset',
       null,
       h('legend', null, 'ACL'),
-      h('p', { class: 'hint' }, 'Checked in order: the first entry whose rights and topic filter match decides, allow or deny; none matches = denied. %c is the client id, %u the token id.'),
+      h('p', { class: 'hint' }, 'Checked in order: the first entry whose rights and topic filter match decides, allow or deny; none matches = denied. %c is the client id, %u the token id (the middle part of the token, not the whole username).'),
       rows,
       h('button', { type: 'button', onclick: () => addRow({ filter: '', rights: ['pub', 'sub'] }).querySelector('.acl-filter')?.focus() }, 'Add ACL entry'),
     ),

@@ -312,10 +312,10 @@ describe.skipIf(skip)('dashboard in headless Chromium', () => {
       device.once('close', () => done(Date.now() - since));
     });
     const sessions = await go(page, 'sessions', 'Sessions');
-    const board = sessions.getByRole('listitem', { name: 'Session e2e-board' });
+    const board = sessions.getByRole('row', { name: 'Session e2e-board' });
     await board.getByRole('list', { name: 'Subscriptions of e2e-board' }).filter({ hasText: 'demo/#' }).waitFor();
     expect(await board.getByTestId('queued').textContent()).toBe('0');
-    const kicked = sessions.getByRole('listitem', { name: 'Session kick-me' });
+    const kicked = sessions.getByRole('row', { name: 'Session kick-me' });
     await kicked.getByRole('list', { name: 'Subscriptions of kick-me' }).filter({ hasText: 'demo/kick' }).waitFor();
     await shot(page, 'desktop-sessions');
     await kicked.getByRole('button', { name: 'Kick kick-me' }).click();

@@ -54,7 +54,8 @@ describe('the connect path of a fleet', () => {
     const tokenObject = await requestsOf('TOKEN', `storm\u0000token\u0000${device.id}`);
     await Promise.all(clients.map((client) => end(client, true)));
     expect(tenantAfter - tenantBefore).toBeLessThanOrEqual(reads);
-    expect(tokenObject).toBeLessThanOrEqual(reads);
+    // Plus one: the isolate tells the token's object it was used ("last used"), at most once a minute.
+    expect(tokenObject).toBeLessThanOrEqual(reads + 1);
     await waitUntil(async () => (await tenantSessions(broker, 'storm', BUCKETS)).length === 0, { what: 'the clean sessions to end' });
   });
 

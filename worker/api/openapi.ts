@@ -29,19 +29,42 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       '/api/v1/tenants': {
-        get: { summary: 'List tenants (admin; a tenant token gets 403)', responses: { 200: { description: 'tenants' }, 401: error, 403: error } },
+        get: { summary: 'List tenants (admin; a tenant token gets 403), each with its limits and token count', responses: { 200: { description: '{ tenants: [{ name, createdAt, limits, tokens }] }' }, 401: error, 403: error } },
         post: { summary: 'Create a tenant (admin); answers its first master token once. "default" (anonymous clients) is reserved', requestBody: { content: json('TenantInput') }, responses: { 201: { description: 'created' }, 400: error, 401: error, 403: error, 409: error } },
+      },
+      '/api/v1/tenants/{tenant}': {
+        parameters: tenant,
+        get: { summary: 'One tenant (admin): { name, createdAt, limits, tokens }', responses: { 200: { description: 'tenant' }, 400: error, 401: error, 403: error, 404: error } },
       },
       '/api/v1/tenants/{tenant}/tokens': {
         parameters: tenant,
-        get: { summary: 'List tokens (never their secrets)', responses: { 200: { description: 'tokens' }, 401: error, 403: error } },
+        get: {
+          summary: 'List tokens (never their secrets)',
+          parameters: [query('q', { type: 'string', maxLength: 256 }, 'only tokens whose name (any case) or id contains it')],
+          responses: { 200: { description: 'tokens' }, 400: error, 401: error, 403: error },
+        },
         post: { summary: 'Create a token; the token string is answered once', requestBody: { content: json('TokenInput') }, responses: { 201: { description: 'created' }, 400: error } },
       },
       '/api/v1/tenants/{tenant}/tokens/{id}': {
         parameters: [...tenant, idParam('id')],
-        get: { summary: 'Read a token', responses: { 200: { description: 'token' }, 404: error } },
+        get: { summary: 'Read a token, with lastUsed (ms, to the minute; null = not used since recorded)', responses: { 200: { description: 'token' }, 404: error } },
         patch: { summary: 'Change ACL, limits, expiry or enabled; live connections follow at once', requestBody: { content: json('TokenInput') }, responses: { 200: { description: 'token' }, 400: error, 404: error } },
         delete: { summary: 'Delete a token and close its connections', responses: { 204: { description: 'deleted' }, 404: error } },
+      },
+      '/api/v1/tenants/{tenant}/tokens/last-used': {
+        parameters: tenant,
+        get: {
+          summary: 'When tokens last authenticated a CONNECT or an API call (to the minute): { lastUsed: { id: ms | null } }',
+          parameters: [{ name: 'ids', in: 'query', required: true, schema: { type: 'string' }, description: '1 to 100 token ids, comma-separated' }],
+          responses: { 200: { description: 'last used per id' }, 400: error },
+        },
+      },
+      '/api/v1/tenants/{tenant}/tokens/{id}/rotate': {
+        parameters: [...tenant, idParam('id')],
+        post: {
+          summary: 'A new secret: answers { token, info } once; the old secret is refused from now on (live connections keep running)',
+          responses: { 200: { description: 'the new token string' }, 404: error },
+        },
       },
       '/api/v1/tenants/{tenant}/acl/test': {
         parameters: tenant,
@@ -51,8 +74,27 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: { description: 'the decision' }, 400: error, 403: error, 404: error },
         },
       },
-      '/api/v1/tenants/{tenant}/sessions': { parameters: tenant, get: { summary: 'Sessions with subscriptions and queue depth', responses: { 200: { description: 'sessions' } } } },
+      '/api/v1/tenants/{tenant}/sessions': {
+        parameters: tenant,
+        get: {
+          summary: 'Sessions, connected and offline, a page at a time: client id, token, protocol version, keepalive, expiry; with details=1 subscriptions and queue depth',
+          parameters: [
+            query('limit', { type: 'integer', minimum: 1, maximum: 500 }, 'sessions per page, default 100'),
+            query('after', { type: 'string' }, "the cursor: the previous page's next"),
+            query('q', { type: 'string', maxLength: 256 }, 'only client ids containing it (case-sensitive)'),
+            query('details', { type: 'string', enum: ['1'] }, "1: add subscriptions, queue depth, inflight and counters (wakes the page's sessions)"),
+          ],
+          responses: { 200: { description: '{ sessions, next }: next is the cursor of the following page, or null' }, 400: error },
+        },
+      },
       '/api/v1/tenants/{tenant}/sessions/{clientId}': { parameters: [...tenant, idParam('clientId')], delete: { summary: 'Disconnect a client (5.0: 0x98)', responses: { 204: { description: 'disconnected' }, 404: error } } },
+      '/api/v1/tenants/{tenant}/sessions/{clientId}/state': {
+        parameters: [...tenant, idParam('clientId')],
+        delete: {
+          summary: 'End an offline session: subscriptions, queued messages and pending will dropped, its next CONNECT starts afresh',
+          responses: { 204: { description: 'ended' }, 404: error, 409: { ...error, description: 'the client is connected: disconnect it first' } },
+        },
+      },
       '/api/v1/tenants/{tenant}/stats': { parameters: tenant, get: { summary: 'Tenant statistics ($SYS figures)', responses: { 200: { description: 'statistics' } } } },
       '/api/v1/tenants/{tenant}/stats/history': {
         parameters: [...tenant, { name: 'minutes', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1440 } }],

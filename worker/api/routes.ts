@@ -2,7 +2,7 @@
 // token), statistics. Bad input gets a 4xx with a JSON error saying what is wrong.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { REGISTRY_NAME, sessionName, sessionStub, tenantStub } from '../../durable-objects/addresses.js';
+import { REGISTRY_NAME, sessionName, sessionStub, tenantStub, tokenStub } from '../../durable-objects/addresses.js';
 import type { Env } from '../../durable-objects/env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { jsonError, requireAdmin, requireTenantToken, type ApiVariables } from './tenant-auth.js';
@@ -52,9 +52,31 @@ api.post('/tenants', requireAdmin, async (c) => {
   return c.json({ tenant: body.name, masterToken: result.masterToken }, 201);
 });
 
-/** Lists the tenants created through the API (admin only). */
+/** Tenant objects asked at once when the tenant list gathers their limits and token counts. */
+const TENANTS_AT_ONCE = 32;
+
+/**
+ * Lists the tenants created through the API (admin only), each with its limits and token count: one call to
+ * each tenant's object per listing, at most TENANTS_AT_ONCE at a time (an admin's page, not a hot path).
+ */
 api.get('/tenants', requireAdmin, async (c) => {
-  return c.json({ tenants: await tenantStub(c.env, REGISTRY_NAME).listTenants() });
+  const names = await tenantStub(c.env, REGISTRY_NAME).listTenants();
+  const tenants: Array<{ name: string; createdAt: number; limits: TenantLimits; tokens: number }> = [];
+  for (let i = 0; i < names.length; i += TENANTS_AT_ONCE) {
+    const batch = names.slice(i, i + TENANTS_AT_ONCE);
+    const summaries = await Promise.all(batch.map((tenant) => tenantStub(c.env, tenant.name).summary()));
+    batch.forEach((tenant, j) => tenants.push({ ...tenant, limits: summaries[j]!.limits, tokens: summaries[j]!.tokens }));
+  }
+  return c.json({ tenants });
+});
+
+/** One tenant's limits and token count (admin only); 404 when it does not exist. */
+api.get('/tenants/:tenant', requireAdmin, async (c) => {
+  const tenant = c.req.param('tenant');
+  if (!TENANT_NAME.test(tenant)) throw jsonError(400, 'tenant must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit');
+  const summary = await tenantStub(c.env, tenant).summary();
+  if (!summary.exists) throw jsonError(404, `no tenant "${tenant}"`);
+  return c.json({ name: tenant, createdAt: summary.createdAt, limits: summary.limits, tokens: summary.tokens });
 });
 
 /** Changes a tenant's limits (admin only). */
@@ -149,7 +171,43 @@ function httpStatusOf(reasonCode: number): 400 | 403 | 413 {
   return 400;
 }
 
-tenantRoutes.get('/tokens', async (c) => c.json({ tokens: await tenantStub(c.env, c.get('tenant')).listTokens() }));
+/** Longest search string the list routes accept. */
+const SEARCH_MAX = 256;
+
+/** `?q=`: a search string, '' when absent; undefined when too long. */
+function searchQuery(value: string | undefined): string | undefined {
+  const q = (value ?? '').trim();
+  return q.length <= SEARCH_MAX ? q : undefined;
+}
+
+/** The tokens, never their secrets; `?q=` keeps those whose name or id contains it (any case). */
+tenantRoutes.get('/tokens', async (c) => {
+  const q = searchQuery(c.req.query('q'));
+  if (q === undefined) throw jsonError(400, `q must be at most ${SEARCH_MAX} characters`);
+  const tokens = await tenantStub(c.env, c.get('tenant')).listTokens();
+  const needle = q.toLowerCase();
+  return c.json({ tokens: needle === '' ? tokens : tokens.filter((t) => t.name.toLowerCase().includes(needle) || t.id.includes(needle)) });
+});
+
+/** Tokens whose "last used" one call reads: the page a console shows, not the whole list. */
+const LAST_USED_MAX_IDS = 100;
+/** A token id as core/tenancy/token.ts shapes them. */
+const TOKEN_ID = /^[a-z0-9]{12}$/;
+
+/**
+ * When each of `?ids=` (comma-separated, at most 100) last authenticated a CONNECT or an API call, to the
+ * minute: { lastUsed: { id: ms | null } }. It lives in each token's own object, so this wakes those objects
+ * and no others; the token list itself wakes none.
+ */
+tenantRoutes.get('/tokens/last-used', async (c) => {
+  const ids = [...new Set((c.req.query('ids') ?? '').split(',').filter((id) => id !== ''))];
+  if (ids.length === 0 || ids.length > LAST_USED_MAX_IDS || !ids.every((id) => TOKEN_ID.test(id))) {
+    throw jsonError(400, `ids must be 1 to ${LAST_USED_MAX_IDS} token ids, comma-separated`);
+  }
+  const tenant = c.get('tenant');
+  const used = await Promise.all(ids.map((id) => tokenStub(c.env, tenant, id).lastUsed()));
+  return c.json({ lastUsed: Object.fromEntries(ids.map((id, i) => [id, used[i] ?? null])) });
+});
 
 tenantRoutes.post('/tokens', async (c) => {
   const checked = checkTokenInput(await jsonBody(c.req.raw));
@@ -162,7 +220,20 @@ tenantRoutes.post('/tokens', async (c) => {
 tenantRoutes.get('/tokens/:id', async (c) => {
   const token = await tenantStub(c.env, c.get('tenant')).getToken(c.req.param('id'));
   if (!token) throw jsonError(404, `no token "${c.req.param('id')}" in this tenant`);
-  return c.json(token);
+  return c.json({ ...token, lastUsed: await tokenStub(c.env, c.get('tenant'), token.id).lastUsed() });
+});
+
+/**
+ * A new secret for the token, answered once as the whole token string; the old one is refused from now on
+ * (this isolate forgets its cached copy; others' copies live at most TOKEN_CACHE_TTL_MS). Live connections
+ * keep running (tenant-do.ts rotateSecret).
+ */
+tenantRoutes.post('/tokens/:id/rotate', async (c) => {
+  const tenant = c.get('tenant');
+  const rotated = await tenantStub(c.env, tenant).rotateSecret(tenant, c.req.param('id'));
+  forgetCachedToken(tenant, c.req.param('id'));
+  if (!rotated) throw jsonError(404, `no token "${c.req.param('id')}" in this tenant`);
+  return c.json(rotated);
 });
 
 tenantRoutes.patch('/tokens/:id', async (c) => {
@@ -185,8 +256,10 @@ tenantRoutes.get('/stats', async (c) => c.json(await tenantStub(c.env, c.get('te
 
 /**
  * Sessions, connected and offline, a page at a time from the presence buckets (`?limit=`, default 100, at
- * most 500; `?after=` the previous page's `next`). `?details=1` adds each listed session's subscriptions,
- * queue depth, inflight count and counters, waking those sessions (and only those).
+ * most 500; `?after=` the previous page's `next`; `?q=` only client ids containing it, case-sensitive).
+ * Each entry carries its protocol version, keepalive, expiry interval and (offline) expiry as reported.
+ * `?details=1` adds each listed session's subscriptions, queue depth, inflight count and counters, waking
+ * those sessions (and only those).
  */
 tenantRoutes.get('/sessions', async (c) => {
   const tenant = c.get('tenant');
@@ -196,7 +269,9 @@ tenantRoutes.get('/sessions', async (c) => {
   const after = c.req.query('after');
   const from = after === undefined || after === '' ? { bucket: 0, after: '' } : parseSessionCursor(after, presenceBuckets);
   if (!from) throw jsonError(400, 'after must be the "next" of a previous page');
-  const page = await sessionsPage(c.env, tenant, presenceBuckets, from, limit);
+  const q = searchQuery(c.req.query('q'));
+  if (q === undefined) throw jsonError(400, `q must be at most ${SEARCH_MAX} characters`);
+  const page = await sessionsPage(c.env, tenant, presenceBuckets, from, limit, q);
   if (c.req.query('details') !== '1') return c.json(page);
   const sessions = await Promise.all(
     page.sessions.map(async (entry) => {
@@ -204,6 +279,8 @@ tenantRoutes.get('/sessions', async (c) => {
       return {
         ...entry,
         connected: details?.connected ?? false,
+        // The session's own record is newer than its last report (and fills in reports from before them).
+        ...(details ? { protocolVersion: details.protocolVersion, sessionExpiryInterval: details.sessionExpiryInterval, expiresAt: details.expiresAt } : {}),
         subscriptions: details?.subscriptions ?? [],
         queued: details?.queued ?? 0,
         inflight: details?.inflight ?? 0,
@@ -219,6 +296,20 @@ tenantRoutes.get('/sessions', async (c) => {
 tenantRoutes.delete('/sessions/:clientId', async (c) => {
   const kicked = await sessionStub(c.env, sessionName(c.get('tenant'), c.req.param('clientId'))).kick();
   if (!kicked) throw jsonError(404, `client "${c.req.param('clientId')}" is not connected`);
+  return c.body(null, 204);
+});
+
+/**
+ * Ends an offline session: its subscriptions leave the shards, its queued messages and pending will are
+ * dropped, and it leaves the sessions list (core/session/discard.ts); the client's next CONNECT starts
+ * afresh (session present 0). A connected session: 409, kick it first (DELETE /sessions/{clientId}).
+ */
+tenantRoutes.delete('/sessions/:clientId/state', async (c) => {
+  const tenant = c.get('tenant');
+  const clientId = c.req.param('clientId');
+  const outcome = await sessionStub(c.env, sessionName(tenant, clientId)).discardState(tenant, clientId);
+  if (outcome === 'connected') throw jsonError(409, `client "${clientId}" is connected: disconnect it first (DELETE /sessions/{clientId})`);
+  if (outcome === 'none') throw jsonError(404, `no session "${clientId}" in this tenant`);
   return c.body(null, 204);
 });
 
