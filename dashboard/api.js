@@ -85,6 +85,10 @@ export function tenantApi(auth) {
     deleteSession: (clientId) => call('DELETE', `/sessions/${encodeURIComponent(clientId)}/state`),
     listRetained: (filter) => call('GET', `/retained?filter=${encodeURIComponent(filter)}`).then((r) => r.messages),
     deleteRetained: (topic) => call('DELETE', `/retained?topic=${encodeURIComponent(topic)}`),
+    /** One page of the event log, newest first: { events, next }; `query` holds limit, before, clientId, tokenId, kind. */
+    events: (query) => call('GET', `/events?${new URLSearchParams(query)}`),
+    /** Per-minute counts of the last `minutes` (oldest first) and each token's usage over them: { minutes, tokens }. */
+    statsHistory: (minutes) => call('GET', `/stats/history?minutes=${minutes}`),
   };
 }
 

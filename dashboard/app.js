@@ -2,6 +2,7 @@
 // deployment admin the tenant switcher.
 import { ApiError, adminApi, identify, loadAuth, request, saveAuth, tenantApi } from './api.js';
 import { createClientPage } from './pages/client.js';
+import { createEventsPage } from './pages/events.js';
 import { createRetainedPage } from './pages/retained.js';
 import { createSessionsPage } from './pages/sessions.js';
 import { createStatsPage } from './pages/stats.js';
@@ -9,8 +10,8 @@ import { createTenantsPage } from './pages/tenants.js';
 import { createTokensPage } from './pages/tokens.js';
 import { notify } from './ui.js';
 
-const PAGES = { tokens: createTokensPage, sessions: createSessionsPage, retained: createRetainedPage, stats: createStatsPage, client: createClientPage };
-const TITLES = { tokens: 'Tokens & ACLs', sessions: 'Sessions', retained: 'Retained', stats: 'Statistics', client: 'MQTT client' };
+const PAGES = { tokens: createTokensPage, sessions: createSessionsPage, retained: createRetainedPage, stats: createStatsPage, client: createClientPage, events: createEventsPage };
+const TITLES = { tokens: 'Tokens & ACLs', sessions: 'Sessions', retained: 'Retained', stats: 'Statistics', client: 'MQTT client', events: 'Events' };
 /** The deployment admin's pages: they need no tenant chosen. */
 const ADMIN_PAGES = { tenants: createTenantsPage };
 const ADMIN_TITLES = { tenants: 'Tenants' };

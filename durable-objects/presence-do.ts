@@ -9,7 +9,6 @@ import type { PresenceState } from '../core/session/effects.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import { sessionName, sessionStub, tenantStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
-import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import type { Env } from './env.js';
 
 const SCHEMA = `
@@ -17,8 +16,7 @@ CREATE TABLE IF NOT EXISTS bucket (id INTEGER PRIMARY KEY CHECK (id = 1), tenant
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, connected_at INTEGER NOT NULL, token_id TEXT,
   protocol_version INTEGER, keep_alive INTEGER, expiry_interval INTEGER, expires_at INTEGER);
 CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_id);
-CREATE TABLE IF NOT EXISTS notifications (token_id TEXT PRIMARY KEY, token TEXT, after TEXT NOT NULL);
-${LIMIT_HITS_SCHEMA}`;
+CREATE TABLE IF NOT EXISTS notifications (token_id TEXT PRIMARY KEY, token TEXT, after TEXT NOT NULL);`;
 const RESERVATION_TTL_MS = 30_000;
 /** Sessions told of a token change at once, and per invocation (the rest continue from the alarm). */
 const NOTIFY_CONCURRENCY = 50;
@@ -51,7 +49,6 @@ type Row = Record<string, SqlStorageValue>;
 
 export class PresenceDO extends CountedObject {
   private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
-  private readonly limitHits = new LimitHits(this.sql);
   /** The bucket row is written (remember): once per instance, not once per report. */
   private remembered = false;
 
@@ -124,7 +121,6 @@ export class PresenceDO extends CountedObject {
       this.sql.run('UPDATE bucket SET leased = leased + ? WHERE id = 1', lease.granted);
       this.setTight(lease.tight);
       if (!room()) {
-        this.limitHits.add('sessions');
         return false;
       }
     }
@@ -180,10 +176,10 @@ export class PresenceDO extends CountedObject {
   }
 
   /** This bucket's share of the tenant's statistics. */
-  async counts(): Promise<{ sessions: number; connected: number; limitHits: Record<string, number> }> {
+  async counts(): Promise<{ sessions: number; connected: number }> {
     this.invocations.rpc++;
     const row = this.sql.one<Row>('SELECT COUNT(*) AS n, COALESCE(SUM(connected), 0) AS c FROM sessions');
-    return { sessions: (row?.n as number) ?? 0, connected: (row?.c as number) ?? 0, limitHits: this.limitHits.read() };
+    return { sessions: (row?.n as number) ?? 0, connected: (row?.c as number) ?? 0 };
   }
 
   /**

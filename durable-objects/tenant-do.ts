@@ -7,7 +7,6 @@ import { TOKEN_CACHE_TTL_MS, constantTimeEqual, formatToken } from '../core/tena
 import type { TokenUpdate } from '../core/session/token-change.js';
 import { presenceStub, shardStub, tokenStub } from './addresses.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
-import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import { TOKEN_SCHEMA, TokenStore, type TokenInfo, type TokenInput } from './token-store.js';
 import { USE_RESOLUTION_MS, type TokenRecord } from './token-do.js';
 import { ShardRouter, shardIndexes } from './shard-router.js';
@@ -20,7 +19,6 @@ import { tenantTotals } from './stats/tenant-history.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
-${LIMIT_HITS_SCHEMA}
 CREATE TABLE IF NOT EXISTS registry (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS session_leases (bucket INTEGER PRIMARY KEY, leased INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
@@ -54,7 +52,6 @@ export interface TenantLimits {
 
 export class TenantDO extends CountedObject {
   private readonly tokens: TokenStore;
-  private readonly limitHits: LimitHits;
   /** When spare session slots were last reclaimed from the buckets (memory: a restart may reclaim at once). */
   private reclaimedAt = 0;
   /** When an API call's use of each token was last passed to its object (memory; at most once a minute). */
@@ -63,7 +60,6 @@ export class TenantDO extends CountedObject {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
     this.tokens = new TokenStore(this.sql);
-    this.limitHits = new LimitHits(this.sql);
   }
 
   // ── Tokens ───────────────────────────────────────────────────────────────────────────────────────
@@ -156,7 +152,7 @@ export class TenantDO extends CountedObject {
     const secret = newSecret();
     this.tokens.setSecretHash(id, await hashSecret(secret));
     await this.writeThrough(id);
-    // event: token rotated
+    await this.log({ at: Date.now(), kind: 'token', tokenId: id, message: `token "${stored.info.name}" secret rotated (the old secret no longer connects)` });
     return { token: formatToken({ tenant, tokenId: id, secret }), info: stored.info };
   }
 
@@ -345,18 +341,14 @@ export class TenantDO extends CountedObject {
 
   // ── Sessions and $SYS ────────────────────────────────────────────────────────────────────────────
 
-  /** The tenant's presence buckets' counts and the session-limit refusals they counted. */
-  private async presenceCounts(tenant: string): Promise<{ connected: number; sessions: number; limitHits: Record<string, number> }> {
-    const total = { connected: 0, sessions: 0, limitHits: {} as Record<string, number> };
-    const add = (hits: Record<string, number>) => {
-      for (const [name, count] of Object.entries(hits)) total.limitHits[name] = (total.limitHits[name] ?? 0) + count;
-    };
+  /** The tenant's presence buckets' counts. */
+  private async presenceCounts(tenant: string): Promise<{ connected: number; sessions: number }> {
+    const total = { connected: 0, sessions: 0 };
     const buckets = Array.from({ length: brokerConfig(this.env).presenceBuckets }, (_, index) => index);
     await inBatches(buckets, BUCKET_CONCURRENCY, async (bucket) => {
       const counts = await presenceStub(this.env, tenant, bucket).counts();
       total.connected += counts.connected;
       total.sessions += counts.sessions;
-      add(counts.limitHits);
     });
     return total;
   }
@@ -460,12 +452,6 @@ export class TenantDO extends CountedObject {
 
   private setLimits(limits: TenantLimits): void {
     this.sql.run('UPDATE tenant SET limits = ? WHERE id = 1', JSON.stringify(limits));
-  }
-
-  /** Refusals a token's own object decided (client ids, connection limits), forwarded at most every 10 s. */
-  async addLimitHits(hits: Record<string, number>): Promise<void> {
-    this.invocations.rpc++;
-    for (const [name, count] of Object.entries(hits)) this.limitHits.add(name, count);
   }
 
   /** An entry for the tenant's event log, written before the API answers. */

@@ -7,22 +7,17 @@
 import { ConnectReservations } from '../core/tenancy/reservations.js';
 import { sessionName, sessionStub, tenantStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
-import { LIMIT_HITS_SCHEMA, LimitHits } from './limit-hits.js';
 import type { Env } from './env.js';
 import type { TokenInfo } from './token-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS token (id INTEGER PRIMARY KEY CHECK (id = 1), tenant TEXT NOT NULL, token_id TEXT NOT NULL, record TEXT);
 CREATE TABLE IF NOT EXISTS connections (client_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
-${LIMIT_HITS_SCHEMA}
-CREATE TABLE IF NOT EXISTS forwarded (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS used (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);`;
 /** How long an admitted CONNECT holds its slot without its session reporting: longer than the CONNECT timeout. */
 const RESERVATION_TTL_MS = 30_000;
 /** A counted connection older than this is asked whether it is still there before the limit refuses. */
 const VERIFY_AFTER_MS = 30_000;
-/** Refusals reach the tenant's statistics at most this often per token: a refused device retrying every second costs the tenant object nothing more. */
-const FORWARD_HITS_MS = 10_000;
 
 /**
  * "Last used" is kept to the minute: a token used all the time costs one row written a minute here, and the
@@ -37,7 +32,6 @@ type Row = Record<string, SqlStorageValue>;
 
 export class TokenDO extends CountedObject {
   private readonly reservations = new ConnectReservations(RESERVATION_TTL_MS);
-  private readonly limitHits = new LimitHits(this.sql);
   /** The stored record, read once per wake; undefined = not read yet. */
   private cached: { record: TokenRecord } | undefined;
   /** When the token was last used as stored, read once per wake; undefined = not read yet. */
@@ -108,7 +102,6 @@ export class TokenDO extends CountedObject {
     if (used() >= limit) {
       await this.dropVanished(tenant, tokenId, now);
       if (used() >= limit) {
-        this.countLimitHit('connections');
         return false;
       }
     }
@@ -124,21 +117,9 @@ export class TokenDO extends CountedObject {
     else this.sql.run('DELETE FROM connections WHERE client_id = ?', clientId);
   }
 
-  /** A refusal decided in the Worker (client id not allowed) is counted here, with the token's others. */
-  async countRefusal(name: string): Promise<void> {
-    this.invocations.rpc++;
-    this.countLimitHit(name);
-  }
-
-  /** Forwards the refusals counted since the last time to the tenant's statistics. */
+  /** Nothing is scheduled any more: an alarm set by an older version (limit-hit forwarding) ends here. */
   override async alarm(): Promise<void> {
     this.invocations.alarm++;
-    const row = this.sql.one<Row>('SELECT tenant FROM token WHERE id = 1');
-    const hits = this.limitHits.read();
-    if (!row || Object.keys(hits).length === 0) return;
-    await tenantStub(this.env, row.tenant as string).addLimitHits(hits);
-    this.limitHits.clear();
-    this.sql.run('INSERT INTO forwarded (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at', Date.now());
   }
 
   private async record(tenant: string, tokenId: string): Promise<TokenRecord> {
@@ -180,12 +161,5 @@ export class TokenDO extends CountedObject {
 
   private isCounted(clientId: string): boolean {
     return this.sql.one<Row>('SELECT 1 AS y FROM connections WHERE client_id = ?', clientId) !== undefined;
-  }
-
-  /** Counted here, forwarded by the alarm: at once after a quiet spell, else FORWARD_HITS_MS after the last. */
-  private countLimitHit(name: string): void {
-    this.limitHits.add(name);
-    const last = (this.sql.one<Row>('SELECT at FROM forwarded WHERE id = 1')?.at as number | undefined) ?? 0;
-    this.ctx.waitUntil(this.ctx.storage.setAlarm(Math.max(Date.now(), last + FORWARD_HITS_MS)));
   }
 }

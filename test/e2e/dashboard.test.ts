@@ -330,8 +330,8 @@ describe.skipIf(skip)('dashboard in headless Chromium', () => {
     expect(Number(await stats.getByTestId('stat-messagesReceived').textContent())).toBeGreaterThanOrEqual(3);
     // The rate needs two polls, 2 s apart.
     await stats.getByRole('img', { name: /Messages per second chart: [\d.]+ in, [\d.]+ out/ }).waitFor({ timeout: 6000 });
-    // Pixels with ink on each chart (typed loosely: the tests compile without the DOM lib).
-    const painted = await stats.locator('canvas.chart').evaluateAll((canvases: any[]) =>
+    // Pixels with ink on each live chart (typed loosely: the tests compile without the DOM lib).
+    const painted = await stats.locator('canvas[data-testid^="chart-"]').evaluateAll((canvases: any[]) =>
       canvases.map((canvas) => {
         const data: Uint8ClampedArray = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let inked = 0;
