@@ -5,6 +5,7 @@
 // change through to here (store) before answering the API. It also keeps when the token was last used (a
 // CONNECT or an API call it authenticated), written at most once a minute (USE_RESOLUTION_MS).
 import { ConnectReservations } from '../core/tenancy/reservations.js';
+import { USE_RESOLUTION_MS } from '../core/tenancy/token.js';
 import { sessionName, sessionStub, tenantStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
@@ -19,11 +20,6 @@ const RESERVATION_TTL_MS = 30_000;
 /** A counted connection older than this is asked whether it is still there before the limit refuses. */
 const VERIFY_AFTER_MS = 30_000;
 
-/**
- * "Last used" is kept to the minute: a token used all the time costs one row written a minute here, and the
- * callers (the Worker per isolate, the tenant object for API calls) call touch() at most that often too.
- */
-export const USE_RESOLUTION_MS = 60_000;
 
 /** What a CONNECT needs of a token; null: no such token (never created, or deleted). */
 export type TokenRecord = { secretHash: string; info: TokenInfo } | null;

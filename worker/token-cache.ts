@@ -2,10 +2,10 @@
 // connect limits (TOKEN_CACHE_TTL_MS, LIMITS_TTL_MS). A reconnect storm of 5,000 clients sharing one token then
 // costs the token's object about one read per isolate per second, not one per CONNECT; concurrent
 // CONNECTs that miss together share one read.
-import { TOKEN_CACHE_TTL_MS } from '../core/tenancy/token.js';
+import { TOKEN_CACHE_TTL_MS, USE_RESOLUTION_MS } from '../core/tenancy/token.js';
 import { tenantStub, tokenStub } from '../durable-objects/addresses.js';
 import type { Env } from '../durable-objects/env.js';
-import { USE_RESOLUTION_MS, type TokenRecord } from '../durable-objects/token-do.js';
+import type { TokenRecord } from '../durable-objects/token-do.js';
 
 /** Entries kept at most; past it, expired ones are dropped first, then the oldest. */
 const MAX_ENTRIES = 10_000;

@@ -56,3 +56,10 @@ export interface ConnectionToken {
  * those admitted meanwhile from a cached copy (durable-objects/tenant-do.ts, TOKEN_SWEEP_AFTER_MS).
  */
 export const TOKEN_CACHE_TTL_MS = 1_000;
+
+/**
+ * A token's "last used" is kept to the minute: a token used all the time costs one row written a minute in
+ * its own object, and the callers (the Worker per isolate, the tenant object for API calls) tell it at most
+ * that often too.
+ */
+export const USE_RESOLUTION_MS = 60_000;

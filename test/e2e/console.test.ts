@@ -1,21 +1,16 @@
 // The operator's console in headless Chromium against the real broker: the admin's tenant list (create,
 // limits, switcher, an unknown tenant at sign-in), sessions (search, paging, protocol details, deleting an
 // offline session) and tokens (search, last used, secret rotation), at desktop and phone width.
-import { existsSync, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
 import { startBroker, type RunningBroker } from '../integration/broker.js';
 import { connectClient, end } from '../integration/clients.js';
 import { api, newTenant, newToken, presenceReported, refusedCode } from '../integration/tenants.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'console-e2e-admin';
-const SCREENSHOTS = resolve(import.meta.dirname, '../../test-results/screenshots');
 
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
-if (skip) console.warn(`console e2e SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium to run it; CI always runs it)`);
 
 let broker: RunningBroker;
 let browser: Browser;
@@ -23,22 +18,10 @@ let desktop: BrowserContext;
 let page: Page;
 let alphaMaster: string;
 const clients: MqttClient[] = [];
-const pageErrors: string[] = [];
+const problems: PageProblems = { pageErrors: [], dialogs: [] };
+const { pageErrors } = problems;
+const newPage = (context: BrowserContext) => watchedPage(context, problems, 8000);
 
-async function newPage(context: BrowserContext): Promise<Page> {
-  const created = await context.newPage();
-  created.setDefaultTimeout(8000);
-  created.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));
-  return created;
-}
-
-async function shot(target: Page, name: string): Promise<void> {
-  await target.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
-
-function section(target: Page, title: string): Locator {
-  return target.getByRole('region', { name: title, exact: true });
-}
 
 async function signIn(target: Page, token: string, tenant = ''): Promise<Locator> {
   await target.goto(`${broker.httpUrl}/`);
@@ -57,20 +40,15 @@ async function go(target: Page, link: string, title = link): Promise<Locator> {
 }
 
 async function noSidewaysScroll(target: Page, what: string): Promise<void> {
-  const overflow = await target.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+  const overflow = await sidewaysOverflow(target);
   expect(overflow, `${what} is wider than the screen`).toBeLessThanOrEqual(0);
 }
 
-describe.skipIf(skip)('operator console in headless Chromium', () => {
+describe.skipIf(skipWithoutChromium)('operator console in headless Chromium', () => {
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     const [started, launched] = await Promise.all([
       startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     broker = started;
     browser = launched;

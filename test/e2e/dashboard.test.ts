@@ -1,16 +1,13 @@
 // The dashboard in a real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core) against
 // the real Worker and Durable Objects in workerd, which serve dashboard/ as static assets.
-import { existsSync, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
 import { startBroker, type RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, subscribe } from '../integration/clients.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'e2e-admin';
-const SCREENSHOTS = resolve(import.meta.dirname, '../../test-results/screenshots');
 const PAGES = [
   ['tokens', 'Tokens & ACLs'],
   ['sessions', 'Sessions'],
@@ -19,9 +16,6 @@ const PAGES = [
   ['client', 'MQTT client'],
 ] as const;
 
-// Outside CI a machine without Chromium skips (and says why); in CI a missing browser is a failure.
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
-if (skip) console.warn(`dashboard e2e SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium to run it; CI always runs it)`);
 
 let broker: RunningBroker;
 let browser: Browser;
@@ -30,8 +24,9 @@ let page: Page;
 let master: string;
 /** The token created in the UI, read from the page. */
 let webToken = '';
-const pageErrors: string[] = [];
-const dialogs: string[] = [];
+const problems: PageProblems = { pageErrors: [], dialogs: [] };
+const { pageErrors, dialogs } = problems;
+const newPage = (context: BrowserContext) => watchedPage(context, problems);
 
 async function api(method: string, path: string, bearer: string, body?: unknown): Promise<{ status: number; json: any }> {
   const response = await fetch(`${broker.httpUrl}/api/v1${path}`, {
@@ -43,25 +38,6 @@ async function api(method: string, path: string, bearer: string, body?: unknown)
   return { status: response.status, json: text ? JSON.parse(text) : undefined };
 }
 
-async function newPage(context: BrowserContext): Promise<Page> {
-  const created = await context.newPage();
-  created.setDefaultTimeout(6000);
-  created.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));
-  created.on('dialog', (dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  return created;
-}
-
-async function shot(target: Page, name: string): Promise<void> {
-  await target.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
-
-/** The visible page section (a region named by its heading). */
-function section(target: Page, title: string): Locator {
-  return target.getByRole('region', { name: title, exact: true });
-}
 
 async function signIn(target: Page, token: string): Promise<void> {
   await target.goto(`${broker.httpUrl}/`);
@@ -79,16 +55,11 @@ async function go(target: Page, name: string, title: string): Promise<Locator> {
   return region;
 }
 
-describe.skipIf(skip)('dashboard in headless Chromium', () => {
+describe.skipIf(skipWithoutChromium)('dashboard in headless Chromium', () => {
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     const [started, launched] = await Promise.all([
       startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     broker = started;
     browser = launched;
@@ -422,7 +393,7 @@ describe.skipIf(skip)('dashboard in headless Chromium', () => {
       if (name === 'sessions') await region.getByTestId('sessions-summary').filter({ hasText: /connected|not available/ }).waitFor();
       if (name === 'stats') await region.getByTestId('stat-version').filter({ hasText: /\S{2,}/ }).waitFor();
       if (name === 'retained') await region.getByTestId('retained-summary').filter({ hasText: /matching|not available/ }).waitFor();
-      const overflow = await small.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+      const overflow = await sidewaysOverflow(small);
       expect(overflow, `${name} is wider than the phone`).toBeLessThanOrEqual(0);
       await shot(small, `phone-${name}`);
     }

@@ -1,23 +1,18 @@
 // The operator's pages in a real headless Chromium against the real broker: the Events page (the tenant's
 // event log, live while shown, filtered, paged) and the Statistics page's history (per-minute charts with a
 // time axis, per-token usage), fed by real mqtt.js clients: one cut off by its publish rate, one kicked.
-import { existsSync, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
 import { startBroker, type RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, waitUntil } from '../integration/clients.js';
 import { api, newTenant, newToken } from '../integration/tenants.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'e2e-operator-admin';
 const TENANT = 'ops';
-const SCREENSHOTS = resolve(import.meta.dirname, '../../test-results/screenshots');
 /** Live updates poll every 3 s, and an event reaches its log shard a moment after it happens. */
 const LIVE_TIMEOUT = 9000;
 
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
-if (skip) console.warn(`operator pages e2e SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium to run it; CI always runs it)`);
 
 let broker: RunningBroker;
 let browser: Browser;
@@ -26,27 +21,10 @@ let page: Page;
 let master: string;
 let device: { token: string; id: string };
 let limited: { token: string; id: string };
-const pageErrors: string[] = [];
-const dialogs: string[] = [];
+const problems: PageProblems = { pageErrors: [], dialogs: [] };
+const { pageErrors, dialogs } = problems;
+const newPage = (context: BrowserContext) => watchedPage(context, problems);
 
-async function newPage(context: BrowserContext): Promise<Page> {
-  const created = await context.newPage();
-  created.setDefaultTimeout(6000);
-  created.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));
-  created.on('dialog', (dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  return created;
-}
-
-async function shot(target: Page, name: string): Promise<void> {
-  await target.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
-
-function section(target: Page, title: string): Locator {
-  return target.getByRole('region', { name: title, exact: true });
-}
 
 async function signIn(target: Page, token: string): Promise<void> {
   await target.goto(`${broker.httpUrl}/`);
@@ -89,16 +67,11 @@ function newerFirst(a: string, b: string): number {
   return y[0]! - x[0]! || y[1]! - x[1]! || y[2]! - x[2]!;
 }
 
-describe.skipIf(skip)('operator pages in headless Chromium: events and statistics history', () => {
+describe.skipIf(skipWithoutChromium)('operator pages in headless Chromium: events and statistics history', () => {
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     const [started, launched] = await Promise.all([
       startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     broker = started;
     browser = launched;
@@ -311,7 +284,7 @@ describe.skipIf(skip)('operator pages in headless Chromium: events and statistic
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const small = await newPage(phone);
     await signIn(small, master);
-    const overflow = () => small.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    const overflow = () => sidewaysOverflow(small);
 
     await small.goto(`${broker.httpUrl}/#/events`);
     const events = section(small, 'Events');

@@ -1,22 +1,16 @@
 // The dashboard's web MQTT client as an MQTT 5.0 client, in headless Chromium against the real broker in
 // workerd: reason codes (CONNACK, SUBACK, PUBACK, DISCONNECT), QoS 2 both ways, user properties, retain,
 // the will, the message-list filter, and the 3.1.1 choice.
-import { existsSync, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
 import { startBroker, type RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, recorder, subscribe } from '../integration/clients.js';
 import { api, newTenant, newToken } from '../integration/tenants.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN = 'web5-admin';
 const TENANT = 'web5';
-const SCREENSHOTS = resolve(import.meta.dirname, '../../test-results/screenshots');
 
-// Outside CI a machine without Chromium skips (and says why); in CI a missing browser is a failure.
-const skip = !existsSync(CHROMIUM) && !process.env.CI;
-if (skip) console.warn(`web client e2e SKIPPED: ${CHROMIUM} is missing (apt-get install -y chromium to run it; CI always runs it)`);
 
 let broker: RunningBroker;
 let browser: Browser;
@@ -24,23 +18,10 @@ let desktop: BrowserContext;
 let page: Page;
 let board: Locator;
 let master: string;
-const pageErrors: string[] = [];
-const dialogs: string[] = [];
+const problems: PageProblems = { pageErrors: [], dialogs: [] };
+const { pageErrors, dialogs } = problems;
+const newPage = (context: BrowserContext) => watchedPage(context, problems);
 
-async function newPage(context: BrowserContext): Promise<Page> {
-  const created = await context.newPage();
-  created.setDefaultTimeout(6000);
-  created.on('pageerror', (error) => pageErrors.push(`${error.name}: ${error.message}`));
-  created.on('dialog', (dialog) => {
-    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
-    void dialog.dismiss();
-  });
-  return created;
-}
-
-async function shot(target: Page, name: string): Promise<void> {
-  await target.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
-}
 
 /** Signs in with the tenant's master token and opens the MQTT client page (the token is filled in there). */
 async function openBoard(target: Page): Promise<Locator> {
@@ -104,16 +85,11 @@ function status(region: Locator): Promise<string | null> {
   return region.getByTestId('client-status').locator('span').first().textContent();
 }
 
-describe.skipIf(skip)('web client: MQTT 5.0 in headless Chromium', () => {
+describe.skipIf(skipWithoutChromium)('web client: MQTT 5.0 in headless Chromium', () => {
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
     const [started, launched] = await Promise.all([
       startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      }),
+      launchChromium(),
     ]);
     broker = started;
     browser = launched;
@@ -290,7 +266,7 @@ describe.skipIf(skip)('web client: MQTT 5.0 in headless Chromium', () => {
     await pub.getByLabel('Payload').fill('{"from":"the phone"}');
     await pub.getByRole('button', { name: 'Publish', exact: true }).click();
     await messages(region).filter({ hasText: 'the phone' }).waitFor();
-    const overflow = await small.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    const overflow = await sidewaysOverflow(small);
     expect(overflow).toBeLessThanOrEqual(0);
     await shot(small, 'phone-web-client-v5');
     await phone.close();
