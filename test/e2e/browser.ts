@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { startBroker, type RunningBroker } from '../integration/broker.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = resolve(import.meta.dirname, '../../test-results/screenshots');
@@ -18,6 +19,12 @@ export function launchChromium(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** The real broker (anonymous clients refused, `admin` as ADMIN_TOKEN) and Chromium, started side by side. */
+export async function startBrokerAndChromium(admin: string): Promise<{ broker: RunningBroker; browser: Browser }> {
+  const [broker, browser] = await Promise.all([startBroker({ vars: { ADMIN_TOKEN: admin, ALLOW_ANONYMOUS: 'false' } }), launchChromium()]);
+  return { broker, browser };
 }
 
 /** Script errors and dialogs seen by the pages of a test file: each file asserts there were none. */

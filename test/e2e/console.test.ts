@@ -4,8 +4,8 @@
 import type { MqttClient } from 'mqtt';
 import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
-import { startBroker, type RunningBroker } from '../integration/broker.js';
+import { section, shot, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end } from '../integration/clients.js';
 import { api, newTenant, newToken, presenceReported, refusedCode } from '../integration/tenants.js';
 
@@ -46,12 +46,7 @@ async function noSidewaysScroll(target: Page, what: string): Promise<void> {
 
 describe.skipIf(skipWithoutChromium)('operator console in headless Chromium', () => {
   beforeAll(async () => {
-    const [started, launched] = await Promise.all([
-      startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      launchChromium(),
-    ]);
-    broker = started;
-    browser = launched;
+    ({ broker, browser } = await startBrokerAndChromium(ADMIN));
     alphaMaster = await newTenant(broker, ADMIN, 'alpha', { maxTokens: 50 });
     desktop = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     page = await newPage(desktop);

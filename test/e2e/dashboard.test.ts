@@ -3,8 +3,8 @@
 import type { MqttClient } from 'mqtt';
 import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
-import { startBroker, type RunningBroker } from '../integration/broker.js';
+import { section, shot, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, subscribe } from '../integration/clients.js';
 
 const ADMIN = 'e2e-admin';
@@ -57,12 +57,7 @@ async function go(target: Page, name: string, title: string): Promise<Locator> {
 
 describe.skipIf(skipWithoutChromium)('dashboard in headless Chromium', () => {
   beforeAll(async () => {
-    const [started, launched] = await Promise.all([
-      startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      launchChromium(),
-    ]);
-    broker = started;
-    browser = launched;
+    ({ broker, browser } = await startBrokerAndChromium(ADMIN));
     const tenant = await api('POST', '/tenants', ADMIN, { name: 'e2e' });
     expect(tenant.status).toBe(201);
     master = tenant.json.masterToken;

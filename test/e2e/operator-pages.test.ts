@@ -3,8 +3,8 @@
 // time axis, per-token usage), fed by real mqtt.js clients: one cut off by its publish rate, one kicked.
 import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
-import { startBroker, type RunningBroker } from '../integration/broker.js';
+import { section, shot, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, waitUntil } from '../integration/clients.js';
 import { api, newTenant, newToken } from '../integration/tenants.js';
 
@@ -69,12 +69,7 @@ function newerFirst(a: string, b: string): number {
 
 describe.skipIf(skipWithoutChromium)('operator pages in headless Chromium: events and statistics history', () => {
   beforeAll(async () => {
-    const [started, launched] = await Promise.all([
-      startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      launchChromium(),
-    ]);
-    broker = started;
-    browser = launched;
+    ({ broker, browser } = await startBrokerAndChromium(ADMIN));
     master = await newTenant(broker, ADMIN, TENANT);
     device = await newToken(broker, TENANT, master, { name: 'device <b>one</b>', acl: [{ filter: 'ops/#', rights: ['pub', 'sub'] }] });
     limited = await newToken(broker, TENANT, master, { name: 'limited', acl: [{ filter: 'ops/#', rights: ['pub', 'sub'] }], limits: { publishRate: 1 } });

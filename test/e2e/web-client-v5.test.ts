@@ -3,8 +3,8 @@
 // the will, the message-list filter, and the 3.1.1 choice.
 import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, section, shot, sidewaysOverflow, skipWithoutChromium, watchedPage, type PageProblems } from './browser.js';
-import { startBroker, type RunningBroker } from '../integration/broker.js';
+import { section, shot, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, recorder, subscribe } from '../integration/clients.js';
 import { api, newTenant, newToken } from '../integration/tenants.js';
 
@@ -87,12 +87,7 @@ function status(region: Locator): Promise<string | null> {
 
 describe.skipIf(skipWithoutChromium)('web client: MQTT 5.0 in headless Chromium', () => {
   beforeAll(async () => {
-    const [started, launched] = await Promise.all([
-      startBroker({ vars: { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' } }),
-      launchChromium(),
-    ]);
-    broker = started;
-    browser = launched;
+    ({ broker, browser } = await startBrokerAndChromium(ADMIN));
     master = await newTenant(broker, ADMIN, TENANT);
     desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await newPage(desktop);
