@@ -1,19 +1,12 @@
 // EventLogDO: one of a tenant's log shards (core/tenancy/event-log.ts). It keeps the last EVENTS_KEPT events
-// reported to it and, per minute, the counts they stand for (connects, disconnects, auth failures, kicks,
-// limit hits by name, token changes), each also per token.
-import {
-  EVENTS_KEPT,
-  countsOfEvent,
-  mergeCounts,
-  minuteOf,
-  type Counts,
-  type EventKind,
-  type LogEvent,
-  type StoredEvent,
-} from '../core/tenancy/event-log.js';
+// reported to it (one row each, written before the sender's call returns) and, per minute, the counts they
+// stand for (connects, disconnects, auth failures, kicks, limit hits by name, token changes), each also per
+// token: counted in memory and written within a second (stats/counter-buffer.ts), so a storm of connects
+// costs one row per event, not two.
+import { EVENTS_KEPT, countsOfEvent, type Counts, type EventKind, type LogEvent, type StoredEvent } from '../core/tenancy/event-log.js';
 import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
-import { costOf } from './stats/counter-buffer.js';
+import { CounterBuffer } from './stats/counter-buffer.js';
 import { MINUTE_COUNTS_SCHEMA, MinuteCounts } from './stats/minute-counts.js';
 
 const SCHEMA = `
@@ -38,18 +31,18 @@ export interface ShardPageQuery {
 
 export class EventLogDO extends CountedObject {
   private readonly minutes: MinuteCounts;
+  private readonly counts: CounterBuffer;
   private lastSeq: number | undefined;
-  private costAtWrite = costOf(this.invocations);
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, SCHEMA);
     this.minutes = new MinuteCounts(this.sql);
+    this.counts = new CounterBuffer(this.minutes, this.invocations);
   }
 
   /** Appends events (in the order given) and counts them in their minutes. */
   async record(events: LogEvent[]): Promise<void> {
     this.invocations.rpc++;
-    const byMinute = new Map<number, Counts>();
     for (const event of events) {
       const { at, kind, clientId, tokenId, ...body } = event;
       this.lastSeq = this.nextSeq();
@@ -62,23 +55,9 @@ export class EventLogDO extends CountedObject {
         tokenId ?? null,
         JSON.stringify(body),
       );
-      const minute = minuteOf(at);
-      byMinute.set(minute, mergeCounts(byMinute.get(minute) ?? {}, countsOfEvent(event)));
+      for (const [name, n] of Object.entries(countsOfEvent(event))) this.counts.addKey(name, n, at);
       if (this.lastSeq % PRUNE_EVERY === 0) this.sql.run('DELETE FROM events WHERE seq <= ?', this.lastSeq - EVENTS_KEPT);
     }
-    // This object's own cost, in the minute it is written (the row below is counted by the next call).
-    const cost = costOf(this.invocations);
-    const current = minuteOf(Date.now());
-    byMinute.set(
-      current,
-      mergeCounts(byMinute.get(current) ?? {}, {
-        do_requests: cost.requests - this.costAtWrite.requests,
-        do_rows_read: cost.rowsRead - this.costAtWrite.rowsRead,
-        do_rows_written: cost.rowsWritten - this.costAtWrite.rowsWritten,
-      }),
-    );
-    this.costAtWrite = cost;
-    this.minutes.add(byMinute);
   }
 
   /** Up to `limit` events before the bound, newest first; `more` when older ones match too. */
@@ -117,12 +96,14 @@ export class EventLogDO extends CountedObject {
   /** Per-minute counts from `fromMinute` on, oldest first. */
   async history(fromMinute: number): Promise<Array<{ minute: number; counts: Counts }>> {
     this.invocations.rpc++;
+    this.counts.flush();
     return this.minutes.since(fromMinute);
   }
 
   /** Everything counted since the shard began. */
   async totals(): Promise<Counts> {
     this.invocations.rpc++;
+    this.counts.flush();
     return this.minutes.totals();
   }
 

@@ -1,6 +1,7 @@
-// Sends an object's event log entries to the tenant's log shards: at most one call per SEND_EVERY_MS per
-// object (entries in between wait, and repeats of the same limit hit merge into one entry with a count), so a
-// client that hammers a limit costs the log a call a second, not one per packet. Retried with back-off.
+// Sends an object's event log entries to the tenant's log shards. Connects, disconnects and token changes
+// leave at once (a connection's own pace bounds them); limit hits leave at most once per SEND_EVERY_MS per
+// object, repeats of the same hit merged into one entry with a count, so a client that hammers a limit costs
+// the log a call a second, not one per packet. Retried with back-off.
 import { logShardOf, type LogEvent } from '../core/tenancy/event-log.js';
 import { logStub } from './addresses.js';
 import { brokerConfig } from './config.js';
@@ -18,7 +19,7 @@ export class EventSender {
 
   constructor(private readonly env: Env) {}
 
-  /** Queues an entry; it leaves now when nothing left in the last second, else with the next send. */
+  /** Queues an entry; it leaves now unless it is a limit hit and one left in the last second. */
   add(tenant: string, event: LogEvent): Promise<void> | undefined {
     const repeat = event.kind === 'limit' ? this.held.find((entry) => sameLimit(entry, tenant, event)) : undefined;
     if (repeat) {
@@ -28,8 +29,8 @@ export class EventSender {
       if (this.held.length >= MAX_HELD) this.held.shift();
       this.held.push({ tenant, event });
     }
-    const wait = this.lastSentAt + SEND_EVERY_MS - Date.now();
-    if (wait <= 0 && this.timer === undefined) return this.send();
+    const wait = event.kind === 'limit' ? this.lastSentAt + SEND_EVERY_MS - Date.now() : 0;
+    if (wait <= 0) return this.send();
     this.timer ??= setTimeout(() => void this.send(), Math.max(0, wait));
     return undefined;
   }
@@ -37,8 +38,8 @@ export class EventSender {
   private async send(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.lastSentAt = Date.now();
     const entries = this.held;
+    if (entries.some((entry) => entry.event.kind === 'limit')) this.lastSentAt = Date.now();
     this.held = [];
     await sendEvents(this.env, entries);
   }

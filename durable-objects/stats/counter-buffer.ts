@@ -23,12 +23,29 @@ export class CounterBuffer {
     this.costAtFlush = costOf(invocations);
   }
 
+  /** Counts `n` for the tenant's `name` and, for a known token, the token's. */
   add(name: string, n: number, tokenId?: string, at = Date.now()): void {
     if (n === 0) return;
+    addCount(this.minute(at), name, n, tokenId);
+    this.armFlush();
+  }
+
+  /** Counts `n` under a key as it is (`name` or `name@tokenId`: core/tenancy/event-log.ts countsOfEvent). */
+  addKey(key: string, n: number, at = Date.now()): void {
+    if (n === 0) return;
+    const counts = this.minute(at);
+    counts[key] = (counts[key] ?? 0) + n;
+    this.armFlush();
+  }
+
+  private minute(at: number): Counts {
     const minute = minuteOf(at);
     let counts = this.pending.get(minute);
     if (!counts) this.pending.set(minute, (counts = {}));
-    addCount(counts, name, n, tokenId);
+    return counts;
+  }
+
+  private armFlush(): void {
     this.timer ??= setTimeout(() => this.flush(), FLUSH_AFTER_MS);
   }
 

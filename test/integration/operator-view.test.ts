@@ -45,12 +45,13 @@ describe('[issue 13] counters are exact across an eviction of every object', () 
       return got.messages.length;
     };
     let delivered = await round(0);
-    // Quiet for longer than a counter may wait in memory (FLUSH_AFTER_MS), then every object goes: a restart.
-    await sleep(1_500);
+    // Quiet for longer than a count may wait in memory (a second at its sender, a second at its counter), then
+    // every object goes: a restart.
+    await sleep(2_500);
     await broker.stop();
     broker = await startBroker({ persistDir: dir, vars: VARS });
     delivered += await round(3);
-    await sleep(1_500);
+    await sleep(2_500);
     await broker.stop();
     broker = await startBroker({ persistDir: dir, vars: VARS });
 
