@@ -10,6 +10,9 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 type Row = Record<string, SqlStorageValue>;
 
 export class MinuteCounts {
+  /** Everything counted, once read after a wake: kept up to date by add(), so $SYS rounds re-read nothing. */
+  private known: Counts | undefined;
+
   constructor(private readonly sql: CountedSql) {}
 
   /** Adds counts to their minutes (read, merged, written back: one row per minute touched). */
@@ -20,6 +23,7 @@ export class MinuteCounts {
       const row = this.sql.one<Row>('SELECT counts FROM minute_counts WHERE minute = ?', minute);
       const merged = mergeCounts(row ? (JSON.parse(row.counts as string) as Counts) : {}, counts);
       this.sql.run('INSERT INTO minute_counts (minute, counts) VALUES (?, ?) ON CONFLICT (minute) DO UPDATE SET counts = excluded.counts', minute, JSON.stringify(merged));
+      if (this.known) mergeCounts(this.known, counts);
       if (!row) newest = Math.max(newest, minute);
     }
     // A new minute began: minutes past the history fold into the totals (about once a minute at most).
@@ -35,10 +39,13 @@ export class MinuteCounts {
 
   /** Everything ever counted: the folded totals plus the minutes kept. */
   totals(): Counts {
-    const totals: Counts = {};
-    for (const row of this.sql.all<Row>('SELECT name, value FROM counters')) totals[row.name as string] = row.value as number;
-    for (const { counts } of this.since(0)) mergeCounts(totals, counts);
-    return totals;
+    if (!this.known) {
+      const totals: Counts = {};
+      for (const row of this.sql.all<Row>('SELECT name, value FROM counters')) totals[row.name as string] = row.value as number;
+      for (const { counts } of this.since(0)) mergeCounts(totals, counts);
+      this.known = totals;
+    }
+    return { ...this.known };
   }
 
   private foldBefore(minute: number): void {
