@@ -5,7 +5,7 @@
 // sessions page shows without waking the session (protocol version, keepalive, expiry): same row, no extra write.
 import { bucketHasRoom, leaseChunk } from '../core/tenancy/presence.js';
 import { ConnectReservations } from '../core/tenancy/reservations.js';
-import type { PresenceState } from '../core/session/effects.js';
+import type { PresenceDetails, PresenceState } from '../core/session/effects.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import { sessionName, sessionStub, tenantStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
@@ -38,13 +38,6 @@ export interface PresenceEntry {
 }
 
 /** What a session reports of itself beyond its state (durable-objects/presence-report.ts). */
-export interface PresenceDetails {
-  protocolVersion?: number;
-  keepAlive?: number;
-  sessionExpiryInterval?: number;
-  expiresAt?: number | null;
-}
-
 type Row = Record<string, SqlStorageValue>;
 
 export class PresenceDO extends CountedObject {

@@ -5,21 +5,20 @@ import { presenceBucketOf } from '../core/tenancy/presence.js';
 import { presenceStub, tokenStub } from './addresses.js';
 import { brokerConfig } from './config.js';
 import type { Env } from './env.js';
-import type { PresenceDetails } from './presence-do.js';
 
 /** Retries of a presence report: a lost one would leave the sessions list and connection counts wrong. */
 const PRESENCE_ATTEMPTS = 4;
 
 /**
- * Reports a session's state (and what the sessions page shows of it: `details`) to its presence bucket and,
+ * Reports a session's state (and what the sessions page shows of it: the effect's `details`) to its presence bucket and,
  * for a connection-limited token, to the token's object, retrying with jittered back-off (0.2, 0.4, 0.8 s):
  * a storm may overload a bucket for a moment.
  */
-export async function reportPresence(env: Env, effect: Extract<Effect, { type: 'presence' }>, details: PresenceDetails = {}): Promise<void> {
+export async function reportPresence(env: Env, effect: Extract<Effect, { type: 'presence' }>): Promise<void> {
   const buckets = brokerConfig(env).presenceBuckets;
   const bucket = presenceBucketOf(effect.clientId, buckets);
   const reports: Array<() => Promise<unknown>> = [
-    () => presenceStub(env, effect.tenant, bucket).report(effect.tenant, bucket, effect.clientId, effect.state, effect.tokenId, details),
+    () => presenceStub(env, effect.tenant, bucket).report(effect.tenant, bucket, effect.clientId, effect.state, effect.tokenId, effect.details ?? {}),
   ];
   if (effect.countsConnections && effect.tokenId !== undefined) {
     const tokenId = effect.tokenId;

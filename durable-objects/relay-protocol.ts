@@ -1,5 +1,7 @@
 // The contract on the Worker ↔ SessionDO WebSocket: binary frames carry whole MQTT packets both ways;
 // text frames carry the few facts only the Worker can observe; close codes say who went.
+import { concatBytes } from '../core/codec/bytes.js';
+import { encodePackets, type Packet, type ProtocolVersion } from '../core/codec/index.js';
 import type { ConnectionLoss } from '../core/session/machine.js';
 
 /** Headers on the upgrade request the Worker sends to a session object. */
@@ -46,4 +48,33 @@ export function decodeControl(text: string): RelayControl | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A relay message holds at most this much unless one packet alone is larger. */
+export const RELAY_MESSAGE_BYTES = 1024 * 1024;
+
+/**
+ * Several packets in one WebSocket message: legal, and far cheaper than one message each. But none larger
+ * than RELAY_MESSAGE_BYTES unless one packet alone is: a retained replay or a drained queue leaves as several
+ * bounded messages (Cloudflare stops at 32 MiB per message; the relay and the client each hold a message whole).
+ */
+export function relayMessages(packets: Packet[], version: ProtocolVersion): Uint8Array[] {
+  const whole = encodePackets(packets, version);
+  if (whole.length <= RELAY_MESSAGE_BYTES || packets.length === 1) return [whole];
+  // Rare: encode packet by packet and cut between packets.
+  const messages: Uint8Array[] = [];
+  let batch: Uint8Array[] = [];
+  let size = 0;
+  for (const packet of packets) {
+    const bytes = encodePackets([packet], version);
+    if (size + bytes.length > RELAY_MESSAGE_BYTES && batch.length > 0) {
+      messages.push(concatBytes(batch));
+      batch = [];
+      size = 0;
+    }
+    batch.push(bytes);
+    size += bytes.length;
+  }
+  if (batch.length > 0) messages.push(concatBytes(batch));
+  return messages;
 }

@@ -1,28 +1,25 @@
 // SessionDO: one MQTT session (tenant, client id), a thin adapter over the state machine in core/session:
 // platform entry points → one input at a time → step() → apply its effects. No protocol decision lives here.
-import { PacketFramer, assertNever, decodePacket, encodePackets } from '../core/codec/index.js';
-import { concatBytes } from '../core/codec/bytes.js';
+import { PacketFramer, assertNever, decodePacket, type Packet } from '../core/codec/index.js';
 import { MqttError, isOverloaded } from '../core/errors.js';
 import { ReasonCode, type ReasonCodeValue } from '../core/reason-codes.js';
 import type { Delivery } from '../core/routing/message.js';
 import type { DeliverResult } from '../core/routing/subscription.js';
-import type { Effect, PresenceState, Reply, StoreOp } from '../core/session/effects.js';
+import type { Effect, Reply } from '../core/session/effects.js';
 import { describeSession, step, type ConnectionLoss, type Input } from '../core/session/machine.js';
 import { discardOffline, type DiscardOutcome } from '../core/session/discard.js';
-import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type SessionRecord, type State } from '../core/session/state.js';
+import { openingRecord, ownerOf, wakeState, type ConnectionRecord, type SessionConfig, type State } from '../core/session/state.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
 import type { ConnectionToken } from '../core/tenancy/token.js';
 import { tenantStub } from './addresses.js';
 import { brokerConfig, sessionConfig } from './config.js';
 import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
-import { RelayCloseCode, RelayHeader, connectionLoss, decodeControl } from './relay-protocol.js';
+import { RelayCloseCode, RelayHeader, connectionLoss, decodeControl, relayMessages } from './relay-protocol.js';
 import { OutboundUpkeep } from './outbound-upkeep.js';
 import { forgetPresence, reportPresence } from './presence-report.js';
-import type { PresenceDetails } from './presence-do.js';
 import { QueueDropLog } from './queue-drop-log.js';
-import { EventSender } from './event-sender.js';
-import { limitEvent } from '../core/session/log-events.js';
+import { SessionEventLog } from './session-event-log.js';
 import { SessionStore } from './session-store.js';
 import { ShardRouter } from './shard-router.js';
 
@@ -49,20 +46,14 @@ export class SessionDO extends CountedObject {
   /** The outbound store's timer between steps (mark flush, keep-awake). */
   private readonly upkeep: OutboundUpkeep;
   private readonly drops = new QueueDropLog();
-  private readonly events: EventSender;
-  /** The session record as the current step found it. */
-  private recordBeforeStep: SessionRecord | undefined;
-  /** Each connection's remote address (the upgrade's header), for its connect entry in the event log. */
-  private readonly remoteAddresses = new Map<string, string>();
-  /** The keepalive the Worker enforces, by connection id, for the presence report at CONNECT (memory only). */
-  private readonly keepAlives = new Map<string, number>();
+  private readonly events: SessionEventLog;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SessionStore(this.sql);
     this.upkeep = new OutboundUpkeep(this.store.outbound);
     this.config = sessionConfig(brokerConfig(env));
-    this.events = new EventSender(env);
+    this.events = new SessionEventLog(env);
   }
 
   // ── Platform entry points ────────────────────────────────────────────────────────────────────────
@@ -84,12 +75,9 @@ export class SessionDO extends CountedObject {
       serverKeepAlive ? Number(serverKeepAlive) : undefined,
     );
     server.serializeAttachment({ v: 2, ...record } satisfies Attachment);
-    const keepAlive = Number(header(RelayHeader.keepAlive));
-    if (Number.isInteger(keepAlive)) this.keepAlives.set(record.id, keepAlive);
     connectionIds.set(server, record.id);
     this.sockets.set(record.id, server);
-    const remoteAddress = header(RelayHeader.remoteAddress);
-    if (remoteAddress) this.remoteAddresses.set(record.id, remoteAddress);
+    this.events.opened(record.id, header(RelayHeader.remoteAddress));
     const token = header(RelayHeader.token);
     this.run({ type: 'opened', connection: record, token: token ? (JSON.parse(decodeURIComponent(token)) as ConnectionToken) : null });
     return new Response(null, { status: 101, webSocket: client });
@@ -150,17 +138,10 @@ export class SessionDO extends CountedObject {
    * What the sessions API shows: subscriptions, queue depth, inflight count, whether connected, what it
    * counted, and its protocol version and expiry as stored.
    */
-  async describe(): Promise<
-    | (NonNullable<ReturnType<typeof describeSession>> & { counters: Record<string, number>; protocolVersion: number; sessionExpiryInterval: number; expiresAt: number | null })
-    | undefined
-  > {
+  async describe(): Promise<(NonNullable<ReturnType<typeof describeSession>> & { counters: Record<string, number> }) | undefined> {
     this.invocations.rpc++;
-    const state = this.load();
-    const described = describeSession(state);
-    const record = state.session.record;
-    if (!described || !record) return undefined;
-    const { protocolVersion, sessionExpiryInterval, expiresAt } = record;
-    return { ...described, counters: this.store.readCounters(), protocolVersion, sessionExpiryInterval, expiresAt };
+    const described = describeSession(this.load());
+    return described && { ...described, counters: this.store.readCounters() };
   }
 
   /**
@@ -172,13 +153,11 @@ export class SessionDO extends CountedObject {
     this.invocations.rpc++;
     return this.enqueue(async () => {
       const now = Date.now();
-      const state = this.load();
-      this.recordBeforeStep = state.session.record;
-      const { outcome, effects } = discardOffline(state, now, this.config);
+      const { outcome, effects } = discardOffline(this.load(), now, this.config);
       const background: Promise<unknown>[] = [];
       for (const effect of effects) {
         // Awaited here, in this session's turn: a CONNECT that follows reports after the removal.
-        if (effect.type === 'presence') background.push(reportPresence(this.env, effect, this.presenceDetails(effect.state)));
+        if (effect.type === 'presence') background.push(reportPresence(this.env, effect));
         else this.apply(effect, background, []);
       }
       this.upkeep.afterStep(now, false);
@@ -214,8 +193,7 @@ export class SessionDO extends CountedObject {
     const connectionId = connectionIdOf(ws);
     await this.handle({ type: 'socketClosed', connectionId, cause });
     this.sockets.delete(connectionId);
-    this.remoteAddresses.delete(connectionId);
-    this.keepAlives.delete(connectionId);
+    this.events.closed(connectionId);
   }
 
   /** Frames → packets → inputs; returns the routing still in flight. */
@@ -264,8 +242,6 @@ export class SessionDO extends CountedObject {
   private run(input: Input, blocking: Promise<Applied>[] = []): Applied {
     const now = Date.now();
     const state = this.load();
-    // A step that ends the session forgets its record; its limit hits are still logged under its name.
-    this.recordBeforeStep = state.session.record;
     const { effects, reply } = step(state, input, now, this.config);
     const background: Promise<unknown>[] = [];
     const rowsBefore = this.invocations.rowsWritten;
@@ -279,7 +255,6 @@ export class SessionDO extends CountedObject {
     switch (effect.type) {
       case 'persist':
         this.store.apply(effect.ops);
-        this.logLimitHits(effect.ops);
         return this.drops.note(effect.ops, () => {
           const { record, queue } = this.load().session;
           return { tenant: record?.tenant, clientId: record?.clientId, queued: queue.length };
@@ -337,18 +312,10 @@ export class SessionDO extends CountedObject {
         return;
       }
       case 'presence':
-        this.ctx.waitUntil(reportPresence(this.env, effect, this.presenceDetails(effect.state)));
+        this.ctx.waitUntil(reportPresence(this.env, effect));
         return;
       case 'log': {
-        const { event } = effect;
-        const connectionId = this.load().session.record?.connectionId;
-        const remoteAddress = event.kind === 'connect' && connectionId ? this.remoteAddresses.get(connectionId) : undefined;
-        if (remoteAddress) {
-          event.detail = { ...event.detail, remoteAddress };
-          event.message += `, from ${remoteAddress}`;
-          this.remoteAddresses.delete(connectionId!);
-        }
-        const sent = this.events.add(effect.tenant, event);
+        const sent = this.events.write(effect.tenant, effect.event, this.load().session.record?.connectionId);
         if (sent) this.ctx.waitUntil(sent);
         return;
       }
@@ -360,62 +327,14 @@ export class SessionDO extends CountedObject {
     }
   }
 
-  /** Limits this step hit (counted in the session's rows) become entries of the tenant's event log. */
-  private logLimitHits(ops: readonly StoreOp[]): void {
-    for (const op of ops) {
-      if (op.op !== 'count') continue;
-      const record = this.load().session.record ?? this.recordBeforeStep;
-      const event = record && limitEvent(op.counter, op.n, record, Date.now());
-      if (!event || !record) continue;
-      const sent = this.events.add(record.tenant, event);
-      if (sent) this.ctx.waitUntil(sent);
-    }
-  }
-
-  /** What the sessions page shows of this session without waking it, read after the step that reports. */
-  private presenceDetails(presence: PresenceState): PresenceDetails {
-    const record = this.load().session.record;
-    if (presence === 'ended' || !record) return {};
-    const owner = ownerOf(this.load());
-    const keepAlive = owner ? this.keepAlives.get(owner.id) : undefined;
-    return {
-      protocolVersion: record.protocolVersion,
-      sessionExpiryInterval: record.sessionExpiryInterval,
-      expiresAt: record.expiresAt,
-      ...(keepAlive === undefined ? {} : { keepAlive }),
-    };
-  }
-
-  /**
-   * Several packets in one WebSocket message: legal, and far cheaper than one message each. But none larger
-   * than 1 MiB unless one packet alone is: a retained replay or a drained queue leaves as several bounded
-   * messages (Cloudflare stops at 32 MiB per message; the relay and the client each hold a message whole).
-   */
-  private send(connectionId: string, packets: Parameters<typeof encodePackets>[0]): void {
-    const MESSAGE_BYTES = 1024 * 1024;
+  /** The packets of one step to one connection, in as few relay messages as RELAY_MESSAGE_BYTES allows. */
+  private send(connectionId: string, packets: Packet[]): void {
     const socket = this.sockets.get(connectionId);
     const version = this.load().connections.get(connectionId)?.protocolVersion ?? 4;
     if (!socket) return;
     for (const packet of packets) if (packet.type === 'publish') this.invocations.messagesOut++;
     try {
-      const whole = encodePackets(packets, version);
-      if (whole.length <= MESSAGE_BYTES || packets.length === 1) return socket.send(whole);
-      // Rare: encode packet by packet and cut between packets.
-      let batch: Uint8Array[] = [];
-      let size = 0;
-      const flush = () => {
-        if (batch.length === 0) return;
-        socket.send(concatBytes(batch));
-        batch = [];
-        size = 0;
-      };
-      for (const packet of packets) {
-        const bytes = encodePackets([packet], version);
-        if (size + bytes.length > MESSAGE_BYTES) flush();
-        batch.push(bytes);
-        size += bytes.length;
-      }
-      flush();
+      for (const message of relayMessages(packets, version)) socket.send(message);
     } catch (error) {
       console.warn('send to relay failed', String(error));
     }

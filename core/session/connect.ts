@@ -169,7 +169,7 @@ export function onConnect(state: State, connection: Connection, packet: ConnectP
   // Step 7: resend unacknowledged messages with DUP [MQTT-4.4.0-1], then the queue in order.
   resendInflight(state, connection, now, config, out);
   drain(state, connection, config, out);
-  reportPresence(record, 'connected', out);
+  reportPresence(record, 'connected', out, connection.serverKeepAlive ?? packet.keepAlive);
   out.emit({ type: 'log', tenant: record.tenant, event: connectEvent(connection, packet, record, sessionPresent, now) });
 }
 

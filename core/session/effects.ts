@@ -16,6 +16,16 @@ import type { ConnectionRecord, OutboundMessage, ReplayPlan, SessionRecord } fro
 /** What the tenant object is told of this session (its sessions list, connection counts, revocation). */
 export type PresenceState = 'connected' | 'offline' | 'ended';
 
+/** What the sessions list shows of a session without waking it: its presence bucket keeps these. */
+export interface PresenceDetails {
+  protocolVersion?: number;
+  /** The keepalive the connection runs with (5.0: the Server Keep Alive when one was set). */
+  keepAlive?: number;
+  sessionExpiryInterval?: number;
+  /** While offline: when the session expires; null = never. */
+  expiresAt?: number | null;
+}
+
 /** Events the session counts in its own storage (limits hit, messages dropped). */
 export type SessionCounter =
   /** Queued messages dropped by the count bound (MAX_QUEUED, a token's maxQueued), oldest first. */
@@ -112,7 +122,7 @@ export type Effect =
   | { type: 'unsubscribeShards'; tenant: string; session: string; filters: string[] }
   /** Read up to `limit` queued messages after `afterSeq`; they come back as a `queueRead` input. */
   | { type: 'readQueue'; afterSeq: number; limit: number }
-  | { type: 'presence'; tenant: string; clientId: string; state: PresenceState; tokenId?: string; countsConnections?: boolean }
+  | { type: 'presence'; tenant: string; clientId: string; state: PresenceState; tokenId?: string; countsConnections?: boolean; details?: PresenceDetails }
   /** Someone subscribed to $SYS: the tenant publishes its statistics while anyone receives them. */
   | { type: 'wantSys'; tenant: string }
   /** An entry for the tenant's event log (connect, disconnect, kick): written after the step, not waited for. */
@@ -141,6 +151,11 @@ export class Effects {
       this.list.push({ type: 'send', connectionId, packets });
     }
     packets.push(packet);
+  }
+
+  /** The counters this step's `persist` ops add to (limits hit, messages dropped). */
+  counted(): Array<{ counter: SessionCounter; n: number }> {
+    return this.ops.flatMap((op) => (op.op === 'count' ? [{ counter: op.counter, n: op.n }] : []));
   }
 
   /** Ends the connection's current `send`: what follows goes in a WebSocket message of its own. */

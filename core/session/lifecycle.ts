@@ -206,7 +206,8 @@ function publishWillOf(who: { tenant: string; clientId: string; token: Connectio
  * Tells this session's presence bucket its state (sessions list, counts, revocation, the tenant's session
  * limit) and, for a token with maxConnections, the token's own object (its connection count).
  */
-export function reportPresence(record: SessionRecord, presence: PresenceState, out: Effects): void {
+export function reportPresence(record: SessionRecord, presence: PresenceState, out: Effects, keepAlive?: number): void {
+  const { protocolVersion, sessionExpiryInterval, expiresAt } = record;
   out.emit({
     type: 'presence',
     tenant: record.tenant,
@@ -214,5 +215,7 @@ export function reportPresence(record: SessionRecord, presence: PresenceState, o
     state: presence,
     ...(record.token ? { tokenId: record.token.id } : {}),
     ...(record.token?.limits.maxConnections !== undefined ? { countsConnections: true } : {}),
+    // The sessions page's columns, kept by the bucket (an ended session leaves the list).
+    ...(presence === 'ended' ? {} : { details: { protocolVersion, sessionExpiryInterval, expiresAt, ...(keepAlive === undefined ? {} : { keepAlive }) } }),
   });
 }

@@ -24,8 +24,9 @@ import { Effects, type Effect, type Reply, type RouteAck, type SubscribeContinua
 import { endConnection, onAlarm, recoverLostOwner } from './lifecycle.js';
 import { deliver, onPuback, onPubcomp, onPubrec, onQueueRead, queueRoom } from './outbound.js';
 import { onPublish, onPubrel, onRouted } from './publish.js';
+import { limitEvent } from './log-events.js';
 import { resumeReplay } from './retained-replay.js';
-import { connectionFrom, ownerOf, type Connection, type ConnectionRecord, type OutboundMessage, type SessionConfig, type State } from './state.js';
+import { connectionFrom, ownerOf, type Connection, type ConnectionRecord, type OutboundMessage, type SessionConfig, type SessionRecord, type State } from './state.js';
 import { onSubscribe, onSubscribed, onUnsubscribe } from './subscribe.js';
 import { onTokenChanged, type TokenUpdate } from './token-change.js';
 
@@ -68,6 +69,8 @@ export interface StepResult {
 /** Applies one input. The state is updated in place (one copy, owned by the adapter) and returned. */
 export function step(state: State, input: Input, now: number, config: SessionConfig): StepResult {
   const out = new Effects();
+  // A step that ends the session forgets its record: its limit hits are still logged under its name.
+  const recordBefore = state.session.record;
   switch (input.type) {
     case 'opened':
       state.connections.set(input.connection.id, connectionFrom(input.connection, input.token));
@@ -129,7 +132,17 @@ export function step(state: State, input: Input, now: number, config: SessionCon
   // The first input after a wake: a retained replay restored from its row goes on (retained-replay.ts).
   const owner = ownerOf(state);
   if (owner?.replay?.restored) resumeReplay(state, owner, queueRoom(state, owner, config), out);
+  logLimitHits(state.session.record ?? recordBefore, now, out);
   return { state, effects: out.finish(), ...(out.reply === undefined ? {} : { reply: out.reply }) };
+}
+
+/** Limits the step hit (counted in the session's rows) become entries of the tenant's event log too. */
+function logLimitHits(record: SessionRecord | undefined, now: number, out: Effects): void {
+  if (!record) return;
+  for (const { counter, n } of out.counted()) {
+    const event = limitEvent(counter, n, record, now);
+    if (event) out.emit({ type: 'log', tenant: record.tenant, event });
+  }
 }
 
 /** The protocol gate first (first packet CONNECT, no second CONNECT, no server-only packets), then the packet. */
@@ -207,14 +220,29 @@ function onDeliver(state: State, deliveries: readonly Delivery[], now: number, c
 /** What the sessions API shows of a session; undefined when there is none. */
 export function describeSession(
   state: State,
-): { connected: boolean; tokenId: string | null; subscriptions: Array<{ filter: string; qos: number }>; queued: number; inflight: number } | undefined {
+):
+  | {
+      connected: boolean;
+      tokenId: string | null;
+      subscriptions: Array<{ filter: string; qos: number }>;
+      queued: number;
+      inflight: number;
+      protocolVersion: number;
+      sessionExpiryInterval: number;
+      expiresAt: number | null;
+    }
+  | undefined {
   const { record, subscriptions, queue, inflight } = state.session;
   if (!record) return undefined;
+  const { protocolVersion, sessionExpiryInterval, expiresAt } = record;
   return {
     connected: ownerOf(state) !== undefined,
     tokenId: record.token?.id ?? null,
     subscriptions: [...subscriptions].map(([filter, options]) => ({ filter, qos: options.qos })),
     queued: queue.length,
     inflight: inflight.size,
+    protocolVersion,
+    sessionExpiryInterval,
+    expiresAt,
   };
 }

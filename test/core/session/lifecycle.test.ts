@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectPacket, Will } from '../../../core/codec/packets.js';
 import { ReasonCode } from '../../../core/reason-codes.js';
 import type { RoutedMessage } from '../../../core/routing/message.js';
-import type { Effect } from '../../../core/session/effects.js';
+import type { Effect, PresenceDetails } from '../../../core/session/effects.js';
 import { NEVER_EXPIRES } from '../../../core/session/expiry.js';
 import { CONFIG, SessionHarness, T0, TENANT, delivery, token, serverDisconnectWith } from './harness.js';
 
@@ -27,8 +27,13 @@ function willRoute(w: Will, extra: Partial<RoutedMessage> = {}): Effect {
   return { type: 'route', tenant: TENANT, message: { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain, origin: SESSION, ...extra } };
 }
 
-function presence(state: 'connected' | 'offline' | 'ended', tokenId?: string): Effect {
-  return { type: 'presence', tenant: TENANT, clientId: 'device-1', state, ...(tokenId === undefined ? {} : { tokenId }) };
+function presence(state: 'connected' | 'offline' | 'ended', tokenId?: string, details?: PresenceDetails): Effect {
+  return { type: 'presence', tenant: TENANT, clientId: 'device-1', state, ...(tokenId === undefined ? {} : { tokenId }), ...(details ? { details } : {}) };
+}
+
+/** What the sessions list shows of the session (its bucket keeps it): a connected one with its keepalive. */
+function shown(protocolVersion: 4 | 5, sessionExpiryInterval: number, expiresAt: number | null, keepAlive?: number): PresenceDetails {
+  return { protocolVersion, sessionExpiryInterval, expiresAt, ...(keepAlive === undefined ? {} : { keepAlive }) };
 }
 
 function subscribeTo(h: SessionHarness, connectionId: string, ...filters: string[]): void {
@@ -266,7 +271,7 @@ describe('the session lifetime', () => {
     h.advance(1_000);
     socketClosed(h);
     expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + 61_000 }]);
-    expect(h.of('presence')).toEqual([presence('offline')]);
+    expect(h.of('presence')).toEqual([presence('offline', undefined, shown(5, 60, T0 + 61_000))]);
     expect(persistOps(h)).toEqual([{ op: 'writeSession', record: expect.objectContaining({ connectionId: null, expiresAt: T0 + 61_000, willAt: null }) }]);
     expect([...h.store.subscriptions.keys()]).toEqual(['a/b']);
   });
@@ -401,7 +406,7 @@ describe('a lost owner (a reset dropped its socket without a close event)', () =
     h.deliver(delivery('devices/device-1/cmd', 'reboot', 1));
     expect(h.of('route')).toEqual([]);
     expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
-    expect(h.of('presence')).toEqual([presence('offline', 'tok1')]);
+    expect(h.of('presence')).toEqual([presence('offline', 'tok1', shown(4, NEVER_EXPIRES, null))]);
     expect(h.reply).toEqual({ stale: [], online: false });
     expect(h.store.record).toMatchObject({ connectionId: null, will: w, willAt: T0 + GRACE, expiresAt: null });
     expect(h.store.queued().map((m) => m.topic)).toEqual(['devices/device-1/cmd']);
@@ -458,7 +463,7 @@ describe('a lost owner (a reset dropped its socket without a close event)', () =
     expect(h.of('unsubscribeShards')).toEqual([{ type: 'unsubscribeShards', tenant: TENANT, session: SESSION, filters: ['a/b'] }]);
     expect(h.reply).toEqual({ stale: ['a/b'], online: false });
     expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
-    expect(h.of('presence')).toEqual([presence('offline')]);
+    expect(h.of('presence')).toEqual([presence('offline', undefined, shown(4, 0, T0))]);
     expect(h.store.record).toMatchObject({ sessionExpiryInterval: 0, connectionId: null, will: w, willAt: T0 + GRACE, expiresAt: T0 + GRACE });
     expect(h.store.subscriptions.size).toBe(0);
 
@@ -497,7 +502,7 @@ describe('a lost owner (a reset dropped its socket without a close event)', () =
     expect(h.of('route')).toEqual([]);
     expect(h.sent('c1')).toEqual([]);
     expect(h.sent('c2')).toEqual([expect.objectContaining({ type: 'connack', sessionPresent: true, reasonCode: 0 })]);
-    expect(h.of('presence')).toEqual([presence('connected')]);
+    expect(h.of('presence')).toEqual([presence('connected', undefined, shown(5, 60, null, 30))]);
     expect(h.store.record).toMatchObject({ connectionId: 'c2', expiresAt: null, will: null, willAt: null });
   });
 
@@ -554,7 +559,7 @@ describe('a relay socket the platform dropped (webSocketClose with another code 
     expect(h.of('route')).toEqual([]);
     expect(h.closed('c1')).toBe(true);
     expect(h.of('setAlarm')).toEqual([{ type: 'setAlarm', at: T0 + GRACE }]);
-    expect(h.of('presence')).toEqual([presence('offline')]);
+    expect(h.of('presence')).toEqual([presence('offline', undefined, shown(5, 300, T0 + 300_000))]);
     expect(h.store.record).toMatchObject({ connectionId: null, will: w, willAt: T0 + GRACE, expiresAt: T0 + 300_000 });
     h.restart();
     h.advance(GRACE);
@@ -687,20 +692,20 @@ describe('presence reported to the tenant', () => {
   it('[DESIGN §3] CONNECT reports the session connected, with its token id', () => {
     const h = new SessionHarness();
     h.connect('c1', {}, { token: allowDevices() });
-    expect(h.of('presence')).toEqual([presence('connected', 'tok1')]);
+    expect(h.of('presence')).toEqual([presence('connected', 'tok1', shown(4, 0, null, 30))]);
   });
 
   it('[DESIGN §3] an anonymous session is reported without a token id', () => {
     const h = new SessionHarness();
     h.connect('c1');
-    expect(h.of('presence')).toEqual([presence('connected')]);
+    expect(h.of('presence')).toEqual([presence('connected', undefined, shown(4, 0, null, 30))]);
   });
 
   it('[DESIGN §3] a persistent session whose connection ends is reported offline; a clean one ended', () => {
     const persistent = new SessionHarness();
     persistent.connect('c1', { cleanSession: false }, { token: allowDevices() });
     socketClosed(persistent);
-    expect(persistent.of('presence')).toEqual([presence('offline', 'tok1')]);
+    expect(persistent.of('presence')).toEqual([presence('offline', 'tok1', shown(4, NEVER_EXPIRES, null))]);
 
     const clean = new SessionHarness();
     clean.connect('c1', { cleanSession: true }, { token: allowDevices() });
@@ -713,13 +718,13 @@ describe('presence reported to the tenant', () => {
     h.connect('c1', { cleanSession: false }, { token: allowDevices() });
     h.connect('c2', { cleanSession: false }, { token: allowDevices() });
     expect(h.closed('c1')).toBe(true);
-    expect(h.of('presence')).toEqual([presence('connected', 'tok1')]);
+    expect(h.of('presence')).toEqual([presence('connected', 'tok1', shown(4, NEVER_EXPIRES, null, 30))]);
   });
 
   it('[DESIGN §3] a take-over of a clean session reports one presence in its step: connected', () => {
     const h = new SessionHarness();
     h.connect('c1', { cleanSession: true });
     h.connect('c2', { cleanSession: true });
-    expect(h.of('presence')).toEqual([presence('connected')]);
+    expect(h.of('presence')).toEqual([presence('connected', undefined, shown(4, 0, null, 30))]);
   });
 });

@@ -5,6 +5,7 @@ import type { ConnectPacket, Packet, Will } from '../../../core/codec/packets.js
 import { ReasonCode } from '../../../core/reason-codes.js';
 import { describeSession } from '../../../core/session/machine.js';
 import { SessionHarness, TENANT, connectPacket, delivery, serverDisconnectWith } from './harness.js';
+import { NEVER_EXPIRES } from '../../../core/session/expiry.js';
 
 const SESSION = `${TENANT}\u0000device-1`;
 const V5: Partial<ConnectPacket> = { protocolVersion: 5, cleanSession: false, properties: { sessionExpiryInterval: 60 } };
@@ -255,6 +256,9 @@ describe('describeSession', () => {
       ],
       queued: 0,
       inflight: 1,
+      protocolVersion: 4,
+      sessionExpiryInterval: NEVER_EXPIRES,
+      expiresAt: null,
     });
   });
 
@@ -265,7 +269,16 @@ describe('describeSession', () => {
     h.subscribed();
     h.packet('c1', { type: 'disconnect' });
     h.deliver(delivery('a/x', 'one', 1, { filters: ['a/+'] }), delivery('a/y', 'two', 1, { filters: ['a/+'] }));
-    const expected = { connected: false, tokenId: null, subscriptions: [{ filter: 'a/+', qos: 1 }], queued: 2, inflight: 0 };
+    const expected = {
+      connected: false,
+      tokenId: null,
+      subscriptions: [{ filter: 'a/+', qos: 1 }],
+      queued: 2,
+      inflight: 0,
+      protocolVersion: 4,
+      sessionExpiryInterval: NEVER_EXPIRES,
+      expiresAt: null,
+    };
     expect(describeSession(h.state)).toEqual(expected);
     h.restart();
     expect(describeSession(h.state)).toEqual(expected);

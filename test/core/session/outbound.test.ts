@@ -6,7 +6,7 @@ import type { ConnectPacket, Packet, Properties, PublishPacket, QoS } from '../.
 import { ReasonCode } from '../../../core/reason-codes.js';
 import type { Delivery } from '../../../core/routing/message.js';
 import { OutboundState, type OutboundMessage } from '../../../core/session/state.js';
-import { CONFIG, SessionHarness, token, type OpenOptions } from './harness.js';
+import { CONFIG, SessionHarness, T0, TENANT, token, type OpenOptions } from './harness.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const FILTER = 't/#';
@@ -205,6 +205,12 @@ describe('the queue bound (the oldest dropped first, counted)', () => {
           { op: 'dropOldestQueued', count: 1 },
           { op: 'count', counter: 'queue_dropped', n: 1 },
         ],
+      },
+      // [issue 13] the drop is an entry of the tenant's event log too.
+      {
+        type: 'log',
+        tenant: TENANT,
+        event: { at: T0, kind: 'limit', limit: 'queued_messages', count: 1, message: 'queued messages dropped (oldest first): the queue is full', clientId: 'device-1' },
       },
     ]);
     h.deliver(msg('m5', 1));

@@ -75,7 +75,15 @@ describe('PUBLISH QoS 0', () => {
 
   it('[DESIGN §3] a QoS 0 PUBLISH over maxMessageSize is dropped and counted', () => {
     const h = connected(V5, { token: token([{ filter: '#', rights: ['pub'] }], { maxMessageSize: 2 }) });
-    expect(h.packet('c1', publish('a', 0))).toStrictEqual([{ type: 'persist', ops: [{ op: 'count', counter: 'limit_message_size', n: 1 }] }]);
+    // [issue 13] the limit hit is an entry of the tenant's event log too.
+    expect(h.packet('c1', publish('a', 0))).toStrictEqual([
+      { type: 'persist', ops: [{ op: 'count', counter: 'limit_message_size', n: 1 }] },
+      {
+        type: 'log',
+        tenant: TENANT,
+        event: { at: T0, kind: 'limit', limit: 'message_size', count: 1, message: "message larger than the token's maxMessageSize refused", clientId: 'device-1', tokenId: 'tok1' },
+      },
+    ]);
     expect(h.store.counters.get('limit_message_size')).toBe(1);
   });
 });
@@ -202,6 +210,11 @@ describe('PUBLISH QoS 1', () => {
     expect(h.packet('c1', publish('a', 1, 4))).toStrictEqual([
       { type: 'persist', ops: [{ op: 'count', counter: 'limit_message_size', n: 1 }] },
       { type: 'send', connectionId: 'c1', packets: [{ type: 'puback', packetId: 4, reasonCode: ReasonCode.QuotaExceeded }] },
+      {
+        type: 'log',
+        tenant: TENANT,
+        event: { at: T0, kind: 'limit', limit: 'message_size', count: 1, message: "message larger than the token's maxMessageSize refused", clientId: 'device-1', tokenId: 'tok1' },
+      },
     ]);
   });
 });
