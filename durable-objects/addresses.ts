@@ -70,3 +70,13 @@ export function combinerStub(env: Env, tenant: string, index: number, slot: numb
 export function logStub(env: Env, tenant: string, shard: number) {
   return named(env.EVENT_LOG, `${tenant}\u0000log\u0000${shard}`);
 }
+
+/** The object that holds and runs all of a tenant's bridges to other brokers. */
+export function bridgesStub(env: Env, tenant: string) {
+  return named(env.BRIDGES, `${tenant}\u0000bridges`);
+}
+
+/** The object that holds and runs all of a tenant's rules (messages out to webhooks and queues). */
+export function rulesStub(env: Env, tenant: string) {
+  return named(env.RULES, `${tenant}\u0000rules`);
+}

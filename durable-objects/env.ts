@@ -8,6 +8,8 @@ import type { FanoutDO } from '../durable-objects/fanout-do.js';
 import type { CombinerDO } from '../durable-objects/combiner-do.js';
 import type { WildcardDO } from '../durable-objects/wildcard-do.js';
 import type { EventLogDO } from '../durable-objects/event-log-do.js';
+import type { BridgeDO } from '../durable-objects/bridge-do.js';
+import type { RuleDO } from '../durable-objects/rule-do.js';
 
 export interface Env {
   SESSION: DurableObjectNamespace<SessionDO>;
@@ -19,6 +21,10 @@ export interface Env {
   COMBINER: DurableObjectNamespace<CombinerDO>;
   WILDCARD: DurableObjectNamespace<WildcardDO>;
   EVENT_LOG: DurableObjectNamespace<EventLogDO>;
+  /** A tenant's bridges to other brokers, all in one object per tenant. */
+  BRIDGES: DurableObjectNamespace<BridgeDO>;
+  /** A tenant's rules (topic filter → webhook or queue), all in one object per tenant. */
+  RULES: DurableObjectNamespace<RuleDO>;
   /** Log shards per tenant (core/tenancy/event-log.ts); fixed once deployed. */
   LOG_SHARDS?: string;
   HOT_TOPIC_RATE?: string;

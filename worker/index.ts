@@ -15,6 +15,8 @@ export { FanoutDO } from '../durable-objects/fanout-do.js';
 export { CombinerDO } from '../durable-objects/combiner-do.js';
 export { WildcardDO } from '../durable-objects/wildcard-do.js';
 export { EventLogDO } from '../durable-objects/event-log-do.js';
+export { BridgeDO } from '../durable-objects/bridge-do.js';
+export { RuleDO } from '../durable-objects/rule-do.js';
 
 /** WebSocket subprotocols MQTT clients offer [MQTT-6.0.0-3]; "mqttv3.1" is what older clients send. */
 const MQTT_SUBPROTOCOLS = ['mqtt', 'mqttv3.1'];

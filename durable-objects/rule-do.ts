@@ -1,0 +1,4 @@
+// RuleDO: placeholder, replaced by its implementation.
+import { CountedObject } from './counted-object.js';
+
+export class RuleDO extends CountedObject {}
