@@ -43,6 +43,7 @@ const extra = process.argv.slice(2);
 ensureDebianPackages();
 run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 run('npx', ['tsc', '-p', 'core/tsconfig.json', '--noEmit']);
+run('npx', ['tsc', '-p', 'scripts/gateway/tsconfig.json', '--noEmit']);
 run('npx', ['vitest', 'run', ...extra]);
 // The whole suite ends with the kill -9 crash test, short form (about a minute): `npm start` killed 12 times
 // while QoS 1/2 messages are in flight; fails if an acknowledged message is lost or a QoS 2 one duplicated.
