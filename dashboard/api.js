@@ -89,6 +89,12 @@ export function tenantApi(auth) {
     events: (query) => call('GET', `/events?${new URLSearchParams(query)}`),
     /** Per-minute counts of the last `minutes` (oldest first) and each token's usage over them: { minutes, tokens }. */
     statsHistory: (minutes) => call('GET', `/stats/history?minutes=${minutes}`),
+    /** Bridges to other brokers, each with its status and counters (never the password: passwordSet). */
+    listBridges: () => call('GET', '/bridges').then((r) => r.bridges),
+    createBridge: (input) => call('POST', '/bridges', input),
+    /** Replaces the configuration; a missing password keeps the stored one. */
+    updateBridge: (name, input) => call('PUT', `/bridges/${encodeURIComponent(name)}`, input),
+    deleteBridge: (name) => call('DELETE', `/bridges/${encodeURIComponent(name)}`),
   };
 }
 

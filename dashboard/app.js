@@ -1,6 +1,7 @@
 // The dashboard shell: sign-in, hash routing between pages, the header's web-client badge, and for the
 // deployment admin the tenant switcher.
 import { ApiError, adminApi, identify, loadAuth, request, saveAuth, tenantApi } from './api.js';
+import { createBridgesPage } from './pages/bridges.js';
 import { createClientPage } from './pages/client.js';
 import { createEventsPage } from './pages/events.js';
 import { createRetainedPage } from './pages/retained.js';
@@ -10,8 +11,8 @@ import { createTenantsPage } from './pages/tenants.js';
 import { createTokensPage } from './pages/tokens.js';
 import { notify } from './ui.js';
 
-const PAGES = { tokens: createTokensPage, sessions: createSessionsPage, retained: createRetainedPage, stats: createStatsPage, client: createClientPage, events: createEventsPage };
-const TITLES = { tokens: 'Tokens & ACLs', sessions: 'Sessions', retained: 'Retained', stats: 'Statistics', client: 'MQTT client', events: 'Events' };
+const PAGES = { tokens: createTokensPage, sessions: createSessionsPage, retained: createRetainedPage, stats: createStatsPage, client: createClientPage, events: createEventsPage, bridges: createBridgesPage };
+const TITLES = { tokens: 'Tokens & ACLs', sessions: 'Sessions', retained: 'Retained', stats: 'Statistics', client: 'MQTT client', events: 'Events', bridges: 'Bridges' };
 /** The deployment admin's pages: they need no tenant chosen. */
 const ADMIN_PAGES = { tenants: createTenantsPage };
 const ADMIN_TITLES = { tenants: 'Tenants' };

@@ -65,4 +65,6 @@ export interface Env {
   OUTBOX_MAX_ITEMS?: string;
   OUTBOX_MAX_BYTES?: string;
   OUTBOX_BATCH_BYTES?: string;
+  /** Seconds between the bridges' watchdog alarms (reconnect what is down, save counters); default 30. */
+  BRIDGE_WATCHDOG_SECONDS?: string;
 }

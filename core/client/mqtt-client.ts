@@ -145,6 +145,16 @@ export class MqttClient {
   }
 
   /**
+   * Removes subscriptions (a bridge drops the filters an earlier configuration left in its persistent
+   * session). Resolves at UNSUBACK; 5.0 0x11 No subscription existed is fine.
+   */
+  async unsubscribe(topicFilters: string[]): Promise<void> {
+    const packetId = this.takePacketId();
+    const unsuback = await this.request(packetId, { type: 'unsubscribe', packetId, topicFilters });
+    if (unsuback.type !== 'unsuback') throw new Error(`expected UNSUBACK, got ${unsuback.type}`);
+  }
+
+  /**
    * QoS 0: sent, resolves at once. QoS 1: resolves when the server acknowledged it (PUBACK), with its reason
    * code (5.0 0x10 No matching subscribers is a success); rejects with RefusedError for a failure code, or
    * when the connection ends first (the caller keeps the message and sends it again).

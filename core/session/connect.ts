@@ -60,6 +60,11 @@ export function decideConnect(
   if (clientId.length > 65535) {
     return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: 'client id too long' };
   }
+  // The broker's own clients (a bridge's `$bridge/…`, a rule's `$rule/…`) hold sessions no device may take
+  // over: their ids are refused from the outside (0x85; 3.1.1 0x02 Identifier rejected [MQTT-3.1.3-9]).
+  if (isReservedClientId(clientId)) {
+    return { ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid, reason: `client ids starting with ${RESERVED_CLIENT_ID_PREFIXES.join(' or ')} are the broker's own` };
+  }
 
   // Step 2: the will topic must be a valid topic name [MQTT-3.3.2-2] [MQTT-4.7.3-1]. 3.1.1 has no CONNACK
   // code for that: it is a protocol violation, and the connection is closed without one [MQTT-4.8.0-1].
@@ -85,6 +90,13 @@ export function decideConnect(
     serverKeepAlive = keepAlive;
   }
   return { ok: true, clientId, clientIdAssigned, keepAlive, ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }) };
+}
+
+/** Client id prefixes the broker's own clients use (core/bridge/config.ts, the rules); no device may take one. */
+export const RESERVED_CLIENT_ID_PREFIXES = ['$bridge/', '$rule/'] as const;
+
+export function isReservedClientId(clientId: string): boolean {
+  return RESERVED_CLIENT_ID_PREFIXES.some((prefix) => clientId.startsWith(prefix));
 }
 
 /** Milliseconds without any packet after which the server closes the connection [MQTT-3.1.2-24]. */

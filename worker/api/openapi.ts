@@ -3,6 +3,7 @@ import { BROKER_VERSION } from '../../durable-objects/version.js';
 import { toJsonSchema } from './schema.js';
 import { tokenInputSchema } from './token-input.js';
 import { aclTestBodySchema } from './acl-routes.js';
+import { bridgeInputSchema } from './bridge-routes.js';
 import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
 
 const error = { description: 'bad input or access', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
@@ -24,6 +25,7 @@ export function openApiDocument(): Record<string, unknown> {
         AclTestInput: toJsonSchema(aclTestBodySchema),
         PublishInput: toJsonSchema(publishBodySchema),
         TenantLimits: toJsonSchema(tenantLimitsSchema),
+        BridgeInput: toJsonSchema(bridgeInputSchema),
       },
     },
     security: [{ bearer: [] }],
@@ -133,6 +135,17 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 200: { description: '{ messages, next }: next is the cursor of the following page, or null' }, 400: error },
         },
         delete: { summary: 'Delete the retained message of ?topic=', responses: { 204: { description: 'deleted' }, 404: error } },
+      },
+      '/api/v1/tenants/{tenant}/bridges': {
+        parameters: tenant,
+        get: { summary: 'Bridges to other brokers (master): configuration (never the password: passwordSet), state, last error, counters', responses: { 200: { description: '{ bridges }' }, 403: error } },
+        post: { summary: 'Create a bridge (at most 10 per tenant); it connects at once', requestBody: { content: json('BridgeInput') }, responses: { 201: { description: 'the bridge' }, 400: error, 403: error, 409: error } },
+      },
+      '/api/v1/tenants/{tenant}/bridges/{name}': {
+        parameters: [...tenant, idParam('name')],
+        get: { summary: 'One bridge with its status', responses: { 200: { description: 'the bridge' }, 404: error } },
+        put: { summary: 'Replace its configuration (an omitted password is kept); it reconnects at once', requestBody: { content: json('BridgeInput') }, responses: { 200: { description: 'the bridge' }, 400: error, 404: error } },
+        delete: { summary: 'Delete a bridge and end its sessions', responses: { 204: { description: 'deleted' }, 404: error } },
       },
       '/api/v1/tenants/{tenant}/limits': { parameters: tenant, put: { summary: 'Set the tenant limits (admin)', requestBody: { content: json('TenantLimits') }, responses: { 200: { description: 'limits' }, 400: error, 401: error, 403: error, 404: error } } },
       '/api/v1/stats': { get: { summary: 'Relay counters of the answering Worker isolate (admin)', responses: { 200: { description: 'counters' }, 401: error, 403: error } } },

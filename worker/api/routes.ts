@@ -15,6 +15,7 @@ import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schem
 import { checkTokenInput } from './token-input.js';
 import { aclRoutes } from './acl-routes.js';
 import { eventsRoutes } from './events-routes.js';
+import { bridgeRoutes } from './bridge-routes.js';
 import type { TenantLimits } from '../../durable-objects/tenant-do.js';
 import { ShardRouter } from '../../durable-objects/shard-router.js';
 import { brokerConfig } from '../../durable-objects/config.js';
@@ -343,6 +344,9 @@ tenantRoutes.delete('/retained', async (c) => {
 
 /** The event log and per-minute statistics (events-routes.ts). */
 tenantRoutes.route('/', eventsRoutes);
+
+/** Bridges to other brokers (bridge-routes.ts): master only, checked there. */
+tenantRoutes.route('/bridges', bridgeRoutes);
 
 /** "Test this ACL" (acl-routes.ts): master only, as it shows any token's ACL. */
 tenantRoutes.use('/acl/*', masterOnly).route('/acl', aclRoutes);

@@ -97,6 +97,19 @@ describe('decideConnect: client identifier', () => {
   });
 });
 
+describe('decideConnect: the broker\'s own client ids', () => {
+  it('[MQTT-3.1.3-9] a device may not take a bridge\'s or rule\'s session: $bridge/… and $rule/… are refused (0x85; 3.1.1 0x02 after mapping)', () => {
+    for (const clientId of ['$bridge/upstream', '$rule/to-webhook']) {
+      for (const protocolVersion of [4, 5] as const) {
+        const decision = decideConnect(connect({ protocolVersion, clientId }), NO_CEILING, failIfCalled);
+        expect(decision).toMatchObject({ ok: false, reasonCode: ReasonCode.ClientIdentifierNotValid });
+      }
+    }
+    // Other ids that start with $ are a device's to use.
+    expect(decideConnect(connect({ clientId: '$device' }), NO_CEILING, failIfCalled)).toMatchObject({ ok: true, clientId: '$device' });
+  });
+});
+
 describe('decideConnect: MQTT 3.1', () => {
   it('(3.1 §3.1 client identifier) an empty client id is refused with 0x02 even with clean session', () => {
     const decision = decideConnect(connect({ protocolVersion: 3, clientId: '', cleanSession: true }), NO_CEILING, failIfCalled);
