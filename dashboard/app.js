@@ -5,14 +5,15 @@ import { createBridgesPage } from './pages/bridges.js';
 import { createClientPage } from './pages/client.js';
 import { createEventsPage } from './pages/events.js';
 import { createRetainedPage } from './pages/retained.js';
+import { createRulesPage } from './pages/rules.js';
 import { createSessionsPage } from './pages/sessions.js';
 import { createStatsPage } from './pages/stats.js';
 import { createTenantsPage } from './pages/tenants.js';
 import { createTokensPage } from './pages/tokens.js';
 import { notify } from './ui.js';
 
-const PAGES = { tokens: createTokensPage, sessions: createSessionsPage, retained: createRetainedPage, stats: createStatsPage, client: createClientPage, events: createEventsPage, bridges: createBridgesPage };
-const TITLES = { tokens: 'Tokens & ACLs', sessions: 'Sessions', retained: 'Retained', stats: 'Statistics', client: 'MQTT client', events: 'Events', bridges: 'Bridges' };
+const PAGES = { tokens: createTokensPage, sessions: createSessionsPage, retained: createRetainedPage, stats: createStatsPage, client: createClientPage, events: createEventsPage, bridges: createBridgesPage, rules: createRulesPage };
+const TITLES = { tokens: 'Tokens & ACLs', sessions: 'Sessions', retained: 'Retained', stats: 'Statistics', client: 'MQTT client', events: 'Events', bridges: 'Bridges', rules: 'Rules' };
 /** The deployment admin's pages: they need no tenant chosen. */
 const ADMIN_PAGES = { tenants: createTenantsPage };
 const ADMIN_TITLES = { tenants: 'Tenants' };

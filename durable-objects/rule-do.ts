@@ -1,4 +1,276 @@
-// RuleDO: placeholder, replaced by its implementation.
+// RuleDO: all of one tenant's rules (at most MAX_RULES), held and run in one object. The rules themselves are
+// rules/rule-runner.ts; this adapter keeps them in SQLite (rules/rule-store.ts), answers the API's RPC, and
+// multiplexes its one alarm: a rule's retry when one is due, and a watchdog every WATCHDOG_MS while any rule
+// is enabled, which reopens session links after an eviction or a restart (nothing else would wake the object)
+// and writes counters that changed.
+import { MqttClient } from '../core/client/mqtt-client.js';
+import { newCounters, type RuleCounters } from '../core/rules/counters.js';
+import type { RuleMessage } from '../core/rules/delivery.js';
+import { MAX_RULES, ruleClientId, type Destination, type Rule } from '../core/rules/rule.js';
+import { sessionName, sessionStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
+import type { Env } from './env.js';
+import { platformTimers } from './links/link.js';
+import { internalToken, openSessionLink } from './links/session-link.js';
+import { destinationOf } from './rules/destination.js';
+import { RuleRunner, type RunnerStatus } from './rules/rule-runner.js';
+import { RULES_SCHEMA, RuleStore, type StoredRule } from './rules/rule-store.js';
+import { newSecret } from './secrets.js';
 
-export class RuleDO extends CountedObject {}
+/** How often the watchdog looks at the rules' links while any rule is enabled. */
+const WATCHDOG_MS = 30_000;
+
+/** A rule as the API answers it: settings (never the secret), counters, and how it runs now. */
+export interface RuleView {
+  name: string;
+  filter: string;
+  enabled: boolean;
+  destination: Destination & { secretSet?: boolean };
+  batch: Rule['batch'];
+  retry: Rule['retry'];
+  createdAt: number;
+  updatedAt: number;
+  counters: RuleCounters;
+  status: RunnerStatus;
+  /** The rule's session: messages it queues for the rule, and those sent but not acknowledged yet. */
+  session: { queued: number; inflight: number } | null;
+}
+
+export type RuleChange = { ok: true; rule: RuleView; secret?: string } | { ok: false; status: 404 | 409; error: string };
+
+export interface RuleTestResult {
+  ok: boolean;
+  error?: string;
+  status?: number;
+  durationMs: number;
+}
+
+interface Loaded {
+  stored: Map<string, StoredRule>;
+  runners: Map<string, RuleRunner>;
+}
+
+export class RuleDO extends CountedObject {
+  private readonly store: RuleStore;
+  private loaded: Loaded | undefined;
+  private tenantName: string | undefined;
+  /** Counters as last written, per rule: only changes are written. */
+  private readonly savedCounters = new Map<string, string>();
+  private plannedAlarm: number | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, RULES_SCHEMA);
+    this.store = new RuleStore(this.sql);
+  }
+
+  async list(tenant: string): Promise<RuleView[]> {
+    this.invocations.rpc++;
+    const { stored } = this.load(tenant);
+    return Promise.all([...stored.values()].map((entry) => this.view(entry)));
+  }
+
+  async get(tenant: string, name: string): Promise<RuleView | undefined> {
+    this.invocations.rpc++;
+    const entry = this.load(tenant).stored.get(name);
+    return entry ? this.view(entry) : undefined;
+  }
+
+  /** A new rule; a webhook without a secret gets a generated one, answered this once. */
+  async create(tenant: string, rule: Rule, secret: string | undefined): Promise<RuleChange> {
+    this.invocations.rpc++;
+    const loaded = this.load(tenant);
+    if (loaded.stored.has(rule.name)) return { ok: false, status: 409, error: `rule "${rule.name}" already exists` };
+    if (loaded.stored.size >= MAX_RULES) return { ok: false, status: 409, error: `a tenant may have at most ${MAX_RULES} rules` };
+    const generated = rule.destination.type === 'webhook' && secret === undefined ? `whsec_${newSecret()}` : undefined;
+    const now = Date.now();
+    const entry: StoredRule = { rule, secret: secret ?? generated, createdAt: now, updatedAt: now, freshSession: true, counters: newCounters(), retry: undefined };
+    this.store.put(entry);
+    this.store.saveCounters(rule.name, entry.counters);
+    this.savedCounters.set(rule.name, JSON.stringify(entry.counters));
+    loaded.stored.set(rule.name, entry);
+    const runner = this.runnerFor(tenant, entry);
+    loaded.runners.set(rule.name, runner);
+    runner.ensureRunning();
+    this.replan();
+    return { ok: true, rule: await this.view(entry), ...(generated ? { secret: generated } : {}) };
+  }
+
+  /**
+   * Replaces a rule's settings; `secret` undefined keeps the stored one (a webhook that had none gets one,
+   * answered once). A changed filter starts the rule's session afresh: what it queued matched the old filter.
+   */
+  async replace(tenant: string, rule: Rule, secret: string | undefined): Promise<RuleChange> {
+    this.invocations.rpc++;
+    const loaded = this.load(tenant);
+    const entry = loaded.stored.get(rule.name);
+    if (!entry) return { ok: false, status: 404, error: `no rule "${rule.name}"` };
+    const generated = rule.destination.type === 'webhook' && secret === undefined && entry.secret === undefined ? `whsec_${newSecret()}` : undefined;
+    const filterChanged = entry.rule.filter !== rule.filter;
+    entry.rule = rule;
+    entry.secret = rule.destination.type === 'webhook' ? (secret ?? entry.secret ?? generated) : undefined;
+    entry.updatedAt = Date.now();
+    entry.freshSession ||= filterChanged;
+    this.store.put(entry);
+    loaded.runners.get(rule.name)!.reconfigure(rule, entry.secret, filterChanged);
+    this.replan();
+    return { ok: true, rule: await this.view(entry), ...(generated ? { secret: generated } : {}) };
+  }
+
+  /** Deletes a rule and ends its session (its queued messages go with it). */
+  async remove(tenant: string, name: string): Promise<boolean> {
+    this.invocations.rpc++;
+    const loaded = this.load(tenant);
+    const runner = loaded.runners.get(name);
+    if (!runner) return false;
+    runner.stop('rule deleted');
+    loaded.runners.delete(name);
+    loaded.stored.delete(name);
+    this.savedCounters.delete(name);
+    this.store.delete(name);
+    this.replan();
+    await this.endSession(tenant, name).catch((error: unknown) => console.warn('rule session not ended', { tenant, rule: name, error: String(error) }));
+    return true;
+  }
+
+  /** Sends one sample message to the rule's destination (outside the rule's own batches and counters). */
+  async test(tenant: string, name: string): Promise<RuleTestResult | undefined> {
+    this.invocations.rpc++;
+    const entry = this.load(tenant).stored.get(name);
+    if (!entry) return undefined;
+    const destination = destinationOf(this.env, tenant, entry.rule, entry.secret);
+    const started = Date.now();
+    if (!destination) return { ok: false, error: 'the Queue binding of this rule does not exist in this Worker', durationMs: 0 };
+    const sample: RuleMessage = {
+      topic: sampleTopic(entry.rule.filter),
+      payload: new TextEncoder().encode(JSON.stringify({ test: true, rule: name, at: started })),
+      qos: 1,
+      retain: false,
+      receivedAt: started,
+      redelivered: false,
+      contentType: 'application/json',
+    };
+    const result = await destination.deliver({ deliveryId: `test-${crypto.randomUUID()}`, attempt: 1, messages: [sample] });
+    return {
+      ok: result.failure === undefined,
+      ...(result.failure ? { error: result.failure.message } : {}),
+      ...(result.failure?.status === undefined ? {} : { status: result.failure.status }),
+      durationMs: Date.now() - started,
+    };
+  }
+
+  override async alarm(): Promise<void> {
+    this.invocations.alarm++;
+    this.plannedAlarm = undefined;
+    const tenant = this.tenantName ?? this.store.tenant();
+    if (tenant === undefined) return;
+    const { runners } = this.load(tenant);
+    const now = Date.now();
+    for (const runner of runners.values()) {
+      runner.ensureRunning();
+      runner.tick(now);
+    }
+    this.saveChangedCounters();
+    this.replan();
+  }
+
+  /** The rules, read once per start; every enabled one starts its link. */
+  private load(tenant: string): Loaded {
+    if (this.tenantName !== tenant) {
+      if (this.store.tenant() !== tenant) this.store.setTenant(tenant);
+      this.tenantName = tenant;
+    }
+    if (this.loaded) return this.loaded;
+    const loaded: Loaded = { stored: new Map(), runners: new Map() };
+    for (const entry of this.store.all()) {
+      loaded.stored.set(entry.rule.name, entry);
+      loaded.runners.set(entry.rule.name, this.runnerFor(tenant, entry));
+      this.savedCounters.set(entry.rule.name, JSON.stringify(entry.counters));
+    }
+    this.loaded = loaded;
+    for (const runner of loaded.runners.values()) runner.ensureRunning();
+    this.replan();
+    return loaded;
+  }
+
+  private runnerFor(tenant: string, entry: StoredRule): RuleRunner {
+    return new RuleRunner(entry.rule, entry.secret, entry.freshSession, entry.counters, entry.retry, {
+      env: this.env,
+      tenant,
+      replan: () => this.replan(),
+      saveRetry: (name, retry) => {
+        const counters = this.loaded?.runners.get(name)?.counters ?? entry.counters;
+        this.store.saveRetry(name, retry, counters);
+        this.savedCounters.set(name, JSON.stringify(counters));
+      },
+      sessionStarted: (name) => {
+        const current = this.loaded?.stored.get(name);
+        if (current) current.freshSession = false;
+        this.store.sessionStarted(name);
+      },
+    });
+  }
+
+  private async view(entry: StoredRule): Promise<RuleView> {
+    const { rule } = entry;
+    const runner = this.loaded!.runners.get(rule.name)!;
+    const described = await sessionStub(this.env, sessionName(this.tenantName!, ruleClientId(rule.name)))
+      .describe()
+      .catch(() => undefined);
+    this.invocations.callsMade++;
+    return {
+      ...rule,
+      destination: rule.destination.type === 'webhook' ? { ...rule.destination, secretSet: entry.secret !== undefined } : rule.destination,
+      createdAt: entry.createdAt,
+      updatedAt: entry.updatedAt,
+      counters: runner.counters,
+      status: runner.status(),
+      session: described ? { queued: described.queued, inflight: described.inflight } : null,
+    };
+  }
+
+  /** One alarm for everything: the earliest retry due, else the watchdog while any rule is enabled. */
+  private replan(): void {
+    const runners = [...(this.loaded?.runners.values() ?? [])];
+    let next = runners.some((runner) => runner.enabled) ? Date.now() + WATCHDOG_MS : undefined;
+    for (const runner of runners) {
+      const due = runner.nextAttemptAt;
+      if (due !== undefined && runner.enabled) next = Math.min(next ?? due, due);
+    }
+    // The watchdog's alarm is not moved later by each call: only an earlier time, or none, changes it.
+    if (next === undefined) {
+      if (this.plannedAlarm !== undefined) void this.ctx.storage.deleteAlarm();
+      this.plannedAlarm = undefined;
+      return;
+    }
+    if (this.plannedAlarm !== undefined && this.plannedAlarm <= next && this.plannedAlarm > Date.now()) return;
+    this.plannedAlarm = next;
+    void this.ctx.storage.setAlarm(next);
+  }
+
+  private saveChangedCounters(): void {
+    for (const [name, runner] of this.loaded?.runners ?? []) {
+      const json = JSON.stringify(runner.counters);
+      if (this.savedCounters.get(name) === json) continue;
+      this.store.saveCounters(name, runner.counters);
+      this.savedCounters.set(name, json);
+    }
+  }
+
+  /** Ends the rule's session as MQTT does: a clean start with no expiry, then DISCONNECT. */
+  private async endSession(tenant: string, name: string): Promise<void> {
+    const clientId = ruleClientId(name);
+    const link = await openSessionLink(this.env, tenant, clientId, internalToken(`rule:${name}`));
+    const client = new MqttClient(link, { clientId, protocolVersion: 5, cleanStart: true, keepAlive: 0, sessionExpiry: 0 }, () => undefined, platformTimers);
+    link.attach(client);
+    await client.connect();
+    client.disconnect('rule deleted');
+  }
+}
+
+/** A topic the filter matches, for a test message: each wildcard level becomes "test". */
+function sampleTopic(filter: string): string {
+  return filter
+    .split('/')
+    .map((level) => (level === '+' || level === '#' ? 'test' : level))
+    .join('/');
+}

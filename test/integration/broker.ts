@@ -50,6 +50,8 @@ export interface BrokerOptions {
    * reports it (a line "Uncaught …": what `wrangler dev` prints as ✘ [ERROR]; workerd writes none to stderr).
    */
   output?: string[];
+  /** More Miniflare worker options (e.g. queueProducers / queueConsumers for a test's own Queue). */
+  extraOptions?: Record<string, unknown>;
 }
 
 export interface RunningBroker {
@@ -80,6 +82,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     durableObjectsPersist: options.persistDir ?? false,
     ...(inspectorPort === undefined ? {} : { inspectorPort }),
     ...(output ? { handleRuntimeStdio: collectInto(output) } : {}),
+    ...options.extraOptions,
     // BROKER_LOG=debug shows the Worker's and objects' console output.
     log: new Log(process.env.BROKER_LOG === 'debug' ? LogLevel.DEBUG : LogLevel.WARN),
   } as ConstructorParameters<typeof Miniflare>[0]);

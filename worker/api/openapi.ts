@@ -4,6 +4,7 @@ import { toJsonSchema } from './schema.js';
 import { tokenInputSchema } from './token-input.js';
 import { aclTestBodySchema } from './acl-routes.js';
 import { bridgeInputSchema } from './bridge-routes.js';
+import { ruleInputSchema } from './rule-input.js';
 import { publishBodySchema, tenantBodySchema, tenantLimitsSchema } from './schemas.js';
 
 const error = { description: 'bad input or access', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
@@ -26,6 +27,7 @@ export function openApiDocument(): Record<string, unknown> {
         PublishInput: toJsonSchema(publishBodySchema),
         TenantLimits: toJsonSchema(tenantLimitsSchema),
         BridgeInput: toJsonSchema(bridgeInputSchema),
+        RuleInput: toJsonSchema(ruleInputSchema),
       },
     },
     security: [{ bearer: [] }],
@@ -146,6 +148,25 @@ export function openApiDocument(): Record<string, unknown> {
         get: { summary: 'One bridge with its status', responses: { 200: { description: 'the bridge' }, 404: error } },
         put: { summary: 'Replace its configuration (an omitted password is kept); it reconnects at once', requestBody: { content: json('BridgeInput') }, responses: { 200: { description: 'the bridge' }, 400: error, 404: error } },
         delete: { summary: 'Delete a bridge and end its sessions', responses: { 204: { description: 'deleted' }, 404: error } },
+      },
+      '/api/v1/tenants/{tenant}/rules': {
+        parameters: tenant,
+        get: { summary: 'Rules (master): settings (never the secret; secretSet), counters, last errors, link and retry status, the rule session\'s queue', responses: { 200: { description: '{ rules }' }, 403: error } },
+        post: {
+          summary: 'Create a rule (at most 20 per tenant); a webhook secret left out is generated and answered once as secret',
+          requestBody: { content: json('RuleInput') },
+          responses: { 201: { description: '{ rule, secret? }' }, 400: error, 403: error, 409: { ...error, description: 'the name exists, or the tenant has 20 rules' } },
+        },
+      },
+      '/api/v1/tenants/{tenant}/rules/{name}': {
+        parameters: [...tenant, idParam('name')],
+        get: { summary: 'One rule with its counters and status', responses: { 200: { description: '{ rule }' }, 404: error } },
+        put: { summary: 'Replace a rule\'s settings (counters kept; a secret left out is kept; a changed filter starts a clean session)', requestBody: { content: json('RuleInput') }, responses: { 200: { description: '{ rule, secret? }' }, 400: error, 404: error } },
+        delete: { summary: 'Delete a rule and end its session (its queued messages go)', responses: { 204: { description: 'deleted' }, 404: error } },
+      },
+      '/api/v1/tenants/{tenant}/rules/{name}/test': {
+        parameters: [...tenant, idParam('name')],
+        post: { summary: 'Send one sample message to the rule\'s destination now: { ok, status?, error?, durationMs }', responses: { 200: { description: 'the outcome' }, 404: error } },
       },
       '/api/v1/tenants/{tenant}/limits': { parameters: tenant, put: { summary: 'Set the tenant limits (admin)', requestBody: { content: json('TenantLimits') }, responses: { 200: { description: 'limits' }, 400: error, 401: error, 403: error, 404: error } } },
       '/api/v1/stats': { get: { summary: 'Relay counters of the answering Worker isolate (admin)', responses: { 200: { description: 'counters' }, 401: error, 403: error } } },

@@ -16,6 +16,7 @@ import { checkTokenInput } from './token-input.js';
 import { aclRoutes } from './acl-routes.js';
 import { eventsRoutes } from './events-routes.js';
 import { bridgeRoutes } from './bridge-routes.js';
+import { ruleRoutes } from './rule-routes.js';
 import type { TenantLimits } from '../../durable-objects/tenant-do.js';
 import { ShardRouter } from '../../durable-objects/shard-router.js';
 import { brokerConfig } from '../../durable-objects/config.js';
@@ -347,6 +348,8 @@ tenantRoutes.route('/', eventsRoutes);
 
 /** Bridges to other brokers (bridge-routes.ts): master only, checked there. */
 tenantRoutes.route('/bridges', bridgeRoutes);
+/** Rules: messages out to webhooks and Queues (rule-routes.ts), master only. */
+tenantRoutes.use('/rules', masterOnly).use('/rules/*', masterOnly).route('/rules', ruleRoutes);
 
 /** "Test this ACL" (acl-routes.ts): master only, as it shows any token's ACL. */
 tenantRoutes.use('/acl/*', masterOnly).route('/acl', aclRoutes);
