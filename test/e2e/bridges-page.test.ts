@@ -3,7 +3,7 @@
 // message crosses, edit it without retyping the password, delete it.
 import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { section, shot, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import { section, shot, signIn, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
 import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, recorder, subscribe } from '../integration/clients.js';
 import { startAedes, type AedesBroker } from '../integration/remote-brokers.js';
@@ -31,11 +31,7 @@ describe.skipIf(skipWithoutChromium)('Bridges page in headless Chromium', () => 
     master = await newTenant(broker, ADMIN, TENANT);
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await watchedPage(context, problems, 8000);
-    await page.goto(`${broker.httpUrl}/`);
-    const form = section(page, 'Sign in');
-    await form.getByLabel('Token', { exact: true }).fill(master);
-    await form.getByRole('button', { name: 'Sign in' }).click();
-    await section(page, 'Tokens & ACLs').waitFor();
+    await signIn(page, broker.httpUrl, master);
   });
 
   afterAll(async () => {

@@ -54,6 +54,15 @@ export function section(target: Page, title: string): Locator {
   return target.getByRole('region', { name: title, exact: true });
 }
 
+/** Signs in on the dashboard at `baseUrl` with a tenant's token and waits for its first page. */
+export async function signIn(target: Page, baseUrl: string, token: string): Promise<void> {
+  await target.goto(`${baseUrl}/`);
+  const form = section(target, 'Sign in');
+  await form.getByLabel('Token', { exact: true }).fill(token);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await section(target, 'Tokens & ACLs').waitFor();
+}
+
 /** How far the page is wider than the window, in CSS pixels (0 or less: no sideways scrolling). */
 export function sidewaysOverflow(target: Page): Promise<number> {
   return target.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');

@@ -3,7 +3,7 @@
 import type { MqttClient } from 'mqtt';
 import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { section, shot, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import { section, shot, signIn, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
 import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, subscribe } from '../integration/clients.js';
 
@@ -38,14 +38,6 @@ async function api(method: string, path: string, bearer: string, body?: unknown)
   return { status: response.status, json: text ? JSON.parse(text) : undefined };
 }
 
-
-async function signIn(target: Page, token: string): Promise<void> {
-  await target.goto(`${broker.httpUrl}/`);
-  const form = section(target, 'Sign in');
-  await form.getByLabel('Token', { exact: true }).fill(token);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-  await section(target, 'Tokens & ACLs').waitFor();
-}
 
 async function go(target: Page, name: string, title: string): Promise<Locator> {
   await target.getByRole('navigation', { name: 'Dashboard pages' }).getByRole('link', { name: title === 'Retained messages' ? 'Retained' : title }).click();
@@ -84,7 +76,7 @@ describe.skipIf(skipWithoutChromium)('dashboard in headless Chromium', () => {
     await form.getByRole('alert').filter({ hasText: /Sign-in failed/ }).waitFor();
     await shot(page, 'desktop-sign-in');
 
-    await signIn(page, master);
+    await signIn(page, broker.httpUrl, master);
     expect(await page.getByTestId('who').textContent()).toBe('tenant e2e');
     expect(await page.evaluate('sessionStorage.length')).toBe(1);
     await section(page, 'Tokens & ACLs').getByRole('listitem', { name: 'Token master' }).waitFor();

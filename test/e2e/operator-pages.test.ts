@@ -3,7 +3,7 @@
 // time axis, per-token usage), fed by real mqtt.js clients: one cut off by its publish rate, one kicked.
 import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { section, shot, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import { section, shot, signIn, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
 import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish, waitUntil } from '../integration/clients.js';
 import { api, newTenant, newToken } from '../integration/tenants.js';
@@ -25,14 +25,6 @@ const problems: PageProblems = { pageErrors: [], dialogs: [] };
 const { pageErrors, dialogs } = problems;
 const newPage = (context: BrowserContext) => watchedPage(context, problems);
 
-
-async function signIn(target: Page, token: string): Promise<void> {
-  await target.goto(`${broker.httpUrl}/`);
-  const form = section(target, 'Sign in');
-  await form.getByLabel('Token', { exact: true }).fill(token);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-  await section(target, 'Tokens & ACLs').waitFor();
-}
 
 async function go(target: Page, name: string, link: string, title = link): Promise<Locator> {
   await target.getByRole('navigation', { name: 'Dashboard pages' }).getByRole('link', { name: link, exact: true }).click();
@@ -75,7 +67,7 @@ describe.skipIf(skipWithoutChromium)('operator pages in headless Chromium: event
     limited = await newToken(broker, TENANT, master, { name: 'limited', acl: [{ filter: 'ops/#', rights: ['pub', 'sub'] }], limits: { publishRate: 1 } });
     desktop = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await newPage(desktop);
-    await signIn(page, master);
+    await signIn(page, broker.httpUrl, master);
   });
 
   afterAll(async () => {
@@ -278,7 +270,7 @@ describe.skipIf(skipWithoutChromium)('operator pages in headless Chromium: event
   it('both pages fit a 390 px phone without sideways scrolling', async () => {
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const small = await newPage(phone);
-    await signIn(small, master);
+    await signIn(small, broker.httpUrl, master);
     const overflow = () => sidewaysOverflow(small);
 
     await small.goto(`${broker.httpUrl}/#/events`);

@@ -7,7 +7,7 @@ import type { RunningBroker } from '../integration/broker.js';
 import { connectClient, end, publish } from '../integration/clients.js';
 import { api, newTenant, newToken } from '../integration/tenants.js';
 import { signatureValid, startReceiver, type WebhookReceiver } from '../integration/webhook-receiver.js';
-import { section, shot, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
+import { section, shot, signIn, sidewaysOverflow, skipWithoutChromium, startBrokerAndChromium, watchedPage, type PageProblems } from './browser.js';
 
 const ADMIN = 'e2e-rules-admin';
 const TENANT = 'rules-ui';
@@ -28,11 +28,7 @@ describe.skipIf(skipWithoutChromium)('Rules page in headless Chromium', () => {
     master = await newTenant(broker, ADMIN, TENANT);
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await watchedPage(context, problems);
-    await page.goto(`${broker.httpUrl}/`);
-    const form = section(page, 'Sign in');
-    await form.getByLabel('Token', { exact: true }).fill(master);
-    await form.getByRole('button', { name: 'Sign in' }).click();
-    await section(page, 'Tokens & ACLs').waitFor();
+    await signIn(page, broker.httpUrl, master);
   });
 
   afterAll(async () => {
