@@ -101,12 +101,12 @@ export function tenantApi(auth) {
 /** The deployment admin's routes (ADMIN_TOKEN only). */
 export function adminApi(auth) {
   return {
-    /** [{ name, createdAt, limits, tokens }] */
+    /** [{ name, createdAt, jurisdiction (null = global), limits, tokens }] */
     listTenants: () => request(auth, 'GET', '/tenants').then((r) => r.tenants),
-    /** { name, createdAt, limits, tokens }; 404 for a tenant that does not exist. */
+    /** { name, createdAt, jurisdiction, limits, tokens }; 404 for a tenant that does not exist. */
     getTenant: (name) => request(auth, 'GET', `/tenants/${encodeURIComponent(name)}`),
-    /** { tenant, masterToken }: the master token is shown once. */
-    createTenant: (name, limits) => request(auth, 'POST', '/tenants', { name, limits }),
+    /** { tenant, jurisdiction, masterToken }: the master token is shown once; jurisdiction '' or absent = global. */
+    createTenant: (name, limits, jurisdiction) => request(auth, 'POST', '/tenants', { name, limits, ...(jurisdiction ? { jurisdiction } : {}) }),
     updateLimits: (name, limits) => request(auth, 'PUT', `/tenants/${encodeURIComponent(name)}/limits`, limits),
   };
 }

@@ -8,7 +8,7 @@ import { createRetainedPage } from './pages/retained.js';
 import { createRulesPage } from './pages/rules.js';
 import { createSessionsPage } from './pages/sessions.js';
 import { createStatsPage } from './pages/stats.js';
-import { createTenantsPage } from './pages/tenants.js';
+import { createTenantsPage, locationLabel } from './pages/tenants.js';
 import { createTokensPage } from './pages/tokens.js';
 import { notify } from './ui.js';
 
@@ -84,6 +84,11 @@ async function loadTenantSwitch() {
     tenants = [];
   }
   if (context !== mine) return;
+  // The header says where the open tenant's data lives (the admin's list knows it).
+  const current = tenants.find((t) => t.name === mine.auth.tenant);
+  const badge = $('data-location');
+  badge.textContent = current ? `Data: ${locationLabel(current.jurisdiction)}` : '';
+  badge.hidden = !current;
   const names = tenants.map((t) => t.name);
   if (mine.auth.tenant && !names.includes(mine.auth.tenant)) names.unshift(mine.auth.tenant);
   select.replaceChildren(
@@ -125,7 +130,7 @@ function tearDown() {
 function signOut(message) {
   tearDown();
   saveAuth(undefined);
-  for (const id of ['who', 'client-badge', 'sign-out', 'nav', 'tenant-switch']) $(id).hidden = true;
+  for (const id of ['who', 'data-location', 'client-badge', 'sign-out', 'nav', 'tenant-switch']) $(id).hidden = true;
   $('sign-in').hidden = false;
   $('sign-in-error').textContent = message ?? '';
   document.title = 'Sign in · edge-mqtt-broker';

@@ -52,6 +52,11 @@ export interface Env {
   RETAINED_PAGE_BYTES?: string;
   RECEIVE_MAXIMUM?: string;
   ALLOW_ANONYMOUS?: string;
+  /**
+   * "true" in local development and tests only: local workerd has no Durable Object jurisdictions, so a
+   * jurisdiction's objects are kept apart in the global namespace by a name prefix instead (addresses.ts).
+   */
+  EMULATE_JURISDICTIONS?: string;
   /** Comma-separated origins browsers may open /mqtt from; empty = any. */
   ALLOWED_ORIGINS?: string;
   ADMIN_TOKEN?: string;

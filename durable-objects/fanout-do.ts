@@ -14,14 +14,6 @@ import type { Env } from './env.js';
 import type { InvocationCounts } from './invocation-counters.js';
 import { afterQueuedEvents } from './shard-router.js';
 
-/**
- * The relay serving chunk `slot` of the shard named `owner`: the same subscribers (fanoutSlot) go through the
- * same relay, and its per-session outboxes keep their order.
- */
-export function fanoutStub(env: Env, owner: string, slot: number) {
-  return env.FANOUT.get(env.FANOUT.idFromName(`${owner}\u0000fanout\u0000${slot}`));
-}
-
 export interface FanoutStatistics {
   invocations: InvocationCounts;
   /** QoS 0 copies dropped because their session's outbox here was full. */

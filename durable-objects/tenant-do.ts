@@ -5,7 +5,8 @@ import { BROKER_VERSION } from './version.js';
 import { grantLease, leaseChunk } from '../core/tenancy/presence.js';
 import { TOKEN_CACHE_TTL_MS, USE_RESOLUTION_MS, constantTimeEqual, formatToken } from '../core/tenancy/token.js';
 import type { TokenUpdate } from '../core/session/token-change.js';
-import { presenceStub, shardStub, tokenStub } from './addresses.js';
+import { legacyTenantStub, presenceStub, registryStub, shardStub, tokenStub } from './addresses.js';
+import { storedLocation, type DataLocation } from '../core/tenancy/data-location.js';
 import { hashSecret, newSecret, newTokenId } from './secrets.js';
 import { TOKEN_SCHEMA, TokenStore, type TokenInfo, type TokenInput } from './token-store.js';
 import type { TokenRecord } from './token-do.js';
@@ -19,7 +20,8 @@ import { tenantTotals } from './stats/tenant-history.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tenant (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, created_at INTEGER NOT NULL, limits TEXT);
-CREATE TABLE IF NOT EXISTS registry (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS registry (name TEXT PRIMARY KEY, created_at INTEGER NOT NULL, jurisdiction TEXT);
+CREATE TABLE IF NOT EXISTS directory (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, jurisdiction TEXT);
 CREATE TABLE IF NOT EXISTS session_leases (bucket INTEGER PRIMARY KEY, leased INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS timers (name TEXT PRIMARY KEY, at INTEGER NOT NULL);
 ${TOKEN_SCHEMA}`;
@@ -58,8 +60,12 @@ export class TenantDO extends CountedObject {
   private readonly usesNoted = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env, SCHEMA);
+    // Learns its tenant's location only once it is that tenant's object: the directory may wake the global
+    // object of a name whose tenant lives in a jurisdiction (legacyTenantStub), and that one must teach nothing.
+    super(ctx, env, SCHEMA, false);
     this.tokens = new TokenStore(this.sql);
+    this.migrate();
+    if (this.tenantRow()) this.learnOwnLocation();
   }
 
   // ── Tokens ───────────────────────────────────────────────────────────────────────────────────────
@@ -76,14 +82,70 @@ export class TenantDO extends CountedObject {
 
   // ── The registry (one instance, REGISTRY_NAME, lists the tenants for the admin) ────────────────
 
-  async registerTenant(name: string): Promise<void> {
+  async registerTenant(name: string, location: DataLocation = null): Promise<void> {
     this.invocations.rpc++;
-    this.sql.run('INSERT OR IGNORE INTO registry (name, created_at) VALUES (?, ?)', name, Date.now());
+    this.sql.run('INSERT OR IGNORE INTO registry (name, created_at, jurisdiction) VALUES (?, ?, ?)', name, Date.now(), location);
   }
 
-  async listTenants(): Promise<Array<{ name: string; createdAt: number }>> {
+  /** True when the registry lists the tenant (created through the API, in any location). */
+  async registered(name: string): Promise<boolean> {
     this.invocations.rpc++;
-    return this.sql.all<Row>('SELECT name, created_at FROM registry ORDER BY name').map((row) => ({ name: row.name as string, createdAt: row.created_at as number }));
+    return this.sql.one<Row>('SELECT 1 AS found FROM registry WHERE name = ?', name) !== undefined;
+  }
+
+  /** The tenants, each with where its objects live (tenants listed before data locations existed: global). */
+  async listTenants(): Promise<Array<{ name: string; createdAt: number; jurisdiction: DataLocation }>> {
+    this.invocations.rpc++;
+    return this.sql
+      .all<Row>('SELECT name, created_at, jurisdiction FROM registry ORDER BY name')
+      .map((row) => ({ name: row.name as string, createdAt: row.created_at as number, jurisdiction: storedLocation(row.jurisdiction) }));
+  }
+
+  // ── A directory entry (one instance per tenant, directoryStub: global) ────────────────────────────
+
+  /**
+   * Where the tenant's objects live; undefined when there is no such tenant. A tenant created before data
+   * locations existed has no entry but a global tenant object: it is global, and the entry is written then.
+   * (Asking that object may leave an empty one behind for a name nobody created: it holds nothing.)
+   */
+  async tenantLocation(tenant: string): Promise<{ jurisdiction: DataLocation } | undefined> {
+    this.invocations.rpc++;
+    let location = this.directoryRow();
+    if (location === undefined && (await legacyTenantStub(this.env, tenant).tenantExists())) location = this.settle(tenant, null);
+    return location === undefined ? undefined : { jurisdiction: location };
+  }
+
+  /**
+   * Fixes the tenant's location before any of its objects is made (POST /tenants): the first claim wins and
+   * stays (tenants are not deleted, so a name never moves). A name the registry lists from before data
+   * locations is global. Answers the location the name has when it is another.
+   */
+  async claimLocation(tenant: string, location: DataLocation): Promise<{ ok: true } | { ok: false; jurisdiction: DataLocation }> {
+    this.invocations.rpc++;
+    let known = this.directoryRow();
+    if (known === undefined && (await registryStub(this.env).registered(tenant))) known = this.settle(tenant, null);
+    known ??= this.settle(tenant, location);
+    return known === location ? { ok: true } : { ok: false, jurisdiction: known };
+  }
+
+  /** Writes the entry unless a call that overlapped this one's await wrote it first; answers what it holds. */
+  private settle(tenant: string, location: DataLocation): DataLocation {
+    this.sql.run('INSERT OR IGNORE INTO directory (id, name, jurisdiction) VALUES (1, ?, ?)', tenant, location);
+    return this.directoryRow()!;
+  }
+
+  private directoryRow(): DataLocation | undefined {
+    const row = this.sql.one<Row>('SELECT jurisdiction FROM directory WHERE id = 1');
+    return row ? storedLocation(row.jurisdiction) : undefined;
+  }
+
+  /** The registry's jurisdiction column came with data locations; older registries get it here. */
+  private migrate(): void {
+    try {
+      this.sql.run('SELECT jurisdiction FROM registry LIMIT 0');
+    } catch {
+      this.sql.run('ALTER TABLE registry ADD COLUMN jurisdiction TEXT');
+    }
   }
 
   /** Creates a token; the returned string holds the secret and is shown this once. */
@@ -460,8 +522,10 @@ export class TenantDO extends CountedObject {
     if (tenant) await sendEvents(this.env, [{ tenant, event }]);
   }
 
+  /** Called on the paths only a correctly located caller reaches (provisioning, tokens, sessions, $SYS). */
   private remember(tenant: string): void {
     this.sql.run('INSERT OR IGNORE INTO tenant (id, name, created_at) VALUES (1, ?, ?)', tenant, Date.now());
+    this.learnOwnLocation();
   }
 
   private tenantRow(): { name: string; createdAt: number } | undefined {

@@ -11,11 +11,10 @@ import { filterHash, owns } from '../core/routing/shard-layout.js';
 import type { DeleteRetainedAnswer, ListRetainedAnswer, PublishAnswer, ShardAddress, SplitProgress, SplitRows, SubscribeAnswer, UnsubscribeAnswer } from '../core/routing/shard-protocol.js';
 import { HotTopicMeter } from '../core/routing/hot-topics.js';
 import type { Env } from './env.js';
-import { sessionStub, shardStub, shardTenant } from './addresses.js';
+import { fanoutStub, sessionStub, shardName, shardStub, shardTenant } from './addresses.js';
 import { CountedObject } from './counted-object.js';
 import { afterQueuedEvents } from './shard-router.js';
 import { brokerConfig, outboxBounds } from './config.js';
-import { fanoutStub } from './fanout-do.js';
 import type { InvocationCounts } from './invocation-counters.js';
 import { MessageCounters } from './shard/counters.js';
 import { EventSender } from './event-sender.js';
@@ -73,7 +72,7 @@ export class TopicShardDO extends CountedObject {
         .catch((error: unknown) => console.warn('forgetting stale subscriptions failed', { session, error: String(error) }));
     },
     deliverToSession: (session, deliveries) => sessionStub(this.env, session).deliver(deliveries),
-    deliverToRelay: async (slot, items) => (await fanoutStub(this.env, this.ctx.id.name ?? this.ctx.id.toString(), slot).deliver(items)) as RelayAnswer[],
+    deliverToRelay: async (slot, items) => (await fanoutStub(this.env, this.relayOwner(), slot).deliver(items)) as RelayAnswer[],
   });
   private readonly splitter = new ShardSplitter({
     sql: this.sql,
@@ -158,7 +157,7 @@ export class TopicShardDO extends CountedObject {
 
   /** A retained message a limit refused: an entry of the tenant's event log (the tenant's limitHits count it). */
   private logRetainedRefusal(message: RoutedMessage): void {
-    const tenant = shardTenant(this.ctx.id.name) ?? this.placement.get().self?.tenant;
+    const tenant = shardTenant(this.ownName) ?? this.placement.get().self?.tenant;
     if (tenant === undefined) return;
     const clientId = message.origin?.startsWith(`${tenant}\u0000`) ? message.origin.slice(tenant.length + 1) : undefined;
     const event: LogEvent = {
@@ -173,9 +172,17 @@ export class TopicShardDO extends CountedObject {
     if (sent) this.ctx.waitUntil(sent);
   }
 
+  /** This shard's name (shardStub's), which its relays' names extend: from its id, or a routed call's address. */
+  private relayOwner(): string {
+    if (this.ownName !== undefined) return this.ownName;
+    const self = this.placement.get().self;
+    if (!self) throw new Error('this shard does not know its name yet: its relays are unknown');
+    return shardName(self.tenant, self.index);
+  }
+
   /** The tenant's wildcard homes: the tenant is in this object's name (or a routed call named it). */
   private homes(): WildcardHomes {
-    const tenant = shardTenant(this.ctx.id.name) ?? this.placement.get().self?.tenant;
+    const tenant = shardTenant(this.ownName) ?? this.placement.get().self?.tenant;
     if (tenant === undefined) throw new Error('this shard does not know its tenant yet: its wildcard homes are unknown');
     this.wildcardHomes ??= new WildcardHomes(this.env, tenant, this.config.wildcardHomes);
     return this.wildcardHomes;

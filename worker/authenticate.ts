@@ -7,15 +7,15 @@ import type { ConnectPacket } from '../core/codec/packets.js';
 import { ReasonCode } from '../core/reason-codes.js';
 import type { AclEntry } from '../core/acl/acl.js';
 import { presenceBucketOf } from '../core/tenancy/presence.js';
-import { constantTimeEqual, parseToken, type ConnectionToken } from '../core/tenancy/token.js';
+import { DEFAULT_TENANT, constantTimeEqual, parseToken, type ConnectionToken } from '../core/tenancy/token.js';
 import { presenceStub, tokenStub } from '../durable-objects/addresses.js';
 import type { BrokerConfig } from '../durable-objects/config.js';
 import type { Env } from '../durable-objects/env.js';
 import { hashSecret } from '../durable-objects/secrets.js';
 import { cachedConnectLimits, cachedToken, noteTokenUse } from './token-cache.js';
+import { knowTenantLocation } from './tenant-location.js';
 
-/** The tenant anonymous clients land in when the deployment allows them (local development does). */
-export const DEFAULT_TENANT = 'default';
+export { DEFAULT_TENANT } from '../core/tenancy/token.js';
 
 /** A refusal the tenant's event log records: of a token that names its tenant. */
 export interface RefusalEntry {
@@ -50,7 +50,10 @@ export async function authenticate(packet: ConnectPacket, clientId: string, clie
   const parsed = parseToken(packet.username);
   if (!parsed) return refuse(ReasonCode.BadUserNameOrPassword, 'username is not a token');
   const { tenant, tokenId } = parsed;
-  const [record, presented, tenantLimits] = await Promise.all([cachedToken(env, tenant, tokenId), hashSecret(parsed.secret), cachedConnectLimits(env, tenant)]);
+  // Where the tenant's objects live, before any of them is addressed (a call once per isolate and tenant).
+  const [located, presented] = await Promise.all([knowTenantLocation(env, tenant), hashSecret(parsed.secret)]);
+  if (!located) return refuse(ReasonCode.BadUserNameOrPassword, 'unknown token');
+  const [record, tenantLimits] = await Promise.all([cachedToken(env, tenant, tokenId), cachedConnectLimits(env, tenant)]);
   // Compared in constant time; an unknown id costs the same hash, so timing says nothing.
   const failed = { tenant, tokenId };
   if (!record || !constantTimeEqual(presented, record.secretHash)) return refuse(ReasonCode.BadUserNameOrPassword, record ? 'wrong token secret' : 'unknown token', failed);

@@ -7,6 +7,9 @@ import type { TokenLimits } from './limits.js';
 
 /** Tenant names: lower-case letters, digits and dashes, 1–32 characters, starting with a letter or digit. */
 export const TENANT_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/** The tenant anonymous clients land in when the deployment allows them (local development does); global. */
+export const DEFAULT_TENANT = 'default';
 const TOKEN_ID = /^[a-z0-9]{12}$/;
 const SECRET = /^[A-Za-z0-9_-]{32,64}$/;
 

@@ -1,5 +1,6 @@
-// Tenants (deployment admin only): the tenant list with limits and token counts, create a tenant (its master
-// token shown once), change a tenant's limits, and open a tenant (the header's switcher does the same).
+// Tenants (deployment admin only): the tenant list with data location, limits and token counts, create a
+// tenant in a data location (its master token shown once), change a tenant's limits, and open a tenant (the
+// header's switcher does the same).
 import { field, formatTime, h, replace } from '../dom.js';
 import { copyText, empty, notify } from '../ui.js';
 
@@ -9,6 +10,19 @@ const LIMITS = [
   ['maxRetained', 'Max retained'],
 ];
 
+/** Data locations a tenant may be created in: '' = global, else a Durable Object jurisdiction. */
+const LOCATIONS = [
+  ['', 'Global'],
+  ['eu', 'EU'],
+  ['fedramp', 'FedRAMP'],
+  ['fedramp-high', 'FedRAMP High'],
+];
+
+/** How a tenant's data location (null = global) is shown. */
+export function locationLabel(jurisdiction) {
+  return LOCATIONS.find(([value]) => value === (jurisdiction ?? ''))?.[1] ?? String(jurisdiction);
+}
+
 export function createTenantsPage(ctx) {
   const reveal = h('div');
   const editor = h('div');
@@ -17,7 +31,7 @@ export function createTenantsPage(ctx) {
   const table = h(
     'table',
     { class: 'data', 'aria-label': 'Tenants list' },
-    h('thead', null, h('tr', null, ['Tenant', 'Created', 'Tokens', ...LIMITS.map(([, label]) => label), 'Actions'].map((title) => h('th', { scope: 'col' }, title)))),
+    h('thead', null, h('tr', null, ['Tenant', 'Data location', 'Created', 'Tokens', ...LIMITS.map(([, label]) => label), 'Actions'].map((title) => h('th', { scope: 'col' }, title)))),
     body,
   );
   const el = h(
@@ -34,13 +48,24 @@ export function createTenantsPage(ctx) {
   /** Create a tenant: name and optional limits; the master token is answered once. */
   function creator() {
     const name = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'acme', maxlength: 32 });
+    const location = h(
+      'select',
+      null,
+      LOCATIONS.map(([value, label]) => h('option', { value }, label)),
+    );
     const limits = limitInputs({});
     const problem = h('p', { class: 'error', role: 'alert' });
     const form = h(
       'form',
       { class: 'card', 'aria-label': 'Create tenant', novalidate: true },
       h('h2', null, 'New tenant'),
-      h('div', { class: 'grid' }, field('Tenant name', name, 'a–z, 0–9 and -, 1–32 characters'), limits.fields),
+      h(
+        'div',
+        { class: 'grid' },
+        field('Tenant name', name, 'a–z, 0–9 and -, 1–32 characters'),
+        field('Data location', location, 'where all its sessions, messages and tokens are stored; fixed once created'),
+        limits.fields,
+      ),
       problem,
       h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Create tenant')),
     );
@@ -54,11 +79,12 @@ export function createTenantsPage(ctx) {
       }
       const values = limits.read(problem);
       if (!values) return;
-      const created = await ctx.run(() => ctx.admin.createTenant(tenant, values), 'Create tenant').catch(() => undefined);
+      const created = await ctx.run(() => ctx.admin.createTenant(tenant, values, location.value), 'Create tenant').catch(() => undefined);
       if (!created) return;
       name.value = '';
+      location.value = '';
       limits.clear();
-      showMasterToken(created.tenant, created.masterToken);
+      showMasterToken(created.tenant, created.masterToken, created.jurisdiction);
       ctx.tenantsChanged();
       await load();
     });
@@ -66,7 +92,7 @@ export function createTenantsPage(ctx) {
   }
 
   /** The master token is only ever in the create answer: shown once, with Copy. */
-  function showMasterToken(tenant, token) {
+  function showMasterToken(tenant, token, jurisdiction) {
     const output = h('output', { class: 'secret', 'data-testid': 'master-token', 'aria-label': 'Master token value' }, token);
     const copy = h('button', { type: 'button' }, 'Copy');
     copy.addEventListener('click', async () => {
@@ -76,6 +102,7 @@ export function createTenantsPage(ctx) {
       'div',
       { class: 'card reveal', role: 'region', 'aria-label': 'New tenant' },
       h('h2', null, 'Tenant “', tenant, '” created'),
+      h('p', null, 'Data location: ', h('strong', { 'data-testid': 'created-location' }, locationLabel(jurisdiction)), '.'),
       h('p', null, 'Its master token administers the tenant (and has full MQTT access). Copy it now: it is shown only this once.'),
       output,
       h(
@@ -124,6 +151,7 @@ export function createTenantsPage(ctx) {
       'tr',
       { 'aria-label': `Tenant ${tenant.name}`, 'data-testid': 'tenant-row', class: current ? 'current' : undefined },
       h('th', { scope: 'row', 'data-label': 'Tenant' }, h('div', null, h('span', { class: 'mono' }, tenant.name), current ? [' ', h('span', { class: 'badge ok' }, 'current')] : null)),
+      cell('Data location', h('span', { class: 'badge', 'data-testid': 'tenant-location' }, locationLabel(tenant.jurisdiction))),
       cell('Created', formatTime(tenant.createdAt)),
       cell('Tokens', String(tenant.tokens)),
       LIMITS.map(([key, label]) => cell(label, tenant.limits?.[key] === undefined ? 'none' : String(tenant.limits[key]))),
@@ -143,7 +171,7 @@ export function createTenantsPage(ctx) {
     const tenants = await ctx.run(() => ctx.admin.listTenants(), 'Load tenants').catch(() => undefined);
     if (!tenants) return;
     replace(summary, tenants.length === 1 ? '1 tenant' : `${tenants.length} tenants`);
-    replace(body, tenants.length ? tenants.map(row) : h('tr', null, h('td', { colspan: 3 + LIMITS.length + 1 }, empty('No tenants yet: create one above.'))));
+    replace(body, tenants.length ? tenants.map(row) : h('tr', null, h('td', { colspan: 4 + LIMITS.length + 1 }, empty('No tenants yet: create one above.'))));
   }
 
   return {

@@ -112,6 +112,16 @@ describe.skipIf(skipWithoutChromium)('operator console in headless Chromium', ()
     await limits.waitFor({ state: 'detached' });
     expect((await api(broker, 'GET', '/tenants/beta', ADMIN)).json.limits).toEqual({ maxSessions: 7 });
     await beta.getByRole('cell').filter({ hasText: /^7$/ }).waitFor();
+    expect(await beta.getByTestId('tenant-location').textContent()).toBe('Global');
+
+    // A tenant in the EU: chosen at creation, shown in the answer, the list and the API.
+    await create.getByLabel('Tenant name').fill('gamma');
+    await create.getByLabel('Data location').selectOption({ label: 'EU' });
+    await create.getByRole('button', { name: 'Create tenant' }).click();
+    await shown.getByTestId('created-location').filter({ hasText: 'EU' }).waitFor();
+    await tenants.getByRole('row', { name: 'Tenant gamma' }).getByTestId('tenant-location').filter({ hasText: /^EU$/ }).waitFor();
+    expect((await api(broker, 'GET', '/tenants/gamma', ADMIN)).json.jurisdiction).toBe('eu');
+    expect(await create.getByLabel('Data location').inputValue()).toBe('');
     await shot(page, 'desktop-console-tenants');
   });
 
@@ -122,11 +132,17 @@ describe.skipIf(skipWithoutChromium)('operator console in headless Chromium', ()
     const tokens = section(page, 'Tokens & ACLs');
     await tokens.waitFor();
     expect(await page.getByTestId('who').textContent()).toBe('tenant beta · admin');
+    await page.getByTestId('data-location').filter({ hasText: 'Data: Global' }).waitFor();
     await tokens.getByRole('listitem', { name: 'Token master' }).waitFor();
     expect(await tokens.getByTestId('token-row').count()).toBe(1);
 
     await page.getByLabel('Switch tenant').selectOption('alpha');
     await page.getByTestId('who').filter({ hasText: 'tenant alpha · admin' }).waitFor();
+    await page.getByLabel('Switch tenant').selectOption('gamma');
+    await page.getByTestId('data-location').filter({ hasText: 'Data: EU' }).waitFor();
+    await section(page, 'Tokens & ACLs').getByRole('listitem', { name: 'Token master' }).waitFor();
+    await page.getByLabel('Switch tenant').selectOption('alpha');
+    await page.getByTestId('data-location').filter({ hasText: 'Data: Global' }).waitFor();
     // The same page, now of the other tenant; the admin's Tenants page is still there.
     await section(page, 'Tokens & ACLs').getByRole('listitem', { name: 'Token master' }).waitFor();
     expect(await page.getByLabel('Switch tenant').inputValue()).toBe('alpha');

@@ -76,7 +76,8 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     modulesRoot: dirname(scriptPath),
     modulesRules: undefined,
     // wrangler.toml [vars] only: a developer's local .dev.vars must not change what the tests see.
-    bindings: { ...withoutDevVars(workerOptions.bindings), ALLOW_ANONYMOUS: 'true', ...options.vars },
+    // Local workerd has no Durable Object jurisdictions: emulated, as npm start does (addresses.ts).
+    bindings: { ...withoutDevVars(workerOptions.bindings), ALLOW_ANONYMOUS: 'true', EMULATE_JURISDICTIONS: 'true', ...options.vars },
     host: '127.0.0.1',
     port: 0,
     durableObjectsPersist: options.persistDir ?? false,

@@ -33,12 +33,12 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       '/api/v1/tenants': {
-        get: { summary: 'List tenants (admin; a tenant token gets 403), each with its limits and token count', responses: { 200: { description: '{ tenants: [{ name, createdAt, limits, tokens }] }' }, 401: error, 403: error } },
-        post: { summary: 'Create a tenant (admin); answers its first master token once. "default" (anonymous clients) is reserved', requestBody: { content: json('TenantInput') }, responses: { 201: { description: 'created' }, 400: error, 401: error, 403: error, 409: error } },
+        get: { summary: 'List tenants (admin; a tenant token gets 403), each with its data location, limits and token count', responses: { 200: { description: '{ tenants: [{ name, createdAt, jurisdiction, limits, tokens }] }; jurisdiction is null for global' }, 401: error, 403: error } },
+        post: { summary: 'Create a tenant (admin); answers its first master token once. "default" (anonymous clients) is reserved. An optional jurisdiction keeps all its objects there', requestBody: { content: json('TenantInput') }, responses: { 201: { description: '{ tenant, jurisdiction, masterToken }' }, 400: error, 401: error, 403: error, 409: error } },
       },
       '/api/v1/tenants/{tenant}': {
         parameters: tenant,
-        get: { summary: 'One tenant (admin): { name, createdAt, limits, tokens }', responses: { 200: { description: 'tenant' }, 400: error, 401: error, 403: error, 404: error } },
+        get: { summary: 'One tenant (admin): { name, createdAt, jurisdiction (null = global), limits, tokens }', responses: { 200: { description: 'tenant' }, 400: error, 401: error, 403: error, 404: error } },
       },
       '/api/v1/tenants/{tenant}/tokens': {
         parameters: tenant,

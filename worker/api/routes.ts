@@ -2,7 +2,9 @@
 // token), statistics. Bad input gets a 4xx with a JSON error saying what is wrong.
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { REGISTRY_NAME, sessionName, sessionStub, tenantStub, tokenStub } from '../../durable-objects/addresses.js';
+import { directoryStub, locationOf, REGISTRY_NAME, sessionName, sessionStub, tenantLocations, tenantStub, tokenStub } from '../../durable-objects/addresses.js';
+import { describeLocation, type DataLocation, type Jurisdiction } from '../../core/tenancy/data-location.js';
+import { knowTenantLocation } from '../tenant-location.js';
 import type { Env } from '../../durable-objects/env.js';
 import { relayCounters } from '../mqtt-relay.js';
 import { jsonError, requireAdmin, requireTenantToken, type ApiVariables } from './tenant-auth.js';
@@ -41,29 +43,39 @@ api.get('/stats', requireAdmin, (c) => {
   return c.json({ relay: { ...relayCounters } });
 });
 
-/** Creates a tenant and answers with its first master token (shown this once). */
+/**
+ * Creates a tenant and answers with its first master token (shown this once). `jurisdiction` (one of the
+ * platform's, absent = global) fixes where all its objects live, for good: its directory entry is claimed
+ * first, so a name can never be provisioned in two places.
+ */
 api.post('/tenants', requireAdmin, async (c) => {
-  const body = (await jsonBody(c.req.raw)) as { name: string; limits?: TenantLimits };
+  const body = (await jsonBody(c.req.raw)) as { name: string; limits?: TenantLimits; jurisdiction?: Jurisdiction | null };
   const problem = validate(tenantBodySchema, body);
   if (problem) throw jsonError(400, problem);
   const reserved = RESERVED_TENANTS[body.name];
   if (reserved) throw jsonError(400, `tenant name "${body.name}" is reserved (${reserved})`);
+  const location: DataLocation = body.jurisdiction ?? null;
+  const claim = await directoryStub(c.env, body.name).claimLocation(body.name, location);
+  if (!claim.ok) throw jsonError(409, `tenant "${body.name}" already exists (data location ${describeLocation(claim.jurisdiction)})`);
+  tenantLocations.learn(body.name, location);
   const result = await tenantStub(c.env, body.name).provision(body.name, body.limits ?? {});
   if (!result.created) throw jsonError(409, `tenant "${body.name}" already exists`);
-  await tenantStub(c.env, REGISTRY_NAME).registerTenant(body.name);
-  return c.json({ tenant: body.name, masterToken: result.masterToken }, 201);
+  await tenantStub(c.env, REGISTRY_NAME).registerTenant(body.name, location);
+  return c.json({ tenant: body.name, jurisdiction: location, masterToken: result.masterToken }, 201);
 });
 
 /** Tenant objects asked at once when the tenant list gathers their limits and token counts. */
 const TENANTS_AT_ONCE = 32;
 
 /**
- * Lists the tenants created through the API (admin only), each with its limits and token count: one call to
- * each tenant's object per listing, at most TENANTS_AT_ONCE at a time (an admin's page, not a hot path).
+ * Lists the tenants created through the API (admin only), each with its data location, limits and token
+ * count: one call to each tenant's object per listing, at most TENANTS_AT_ONCE at a time (an admin's page,
+ * not a hot path). The registry says where each lives, so the listing needs no directory lookups.
  */
 api.get('/tenants', requireAdmin, async (c) => {
   const names = await tenantStub(c.env, REGISTRY_NAME).listTenants();
-  const tenants: Array<{ name: string; createdAt: number; limits: TenantLimits; tokens: number }> = [];
+  const tenants: Array<{ name: string; createdAt: number; jurisdiction: DataLocation; limits: TenantLimits; tokens: number }> = [];
+  for (const tenant of names) tenantLocations.learn(tenant.name, tenant.jurisdiction);
   for (let i = 0; i < names.length; i += TENANTS_AT_ONCE) {
     const batch = names.slice(i, i + TENANTS_AT_ONCE);
     const summaries = await Promise.all(batch.map((tenant) => tenantStub(c.env, tenant.name).summary()));
@@ -72,13 +84,14 @@ api.get('/tenants', requireAdmin, async (c) => {
   return c.json({ tenants });
 });
 
-/** One tenant's limits and token count (admin only); 404 when it does not exist. */
+/** One tenant's data location, limits and token count (admin only); 404 when it does not exist. */
 api.get('/tenants/:tenant', requireAdmin, async (c) => {
   const tenant = c.req.param('tenant');
   if (!TENANT_NAME.test(tenant)) throw jsonError(400, 'tenant must be 1-32 characters of a-z, 0-9 and -, starting with a letter or digit');
+  if (!(await knowTenantLocation(c.env, tenant))) throw jsonError(404, `no tenant "${tenant}"`);
   const summary = await tenantStub(c.env, tenant).summary();
   if (!summary.exists) throw jsonError(404, `no tenant "${tenant}"`);
-  return c.json({ name: tenant, createdAt: summary.createdAt, limits: summary.limits, tokens: summary.tokens });
+  return c.json({ name: tenant, createdAt: summary.createdAt, jurisdiction: locationOf(tenant), limits: summary.limits, tokens: summary.tokens });
 });
 
 /** Changes a tenant's limits (admin only). */
@@ -88,6 +101,7 @@ api.put('/tenants/:tenant/limits', requireAdmin, async (c) => {
   const body = await jsonBody(c.req.raw);
   const problem = validate(tenantLimitsSchema, body);
   if (problem) throw jsonError(400, problem);
+  if (!(await knowTenantLocation(c.env, tenant))) throw jsonError(404, `no tenant "${tenant}"`);
   const stub = tenantStub(c.env, tenant);
   if (!(await stub.tenantExists())) throw jsonError(404, `no tenant "${tenant}"`);
   const updated = await stub.updateLimits(body as TenantLimits);

@@ -28,8 +28,9 @@ export function validate(schema: Schema, value: unknown, path = 'body'): string 
 function validateShape(schema: Schema, value: unknown, path: string): string | undefined {
   switch (schema.type) {
     case 'string': {
-      if (typeof value !== 'string') return `${path} must be a string`;
-      if (schema.enum && !schema.enum.includes(value)) return `${path} must be one of ${schema.enum.map((e) => `"${e}"`).join(', ')}`;
+      const oneOf = schema.enum && `${path} must be one of ${schema.enum.map((e) => `"${e}"`).join(', ')}`;
+      if (typeof value !== 'string') return oneOf ?? `${path} must be a string`;
+      if (oneOf && !schema.enum!.includes(value)) return oneOf;
       if (schema.minLength !== undefined && value.length < schema.minLength) return `${path} must have at least ${schema.minLength} characters`;
       if (schema.maxLength !== undefined && value.length > schema.maxLength) return `${path} must have at most ${schema.maxLength} characters`;
       if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) return `${path} must match ${schema.pattern}`;

@@ -1,6 +1,7 @@
 // Request bodies of the admin API: each schema validates requests and is published in openapi.json.
 import type { Schema } from './schema.js';
 import { TENANT_NAME } from '../../core/tenancy/token.js';
+import { JURISDICTIONS } from '../../core/tenancy/data-location.js';
 import { isValidTopicName } from '../../core/topic/validate.js';
 
 export const tenantLimitsSchema: Schema = {
@@ -19,6 +20,11 @@ export const tenantBodySchema: Schema = {
   properties: {
     name: { type: 'string', pattern: TENANT_NAME.source, description: '1-32 characters of a-z, 0-9 and -, starting with a letter or digit' },
     limits: tenantLimitsSchema,
+    jurisdiction: {
+      type: 'string',
+      enum: [...JURISDICTIONS],
+      description: 'Durable Object jurisdiction every object of the tenant lives in (data location), fixed at creation; absent = global',
+    },
   },
 };
 

@@ -8,6 +8,7 @@ import type { TokenInfo } from '../../durable-objects/token-store.js';
 import { brokerConfig } from '../../durable-objects/config.js';
 import { DEFAULT_TENANT } from '../authenticate.js';
 import { cachedTenantExists } from '../token-cache.js';
+import { knowTenantLocation } from '../tenant-location.js';
 
 export type ApiVariables = { tenant: string; caller: 'admin' | 'master' | 'token'; token?: TokenInfo; maxRetained?: number };
 
@@ -35,7 +36,7 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env; Variables: ApiVari
   if (isAdmin(c.env, header)) return next();
   const bearer = bearerOf(header);
   const parsed = bearer ? parseToken(bearer) : undefined;
-  if (parsed && (await tenantStub(c.env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret)).ok) {
+  if (parsed && (await knowTenantLocation(c.env, parsed.tenant)) && (await tenantStub(c.env, parsed.tenant).authenticate(parsed.tokenId, parsed.secret)).ok) {
     throw jsonError(403, 'only the deployment admin (ADMIN_TOKEN) may use this route, not a tenant token');
   }
   throw jsonError(401, 'missing or invalid bearer token');
@@ -44,6 +45,7 @@ export const requireAdmin: MiddlewareHandler<{ Bindings: Env; Variables: ApiVari
 /** Provisioned, or the anonymous clients' tenant where anonymous clients may connect (used or not yet). */
 async function tenantKnown(env: Env, tenant: string): Promise<boolean> {
   if (tenant === DEFAULT_TENANT && brokerConfig(env).allowAnonymous) return true;
+  if (!(await knowTenantLocation(env, tenant))) return false;
   return cachedTenantExists(env, tenant);
 }
 
@@ -68,6 +70,7 @@ export const requireTenantToken: MiddlewareHandler<{ Bindings: Env; Variables: A
   const parsed = bearer ? parseToken(bearer) : undefined;
   if (!parsed) throw jsonError(401, 'missing or invalid bearer token');
   if (parsed.tenant !== tenant) throw jsonError(403, 'this token belongs to another tenant');
+  if (!(await knowTenantLocation(c.env, tenant))) throw jsonError(401, 'token unknown');
   const result = await tenantStub(c.env, tenant).authenticate(parsed.tokenId, parsed.secret);
   if (!result.ok) throw jsonError(401, `token ${result.reason}`);
   c.set('caller', result.token.master ? 'master' : 'token');

@@ -101,7 +101,7 @@ describe('validate: array', () => {
     [[], 'body must have at least 1 item(s)'],
     [['pub', 'sub', 'pub'], 'body must have at most 2 items'],
     [['write'], 'body[0] must be one of "pub", "sub"'],
-    [['pub', 7], 'body[1] must be a string'],
+    [['pub', 7], 'body[1] must be one of "pub", "sub"'],
   ])('[DESIGN §5] %j → %s', (value, problem) => {
     expect(validate(rights, value)).toBe(problem);
   });
