@@ -224,7 +224,7 @@ function bridgeForm(bridge, { save, cancel }) {
       'div',
       { class: 'actions' },
       h('label', { class: 'check' }, enabled, 'Enabled'),
-      h('label', { class: 'check' }, cleanStart, 'Clean start (drop queued messages on reconnect)'),
+      h('label', { class: 'check' }, cleanStart, 'Clean start (drops queued messages)'),
       bridge?.passwordSet ? h('label', { class: 'check' }, clearPassword, 'Remove the stored password') : null,
     ),
     h('h3', null, 'Topics'),

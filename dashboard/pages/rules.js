@@ -129,7 +129,7 @@ export function createRulesPage(ctx) {
       h('h2', null, rule ? `Edit rule “${rule.name}”` : 'New rule'),
       field('Name', name, 'a-z, 0-9, _ and -'),
       field('Topic filter', filter, 'e.g. plant/+/temp'),
-      h('label', { class: 'field' }, enabled, ' Enabled'),
+      h('label', { class: 'check' }, enabled, 'Enabled'),
       field('Destination', type),
       webhookFields,
       queueFields,

@@ -14,6 +14,8 @@ const PAGES = [
   ['retained', 'Retained messages'],
   ['stats', 'Statistics'],
   ['client', 'MQTT client'],
+  ['bridges', 'Bridges'],
+  ['rules', 'Rules'],
 ] as const;
 
 
@@ -380,6 +382,15 @@ describe.skipIf(skipWithoutChromium)('dashboard in headless Chromium', () => {
       if (name === 'sessions') await region.getByTestId('sessions-summary').filter({ hasText: /connected|not available/ }).waitFor();
       if (name === 'stats') await region.getByTestId('stat-version').filter({ hasText: /\S{2,}/ }).waitFor();
       if (name === 'retained') await region.getByTestId('retained-summary').filter({ hasText: /matching|not available/ }).waitFor();
+      // The create forms are the widest part of these pages.
+      if (name === 'bridges') {
+        await region.getByRole('button', { name: 'New bridge' }).click();
+        await small.getByRole('form', { name: 'Create bridge' }).waitFor();
+      }
+      if (name === 'rules') {
+        await region.getByRole('button', { name: 'New rule' }).click();
+        await small.getByRole('form', { name: 'Create rule' }).waitFor();
+      }
       const overflow = await sidewaysOverflow(small);
       expect(overflow, `${name} is wider than the phone`).toBeLessThanOrEqual(0);
       await shot(small, `phone-${name}`);
