@@ -6,7 +6,7 @@
 import { MqttClient } from '../core/client/mqtt-client.js';
 import { newCounters, type RuleCounters } from '../core/rules/counters.js';
 import type { RuleMessage } from '../core/rules/delivery.js';
-import { MAX_RULES, ruleClientId, type Destination, type Rule } from '../core/rules/rule.js';
+import { MAX_RULES, headerNames, resolveHeaders, ruleClientId, type HeaderInput, type QueueDestination, type Rule, type WebhookDestination } from '../core/rules/rule.js';
 import { sessionName, sessionStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
@@ -25,7 +25,8 @@ export interface RuleView {
   name: string;
   filter: string;
   enabled: boolean;
-  destination: Destination & { secretSet?: boolean };
+  /** A webhook's headers by name only (their values are write-only, as the secret is). */
+  destination: (Omit<WebhookDestination, 'headers'> & { headers?: Array<{ name: string }>; secretSet: boolean }) | QueueDestination;
   batch: Rule['batch'];
   retry: Rule['retry'];
   createdAt: number;
@@ -36,7 +37,7 @@ export interface RuleView {
   session: { queued: number; inflight: number } | null;
 }
 
-export type RuleChange = { ok: true; rule: RuleView; secret?: string } | { ok: false; status: 404 | 409; error: string };
+export type RuleChange = { ok: true; rule: RuleView; secret?: string } | { ok: false; status: 400 | 404 | 409; error: string };
 
 export interface RuleTestResult {
   ok: boolean;
@@ -76,11 +77,13 @@ export class RuleDO extends CountedObject {
   }
 
   /** A new rule; a webhook without a secret gets a generated one, answered this once. */
-  async create(tenant: string, rule: Rule, secret: string | undefined): Promise<RuleChange> {
+  async create(tenant: string, asked: Rule, secret: string | undefined, headers?: HeaderInput[]): Promise<RuleChange> {
     this.invocations.rpc++;
     const loaded = this.load(tenant);
-    if (loaded.stored.has(rule.name)) return { ok: false, status: 409, error: `rule "${rule.name}" already exists` };
+    if (loaded.stored.has(asked.name)) return { ok: false, status: 409, error: `rule "${asked.name}" already exists` };
     if (loaded.stored.size >= MAX_RULES) return { ok: false, status: 409, error: `a tenant may have at most ${MAX_RULES} rules` };
+    const rule = withHeaders(asked, headers, undefined);
+    if ('problem' in rule) return { ok: false, status: 400, error: rule.problem };
     const generated = rule.destination.type === 'webhook' && secret === undefined ? `whsec_${newSecret()}` : undefined;
     const now = Date.now();
     const entry: StoredRule = { rule, secret: secret ?? generated, createdAt: now, updatedAt: now, freshSession: true, counters: newCounters(), retry: undefined };
@@ -99,11 +102,13 @@ export class RuleDO extends CountedObject {
    * Replaces a rule's settings; `secret` undefined keeps the stored one (a webhook that had none gets one,
    * answered once). A changed filter starts the rule's session afresh: what it queued matched the old filter.
    */
-  async replace(tenant: string, rule: Rule, secret: string | undefined): Promise<RuleChange> {
+  async replace(tenant: string, asked: Rule, secret: string | undefined, headers?: HeaderInput[]): Promise<RuleChange> {
     this.invocations.rpc++;
     const loaded = this.load(tenant);
-    const entry = loaded.stored.get(rule.name);
-    if (!entry) return { ok: false, status: 404, error: `no rule "${rule.name}"` };
+    const entry = loaded.stored.get(asked.name);
+    if (!entry) return { ok: false, status: 404, error: `no rule "${asked.name}"` };
+    const rule = withHeaders(asked, headers, entry.rule.destination.type === 'webhook' ? entry.rule.destination.headers : undefined);
+    if ('problem' in rule) return { ok: false, status: 400, error: rule.problem };
     const generated = rule.destination.type === 'webhook' && secret === undefined && entry.secret === undefined ? `whsec_${newSecret()}` : undefined;
     const filterChanged = entry.rule.filter !== rule.filter;
     entry.rule = rule;
@@ -219,7 +224,7 @@ export class RuleDO extends CountedObject {
     this.invocations.callsMade++;
     return {
       ...rule,
-      destination: rule.destination.type === 'webhook' ? { ...rule.destination, secretSet: entry.secret !== undefined } : rule.destination,
+      destination: rule.destination.type === 'webhook' ? viewedWebhook(rule.destination, entry.secret !== undefined) : rule.destination,
       createdAt: entry.createdAt,
       updatedAt: entry.updatedAt,
       counters: runner.counters,
@@ -273,4 +278,20 @@ function sampleTopic(filter: string): string {
     .split('/')
     .map((level) => (level === '+' || level === '#' ? 'test' : level))
     .join('/');
+}
+
+/** The rule with its webhook headers resolved against those stored (names alone keep their values). */
+function withHeaders(rule: Rule, asked: HeaderInput[] | undefined, stored: Record<string, string> | undefined): Rule | { problem: string } {
+  if (rule.destination.type !== 'webhook') return rule;
+  const resolved = resolveHeaders(asked, stored);
+  if ('problem' in resolved) return { problem: `body.destination.${resolved.problem}` };
+  const { headers: _asked, ...destination } = rule.destination;
+  return { ...rule, destination: { ...destination, ...(resolved.headers ? { headers: resolved.headers } : {}) } };
+}
+
+/** A webhook as the API answers it: header names without their values, and whether a secret is set. */
+function viewedWebhook(destination: WebhookDestination, secretSet: boolean): RuleView['destination'] {
+  const { headers, ...rest } = destination;
+  const names = headerNames(headers);
+  return { ...rest, ...(names ? { headers: names } : {}), secretSet };
 }

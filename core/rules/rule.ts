@@ -116,3 +116,29 @@ export function headerProblem(name: string, value: string): string | undefined {
   if (/[\r\n\0]/.test(value) || value.length > 4096) return `header "${name}" has an invalid value`;
   return undefined;
 }
+
+/** A header as the API takes it: with a value it is set; a name alone keeps the value stored under it. */
+export interface HeaderInput {
+  name: string;
+  value?: string;
+}
+
+/**
+ * The headers a rule gets from `asked`, taking the values of names given alone from `stored`: header values
+ * are write-only (an Authorization is a credential), so an edit that keeps one names it without its value.
+ */
+export function resolveHeaders(asked: readonly HeaderInput[] | undefined, stored: Readonly<Record<string, string>> | undefined): { headers: Record<string, string> | undefined } | { problem: string } {
+  if (!asked || asked.length === 0) return { headers: undefined };
+  const headers: Record<string, string> = {};
+  for (const { name, value } of asked) {
+    const kept = value ?? stored?.[name];
+    if (kept === undefined) return { problem: `header "${name}" has no value (a name alone keeps a stored value, and none is stored)` };
+    headers[name] = kept;
+  }
+  return { headers };
+}
+
+/** Header names only: what the API answers of a rule's headers. */
+export function headerNames(headers: Readonly<Record<string, string>> | undefined): Array<{ name: string }> | undefined {
+  return headers ? Object.keys(headers).map((name) => ({ name })) : undefined;
+}

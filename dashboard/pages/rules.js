@@ -108,13 +108,14 @@ export function createRulesPage(ctx) {
     format.value = d.format ?? 'json';
     const secret = h('input', { type: 'password', value: '', autocomplete: 'new-password', placeholder: rule ? 'leave empty to keep the current one' : 'leave empty to generate one' });
     const headers = h('textarea', { rows: 2, spellcheck: 'false', placeholder: 'Authorization: Bearer …' });
-    headers.value = Object.entries(d.headers ?? {}).map(([k, v]) => `${k}: ${v}`).join('\n');
+    // Header values are write-only: an edit shows each stored header as "Name:", which keeps its value.
+    headers.value = (d.headers ?? []).map((header) => `${header.name}:`).join('\n');
     const binding = h('input', { type: 'text', value: d.binding ?? '', autocomplete: 'off', spellcheck: 'false' });
     const number = (value) => h('input', { type: 'number', min: 0, value: String(value) });
     const maxMessages = number(rule?.batch.maxMessages ?? 100);
     const maxWaitMs = number(rule?.batch.maxWaitMs ?? 1000);
     const maxAttempts = number(rule?.retry.maxAttempts ?? 10);
-    const webhookFields = h('div', null, field('URL', url, 'https://…, or http:// to localhost / 127.0.0.1'), field('Format', format), field('Secret (HMAC key)', secret, 'write-only: never shown again'), field('Extra headers', headers, 'one "Header: value" per line'));
+    const webhookFields = h('div', null, field('URL', url, 'https://…, or http:// to localhost / 127.0.0.1'), field('Format', format), field('Secret (HMAC key)', secret, 'write-only: never shown again'), field('Extra headers', headers, rule ? 'one "Header: value" per line; "Header:" alone keeps its stored value (values are never shown)' : 'one "Header: value" per line; values are never shown again'));
     const queueFields = h('div', null, field('Queue binding', binding, 'a [[queues.producers]] binding of this Worker'));
     const showType = () => {
       webhookFields.hidden = type.value !== 'webhook';
@@ -145,7 +146,8 @@ export function createRulesPage(ctx) {
       for (const line of headers.value.split('\n').map((l) => l.trim()).filter(Boolean)) {
         const colon = line.indexOf(':');
         if (colon < 1) return void (error.textContent = `Header line “${line}” is not "Header: value".`);
-        parsedHeaders.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
+        const value = line.slice(colon + 1).trim();
+        parsedHeaders.push(value === '' ? { name: line.slice(0, colon).trim() } : { name: line.slice(0, colon).trim(), value });
       }
       const destination =
         type.value === 'webhook'

@@ -149,6 +149,29 @@ describe('rules: messages out to a webhook', () => {
     for (const request of [first, second]) expect(signatureValid(request, secret)).toBe(true);
   });
 
+  it('header values are write-only like the secret: answers name them only, and a name alone keeps the stored value', async () => {
+    const hook = await receiver();
+    const destination = { type: 'webhook', url: hook.url, format: 'raw', headers: [{ name: 'Authorization', value: 'Bearer kept-credential' }] };
+    await createRule({ name: 'auth', filter: 'auth/+', destination });
+    const shown = await rulesApi('GET', '/auth');
+    expect(shown.json.rule.destination.headers).toEqual([{ name: 'Authorization' }]);
+    expect(JSON.stringify((await rulesApi('GET', '')).json)).not.toContain('kept-credential');
+    // An edit that names the header alone keeps its value; one that gives a value replaces it.
+    const kept = await rulesApi('PUT', '/auth', { filter: 'auth/+', destination: { ...destination, headers: [{ name: 'Authorization' }, { name: 'X-Site', value: 'north' }] } });
+    expect(kept.status, JSON.stringify(kept.json)).toBe(200);
+    expect(kept.json.rule.destination.headers).toEqual([{ name: 'Authorization' }, { name: 'X-Site' }]);
+    expect(JSON.stringify(kept.json)).not.toContain('kept-credential');
+    await waitUntil(async () => (await rulesApi('GET', '/auth')).json.rule.status.link === 'connected', { what: 'rule auth connected again' });
+    await publishAll([{ topic: 'auth/1', payload: 'x' }]);
+    await waitUntil(() => hook.accepted().length >= 1, { what: 'a POST with the kept header' });
+    expect(hook.accepted()[0]!.headers).toMatchObject({ authorization: 'Bearer kept-credential', 'x-site': 'north' });
+    // A name alone with nothing stored under it is refused, at creation or edit.
+    const refused = await rulesApi('POST', '', { name: 'auth2', filter: 'a/#', destination: { type: 'webhook', url: hook.url, headers: [{ name: 'Authorization' }] } });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error).toMatch(/header "Authorization" has no value/);
+    expect((await rulesApi('DELETE', '/auth')).status).toBe(204);
+  });
+
   it('a receiver that fails (500s and closed sockets) and recovers: every acknowledged message arrives, in order per topic', async () => {
     const hook = await receiver();
     const failUntil = Date.now() + 3000;

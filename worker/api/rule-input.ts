@@ -1,6 +1,6 @@
 // What a rule may be created or replaced with through the API: one schema validates it and documents it;
 // ruleFromInput fills in the defaults (core/rules/rule.ts).
-import { DEFAULT_BATCH, DEFAULT_RETRY, DEFAULT_WEBHOOK_TIMEOUT_MS, RULE_BOUNDS, RULE_NAME, filterProblem, headerProblem, webhookUrlProblem, type Destination, type Rule } from '../../core/rules/rule.js';
+import { DEFAULT_BATCH, DEFAULT_RETRY, DEFAULT_WEBHOOK_TIMEOUT_MS, RULE_BOUNDS, RULE_NAME, filterProblem, headerProblem, webhookUrlProblem, type Destination, type HeaderInput, type Rule } from '../../core/rules/rule.js';
 import { validate, type Schema } from './schema.js';
 import { wellFormed } from './token-input.js';
 
@@ -27,12 +27,12 @@ const destinationSchema: Schema = {
     headers: {
       type: 'array',
       maxItems: 20,
-      description: 'webhook: extra request headers',
+      description: 'webhook: extra request headers. Values are write-only: answers carry the names only, and a header given by name alone keeps its stored value',
       items: {
         type: 'object',
-        required: ['name', 'value'],
+        required: ['name'],
         properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, value: { type: 'string', maxLength: 4096 } },
-        check: (header: { name: string; value: string }) => headerProblem(header.name, header.value),
+        check: (header: HeaderInput) => headerProblem(header.name, header.value ?? ''),
       },
     },
     timeoutMs: bounded('timeoutMs', `webhook: milliseconds one POST may take, default ${DEFAULT_WEBHOOK_TIMEOUT_MS}`),
@@ -93,7 +93,7 @@ export interface RuleInput {
     url?: string;
     format?: 'json' | 'raw';
     secret?: string;
-    headers?: Array<{ name: string; value: string }>;
+    headers?: HeaderInput[];
     timeoutMs?: number;
     binding?: string;
   };
@@ -110,7 +110,10 @@ export function ruleInputProblem(body: unknown): string | undefined {
   return undefined;
 }
 
-/** The rule a valid body describes, defaults filled in (the secret is apart: it is never part of a Rule). */
+/**
+ * The rule a valid body describes, defaults filled in. The secret and the headers are apart: the object that
+ * keeps the rule resolves them against what it stores (both are write-only).
+ */
 export function ruleFromInput(name: string, input: RuleInput): Rule {
   const { destination: d } = input;
   const destination: Destination =
@@ -119,7 +122,6 @@ export function ruleFromInput(name: string, input: RuleInput): Rule {
           type: 'webhook',
           url: d.url!,
           format: d.format ?? 'json',
-          ...(d.headers?.length ? { headers: Object.fromEntries(d.headers.map((h) => [h.name, h.value])) } : {}),
           timeoutMs: d.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
         }
       : { type: 'queue', binding: d.binding! };

@@ -45,7 +45,7 @@ ruleRoutes.post('/', async (c) => {
   const input = await ruleBody(c.req.raw, c.env);
   if (input.name === undefined) throw jsonError(400, 'body.name is required');
   const tenant = c.get('tenant');
-  const change = await rulesStub(c.env, tenant).create(tenant, ruleFromInput(input.name, input), input.destination.secret);
+  const change = await rulesStub(c.env, tenant).create(tenant, ruleFromInput(input.name, input), input.destination.secret, input.destination.headers);
   return c.json(answer(change), 201);
 });
 
@@ -62,7 +62,7 @@ ruleRoutes.put('/:name', async (c) => {
   const input = await ruleBody(c.req.raw, c.env);
   if (input.name !== undefined && input.name !== name) throw jsonError(400, 'body.name must be the name in the path (a rule cannot be renamed)');
   const tenant = c.get('tenant');
-  return c.json(answer(await rulesStub(c.env, tenant).replace(tenant, ruleFromInput(name, input), input.destination.secret)));
+  return c.json(answer(await rulesStub(c.env, tenant).replace(tenant, ruleFromInput(name, input), input.destination.secret, input.destination.headers)));
 });
 
 ruleRoutes.delete('/:name', async (c) => {

@@ -1,6 +1,6 @@
 // What a rule may be: its filter, its webhook URL and its headers.
 import { describe, expect, it } from 'vitest';
-import { filterProblem, headerProblem, ruleClientId, webhookUrlProblem } from '../../../core/rules/rule.js';
+import { filterProblem, headerNames, headerProblem, resolveHeaders, ruleClientId, webhookUrlProblem } from '../../../core/rules/rule.js';
 
 describe('webhookUrlProblem', () => {
   it.each(['https://example.com/hook', 'https://example.com:8443/a?b=c', 'http://localhost:3000/hook', 'http://127.0.0.1:9/x', 'http://[::1]:80/', 'HTTPS://EXAMPLE.COM'])('accepts %s', (url) => {
@@ -43,4 +43,26 @@ describe('headerProblem', () => {
 
 it('a rule\'s session has a client id no device mistakes for its own', () => {
   expect(ruleClientId('temps')).toBe('$rule/temps');
+});
+
+describe('resolveHeaders and headerNames: header values are write-only', () => {
+  const stored = { Authorization: 'Bearer s3cret', 'X-Old': 'gone' };
+
+  it('a value sets a header; a name alone keeps the stored value; a header left out goes', () => {
+    expect(resolveHeaders([{ name: 'Authorization' }, { name: 'X-Site', value: 'north' }], stored)).toEqual({ headers: { Authorization: 'Bearer s3cret', 'X-Site': 'north' } });
+  });
+
+  it('no headers asked: none kept', () => {
+    expect(resolveHeaders(undefined, stored)).toEqual({ headers: undefined });
+    expect(resolveHeaders([], stored)).toEqual({ headers: undefined });
+  });
+
+  it('a name alone with nothing stored under it is a problem, not an empty header', () => {
+    expect(resolveHeaders([{ name: 'Authorization' }], undefined)).toEqual({ problem: expect.stringContaining('header "Authorization" has no value') });
+  });
+
+  it('answers carry the names only', () => {
+    expect(headerNames(stored)).toEqual([{ name: 'Authorization' }, { name: 'X-Old' }]);
+    expect(headerNames(undefined)).toBeUndefined();
+  });
 });
