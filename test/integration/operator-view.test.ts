@@ -2,6 +2,7 @@
 // counted, and the tenant's event log (connects, disconnects with their reason, auth failures, kicks, limit
 // hits, token changes) paged and filtered through the API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LogEvent } from '../../core/tenancy/event-log.js';
 import { startBroker, tempPersistDir, type RunningBroker } from './broker.js';
 import { connectClient, end, publish, recorder, sleep, subscribe, waitUntil } from './clients.js';
 import { api as callApi, newTenant, newToken, refusedCode } from './tenants.js';
@@ -9,18 +10,8 @@ import { api as callApi, newTenant, newToken, refusedCode } from './tenants.js';
 const ADMIN = 'operator-admin-secret';
 const VARS = { ADMIN_TOKEN: ADMIN, ALLOW_ANONYMOUS: 'false' };
 
-interface LoggedEvent {
-  id: string;
-  at: number;
-  kind: string;
-  clientId?: string;
-  tokenId?: string;
-  message: string;
-  reasonCode?: number;
-  limit?: string;
-  count?: number;
-  detail?: Record<string, unknown>;
-}
+/** An event as GET /events answers it: the log's entry with its id (worker/api/events-routes.ts). */
+type LoggedEvent = LogEvent & { id: string };
 
 describe('[issue 13] counters are exact across an eviction of every object', () => {
   const dir = tempPersistDir();
