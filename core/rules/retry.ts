@@ -4,6 +4,7 @@
 //
 //   attempt 1 fails → wait ~1 s, 2 → ~2 s, 3 → ~4 s … capped at maxDelayMs (5 min by default);
 //   attempt maxAttempts fails, or the batch's first attempt is older than maxAgeMs → dead letter.
+import { jitteredBackoff } from '../backoff.js';
 import type { RetryPolicy } from './rule.js';
 
 /** A failed attempt, as the destination reported it. */
@@ -30,13 +31,10 @@ export function isPermanentFailure(failure: Failure): boolean {
 
 /**
  * The wait after the `attempts`-th failed attempt: initialDelayMs × 2^(attempts − 1), capped at maxDelayMs,
- * then jittered to between half and all of it ("equal jitter": retries of many rules spread out, and none
- * comes sooner than half the schedule). `random` is in [0, 1).
+ * then jittered to between half and all of it (core/backoff.ts). `random` is in [0, 1).
  */
 export function backoffDelay(attempts: number, policy: RetryPolicy, random: number): number {
-  const exponent = Math.min(Math.max(attempts - 1, 0), 40);
-  const capped = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** exponent);
-  return Math.round(capped / 2 + (capped / 2) * random);
+  return jitteredBackoff(attempts - 1, policy.initialDelayMs, policy.maxDelayMs, random);
 }
 
 /**
