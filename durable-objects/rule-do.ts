@@ -3,20 +3,21 @@
 // multiplexes its one alarm: a rule's retry when one is due, and a watchdog every WATCHDOG_MS while any rule
 // is enabled, which reopens session links after an eviction or a restart (nothing else would wake the object)
 // and writes counters that changed.
-import { MqttClient } from '../core/client/mqtt-client.js';
 import { newCounters, type RuleCounters } from '../core/rules/counters.js';
 import type { RuleMessage } from '../core/rules/delivery.js';
 import { MAX_RULES, headerNames, resolveHeaders, ruleClientId, type HeaderInput, type QueueDestination, type Rule, type WebhookDestination } from '../core/rules/rule.js';
 import { sessionName, sessionStub } from './addresses.js';
 import { CountedObject } from './counted-object.js';
 import type { Env } from './env.js';
-import { platformTimers } from './links/link.js';
+import { endSession } from './links/link.js';
 import { internalToken, openSessionLink } from './links/session-link.js';
 import { destinationOf } from './rules/destination.js';
 import { RuleRunner, type RunnerStatus } from './rules/rule-runner.js';
 import { RULES_SCHEMA, RuleStore, type StoredRule } from './rules/rule-store.js';
 import { newSecret } from './secrets.js';
 
+/** How long a deleted rule waits for its session's CONNACK when it ends that session. */
+const SESSION_END_TIMEOUT_MS = 10_000;
 /** How often the watchdog looks at the rules' links while any rule is enabled. */
 const WATCHDOG_MS = 30_000;
 
@@ -261,14 +262,10 @@ export class RuleDO extends CountedObject {
     }
   }
 
-  /** Ends the rule's session as MQTT does: a clean start with no expiry, then DISCONNECT. */
-  private async endSession(tenant: string, name: string): Promise<void> {
+  /** Ends the rule's session as MQTT does (a clean start with no expiry, then DISCONNECT). */
+  private endSession(tenant: string, name: string): Promise<void> {
     const clientId = ruleClientId(name);
-    const link = await openSessionLink(this.env, tenant, clientId, internalToken(`rule:${name}`));
-    const client = new MqttClient(link, { clientId, protocolVersion: 5, cleanStart: true, keepAlive: 0, sessionExpiry: 0 }, () => undefined, platformTimers);
-    link.attach(client);
-    await client.connect();
-    client.disconnect('rule deleted');
+    return endSession(() => openSessionLink(this.env, tenant, clientId, internalToken(`rule:${name}`)), { clientId, protocolVersion: 5 }, 'rule deleted', SESSION_END_TIMEOUT_MS);
   }
 }
 

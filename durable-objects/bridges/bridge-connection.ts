@@ -8,7 +8,7 @@
 // Whichever side drops, the other is closed too, with its unacknowledged messages: the session (persistent,
 // long expiry) and the remote's session (Clean Start 0) keep them and deliver them again at the reconnect.
 // So nothing acknowledged is lost; a message may cross twice (QoS 1 is at least once).
-import { MqttClient, RefusedError, type ClientOptions } from '../../core/client/mqtt-client.js';
+import { MqttClient, RefusedError } from '../../core/client/mqtt-client.js';
 import type { PublishPacket } from '../../core/codec/index.js';
 import { localClientId, type BridgeConfig } from '../../core/bridge/config.js';
 import { planForward } from '../../core/bridge/forward.js';
@@ -16,7 +16,7 @@ import { EchoGuard } from '../../core/bridge/loop-guard.js';
 import type { BridgeCounters } from '../../core/bridge/status.js';
 import { filtersOn, subscriptionsOn, type Side } from '../../core/bridge/topic-map.js';
 import type { Env } from '../env.js';
-import { platformTimers, type Link } from '../links/link.js';
+import { endSession, platformTimers, withTimeout } from '../links/link.js';
 import { openRemoteLink } from '../links/remote-link.js';
 import { internalToken, openSessionLink } from '../links/session-link.js';
 import type { Subscribed } from './bridge-store.js';
@@ -196,43 +196,24 @@ export class BridgeConnection {
  * session until its own expiry.
  */
 export async function endSessions(env: Env, tenant: string, config: BridgeConfig, password: string | undefined): Promise<void> {
-  const clean = { cleanStart: true, keepAlive: 0, sessionExpiry: 0 };
   const localId = localClientId(config.name);
+  const bestEffort = (ended: Promise<void>) => ended.catch(() => undefined);
   await Promise.all([
-    connectAndLeave(() => openSessionLink(env, tenant, localId, internalToken(`bridge:${config.name}`)), { ...clean, clientId: localId, protocolVersion: 5 }),
-    connectAndLeave(() => openRemoteLink(config.url, CONNECT_TIMEOUT_MS), {
-      ...clean,
-      clientId: config.clientId,
-      protocolVersion: config.protocolVersion,
-      ...(config.username === undefined ? {} : { username: config.username }),
-      ...(password ? { password: new TextEncoder().encode(password) } : {}),
-    }),
+    bestEffort(endSession(() => openSessionLink(env, tenant, localId, internalToken(`bridge:${config.name}`)), { clientId: localId, protocolVersion: 5 }, 'bridge deleted', CONNECT_TIMEOUT_MS)),
+    bestEffort(
+      endSession(
+        () => openRemoteLink(config.url, CONNECT_TIMEOUT_MS),
+        {
+          clientId: config.clientId,
+          protocolVersion: config.protocolVersion,
+          ...(config.username === undefined ? {} : { username: config.username }),
+          ...(password ? { password: new TextEncoder().encode(password) } : {}),
+        },
+        'bridge deleted',
+        CONNECT_TIMEOUT_MS,
+      ),
+    ),
   ]);
-}
-
-async function connectAndLeave(open: () => Promise<Link>, options: ClientOptions): Promise<void> {
-  try {
-    const link = await open();
-    const client = new MqttClient(link, options, () => undefined, platformTimers);
-    link.attach(client);
-    try {
-      await withTimeout(client.connect(), CONNECT_TIMEOUT_MS, 'CONNACK');
-    } finally {
-      client.disconnect('bridge deleted');
-    }
-  } catch {
-    // best effort (see endSessions)
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 export function errorText(error: unknown): string {

@@ -1,6 +1,6 @@
 // A byte stream an MqttClient (core/client/mqtt-client.ts) speaks over: the relay socket into one of our own
 // session objects, or a connection out to another broker (TCP, TLS or WebSocket).
-import type { ByteTransport, MqttClient, Timers } from '../../core/client/mqtt-client.js';
+import { MqttClient, type ByteTransport, type ClientOptions, type Timers } from '../../core/client/mqtt-client.js';
 
 export interface Link extends ByteTransport {
   /** Feeds what arrives to `client` from now on, and tells it when the link ends. */
@@ -35,3 +35,30 @@ export const platformTimers: Timers = {
   set: (callback, ms) => setTimeout(callback, ms),
   clear: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/** Settles as `promise` does, or rejects once `ms` passed without an answer. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Ends a persistent session as MQTT does when its owner (a deleted bridge or rule) goes for good: a Clean
+ * Start CONNECT with Session Expiry 0 over the link `open` gives, then DISCONNECT. Rejects when the link or
+ * the CONNACK (within `timeoutMs`) fails.
+ */
+export async function endSession(open: () => Promise<Link>, options: Omit<ClientOptions, 'cleanStart' | 'keepAlive' | 'sessionExpiry'>, reason: string, timeoutMs: number): Promise<void> {
+  const link = await open();
+  const client = new MqttClient(link, { ...options, cleanStart: true, keepAlive: 0, sessionExpiry: 0 }, () => undefined, platformTimers);
+  link.attach(client);
+  try {
+    await withTimeout(client.connect(), timeoutMs, 'CONNACK');
+  } finally {
+    client.disconnect(reason);
+  }
+}

@@ -2,7 +2,7 @@
 // ws:// and wss:// through a WebSocket upgrade with the `mqtt` subprotocol.
 import { connect } from 'cloudflare:sockets';
 import type { MqttClient } from '../../core/client/mqtt-client.js';
-import { webSocketLink, type Link } from './link.js';
+import { webSocketLink, withTimeout, type Link } from './link.js';
 
 export const REMOTE_SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'] as const;
 const DEFAULT_PORTS: Record<string, number> = { 'mqtt:': 1883, 'mqtts:': 8883, 'ws:': 80, 'wss:': 443 };
@@ -65,14 +65,4 @@ async function openSocket(target: URL, timeoutMs: number): Promise<Link> {
       })();
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
