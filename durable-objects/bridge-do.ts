@@ -9,6 +9,7 @@ import { endSessions } from './bridges/bridge-connection.js';
 import { BridgeRunner, type RunnerHost } from './bridges/bridge-runner.js';
 import { BRIDGE_SCHEMA, BridgeStore, type StoredBridge, type Subscribed } from './bridges/bridge-store.js';
 import { CountedObject } from './counted-object.js';
+import { PlannedAlarm } from './planned-alarm.js';
 import type { Env } from './env.js';
 
 /** Bridges one tenant may have: each holds two connections in this one object. */
@@ -24,8 +25,7 @@ export class BridgeDO extends CountedObject {
   private readonly store: BridgeStore;
   private readonly runners = new Map<string, BridgeRunner>();
   private owner: string | undefined;
-  /** The alarm as last set by this instance (undefined: not known yet). */
-  private alarmAt: number | null | undefined;
+  private readonly planned: PlannedAlarm;
 
   /** What the runners call back: their status to save, the alarm to move. */
   private readonly host: RunnerHost;
@@ -33,6 +33,7 @@ export class BridgeDO extends CountedObject {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, BRIDGE_SCHEMA);
     this.store = new BridgeStore(this.sql);
+    this.planned = new PlannedAlarm(ctx.storage);
     this.owner = this.store.tenant();
     const self = this;
     this.host = {
@@ -48,20 +49,20 @@ export class BridgeDO extends CountedObject {
 
   async list(tenant: string): Promise<BridgeView[]> {
     this.invocations.rpc++;
-    await this.wake(tenant);
+    this.wake(tenant);
     return [...this.runners.values()].map(view);
   }
 
   async get(tenant: string, name: string): Promise<BridgeView | undefined> {
     this.invocations.rpc++;
-    await this.wake(tenant);
+    this.wake(tenant);
     const runner = this.runners.get(name);
     return runner ? view(runner) : undefined;
   }
 
   async create(tenant: string, input: BridgeInput): Promise<BridgeChange> {
     this.invocations.rpc++;
-    await this.wake(tenant);
+    this.wake(tenant);
     if (this.runners.has(input.name)) return { ok: false, status: 409, error: `bridge "${input.name}" already exists` };
     if (this.runners.size >= MAX_BRIDGES) return { ok: false, status: 403, error: `a tenant may have at most ${MAX_BRIDGES} bridges` };
     const now = Date.now();
@@ -73,13 +74,13 @@ export class BridgeDO extends CountedObject {
       status: undefined,
       subscribed: { local: [], remote: [] },
     };
-    return { ok: true, bridge: await this.install(stored) };
+    return { ok: true, bridge: this.install(stored) };
   }
 
   /** Replaces the configuration (the password is kept when `input` has none); the bridge reconnects at once. */
   async update(tenant: string, name: string, input: BridgeInput): Promise<BridgeChange> {
     this.invocations.rpc++;
-    await this.wake(tenant);
+    this.wake(tenant);
     const current = this.runners.get(name);
     if (!current) return { ok: false, status: 404, error: `no bridge "${name}" in this tenant` };
     current.stop('configuration changed');
@@ -90,80 +91,73 @@ export class BridgeDO extends CountedObject {
       updatedAt: Date.now(),
       status: current.status(),
     };
-    return { ok: true, bridge: await this.install(stored) };
+    return { ok: true, bridge: this.install(stored) };
   }
 
   /** Deletes the bridge and ends its sessions (ours; the remote's when it can be reached). */
   async remove(tenant: string, name: string): Promise<boolean> {
     this.invocations.rpc++;
-    await this.wake(tenant);
+    this.wake(tenant);
     const runner = this.runners.get(name);
     if (!runner) return false;
     runner.stop('bridge deleted');
     this.runners.delete(name);
     this.store.delete(name);
-    await this.scheduleAlarm();
+    this.scheduleAlarm();
     await endSessions(this.env, tenant, runner.config, runner.stored.password);
     return true;
   }
 
   override async alarm(): Promise<void> {
     this.invocations.alarm++;
-    this.alarmAt = undefined;
+    this.planned.fired();
     if (this.owner === undefined) return;
     for (const runner of this.runners.values()) {
       if (runner.countersMoved()) this.store.saveStatus(runner.config.name, runner.status());
     }
-    await this.wake(this.owner);
+    this.wake(this.owner);
   }
 
   private changed(runner: BridgeRunner): void {
     if (this.runners.get(runner.config.name) !== runner) return;
     runner.countersMoved();
     this.store.saveStatus(runner.config.name, runner.status());
-    void this.scheduleAlarm();
+    this.scheduleAlarm();
   }
 
   private subscribed(runner: BridgeRunner, subscribed: Subscribed): void {
     if (this.runners.get(runner.config.name) === runner) this.store.saveSubscribed(runner.config.name, subscribed);
   }
 
-  private async install(stored: StoredBridge): Promise<BridgeView> {
+  private install(stored: StoredBridge): BridgeView {
     this.store.save(stored);
     const runner = new BridgeRunner(this.host, stored);
     this.runners.set(stored.config.name, runner);
     runner.tick(Date.now());
-    await this.scheduleAlarm();
+    this.scheduleAlarm();
     return view(runner);
   }
 
   /** Remembers the tenant, connects what is due, and keeps the alarm set. */
-  private async wake(tenant: string): Promise<void> {
+  private wake(tenant: string): void {
     if (this.owner !== tenant) {
       this.store.setTenant(tenant);
       this.owner = tenant;
     }
     const now = Date.now();
     for (const runner of this.runners.values()) runner.tick(now);
-    await this.scheduleAlarm();
+    this.scheduleAlarm();
   }
 
   /** The alarm: the earliest retry, and the watchdog while any bridge is enabled; none without bridges. */
-  private async scheduleAlarm(): Promise<void> {
+  private scheduleAlarm(): void {
     const enabled = [...this.runners.values()].filter((runner) => runner.config.enabled);
     let next: number | null = null;
     if (enabled.length > 0) {
       next = Date.now() + watchdogMs(this.env);
       for (const runner of enabled) if (runner.wakeAt !== null) next = Math.min(next, runner.wakeAt);
     }
-    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
-    // A watchdog already set within the period stays (no write per call); an earlier retry moves it.
-    if (next === null) {
-      if (this.alarmAt !== null) await this.ctx.storage.deleteAlarm();
-    } else if (this.alarmAt === null || next < this.alarmAt || this.alarmAt < Date.now()) {
-      await this.ctx.storage.setAlarm(next);
-    } else return;
-    this.alarmAt = next;
+    this.planned.plan(next);
   }
 }
 

@@ -12,6 +12,7 @@ import type { Env } from './env.js';
 import { endSession } from './links/link.js';
 import { internalToken, openSessionLink } from './links/session-link.js';
 import { destinationOf } from './rules/destination.js';
+import { PlannedAlarm } from './planned-alarm.js';
 import { RuleRunner, type RunnerStatus } from './rules/rule-runner.js';
 import { RULES_SCHEMA, RuleStore, type StoredRule } from './rules/rule-store.js';
 import { newSecret } from './secrets.js';
@@ -58,11 +59,12 @@ export class RuleDO extends CountedObject {
   private tenantName: string | undefined;
   /** Counters as last written, per rule: only changes are written. */
   private readonly savedCounters = new Map<string, string>();
-  private plannedAlarm: number | undefined;
+  private readonly planned: PlannedAlarm;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env, RULES_SCHEMA);
     this.store = new RuleStore(this.sql);
+    this.planned = new PlannedAlarm(ctx.storage);
   }
 
   async list(tenant: string): Promise<RuleView[]> {
@@ -166,7 +168,7 @@ export class RuleDO extends CountedObject {
 
   override async alarm(): Promise<void> {
     this.invocations.alarm++;
-    this.plannedAlarm = undefined;
+    this.planned.fired();
     const tenant = this.tenantName ?? this.store.tenant();
     if (tenant === undefined) return;
     const { runners } = this.load(tenant);
@@ -237,20 +239,12 @@ export class RuleDO extends CountedObject {
   /** One alarm for everything: the earliest retry due, else the watchdog while any rule is enabled. */
   private replan(): void {
     const runners = [...(this.loaded?.runners.values() ?? [])];
-    let next = runners.some((runner) => runner.enabled) ? Date.now() + WATCHDOG_MS : undefined;
+    let next = runners.some((runner) => runner.enabled) ? Date.now() + WATCHDOG_MS : null;
     for (const runner of runners) {
       const due = runner.nextAttemptAt;
       if (due !== undefined && runner.enabled) next = Math.min(next ?? due, due);
     }
-    // The watchdog's alarm is not moved later by each call: only an earlier time, or none, changes it.
-    if (next === undefined) {
-      if (this.plannedAlarm !== undefined) void this.ctx.storage.deleteAlarm();
-      this.plannedAlarm = undefined;
-      return;
-    }
-    if (this.plannedAlarm !== undefined && this.plannedAlarm <= next && this.plannedAlarm > Date.now()) return;
-    this.plannedAlarm = next;
-    void this.ctx.storage.setAlarm(next);
+    this.planned.plan(next);
   }
 
   private saveChangedCounters(): void {
