@@ -24,7 +24,8 @@ export type BridgeChange = { ok: true; bridge: BridgeView } | { ok: false; statu
 export class BridgeDO extends CountedObject {
   private readonly store: BridgeStore;
   private readonly runners = new Map<string, BridgeRunner>();
-  private owner: string | undefined;
+  /** The tenant whose bridges these are: from this object's own name (counted-object.ts). */
+  private readonly owner: string | undefined;
   private readonly planned: PlannedAlarm;
 
   /** What the runners call back: their status to save, the alarm to move. */
@@ -34,13 +35,10 @@ export class BridgeDO extends CountedObject {
     super(ctx, env, BRIDGE_SCHEMA);
     this.store = new BridgeStore(this.sql);
     this.planned = new PlannedAlarm(ctx.storage);
-    this.owner = this.store.tenant();
-    const self = this;
+    this.owner = this.ownTenant;
     this.host = {
       env,
-      get tenant() {
-        return self.owner!;
-      },
+      tenant: this.owner ?? '',
       changed: (runner) => this.changed(runner),
       subscribed: (runner, subscribed) => this.subscribed(runner, subscribed),
     };
@@ -49,20 +47,20 @@ export class BridgeDO extends CountedObject {
 
   async list(tenant: string): Promise<BridgeView[]> {
     this.invocations.rpc++;
-    this.wake(tenant);
+    this.wake();
     return [...this.runners.values()].map(view);
   }
 
   async get(tenant: string, name: string): Promise<BridgeView | undefined> {
     this.invocations.rpc++;
-    this.wake(tenant);
+    this.wake();
     const runner = this.runners.get(name);
     return runner ? view(runner) : undefined;
   }
 
   async create(tenant: string, input: BridgeInput): Promise<BridgeChange> {
     this.invocations.rpc++;
-    this.wake(tenant);
+    this.wake();
     if (this.runners.has(input.name)) return { ok: false, status: 409, error: `bridge "${input.name}" already exists` };
     if (this.runners.size >= MAX_BRIDGES) return { ok: false, status: 403, error: `a tenant may have at most ${MAX_BRIDGES} bridges` };
     const now = Date.now();
@@ -80,7 +78,7 @@ export class BridgeDO extends CountedObject {
   /** Replaces the configuration (the password is kept when `input` has none); the bridge reconnects at once. */
   async update(tenant: string, name: string, input: BridgeInput): Promise<BridgeChange> {
     this.invocations.rpc++;
-    this.wake(tenant);
+    this.wake();
     const current = this.runners.get(name);
     if (!current) return { ok: false, status: 404, error: `no bridge "${name}" in this tenant` };
     current.stop('configuration changed');
@@ -97,7 +95,7 @@ export class BridgeDO extends CountedObject {
   /** Deletes the bridge and ends its sessions (ours; the remote's when it can be reached). */
   async remove(tenant: string, name: string): Promise<boolean> {
     this.invocations.rpc++;
-    this.wake(tenant);
+    this.wake();
     const runner = this.runners.get(name);
     if (!runner) return false;
     runner.stop('bridge deleted');
@@ -115,7 +113,7 @@ export class BridgeDO extends CountedObject {
     for (const runner of this.runners.values()) {
       if (runner.countersMoved()) this.store.saveStatus(runner.config.name, runner.status());
     }
-    this.wake(this.owner);
+    this.wake();
   }
 
   private changed(runner: BridgeRunner): void {
@@ -138,12 +136,8 @@ export class BridgeDO extends CountedObject {
     return view(runner);
   }
 
-  /** Remembers the tenant, connects what is due, and keeps the alarm set. */
-  private wake(tenant: string): void {
-    if (this.owner !== tenant) {
-      this.store.setTenant(tenant);
-      this.owner = tenant;
-    }
+  /** Connects what is due, and keeps the alarm set. */
+  private wake(): void {
     const now = Date.now();
     for (const runner of this.runners.values()) runner.tick(now);
     this.scheduleAlarm();

@@ -28,6 +28,11 @@ export abstract class CountedObject extends DurableObject<Env> {
     if (schema) this.sql.run(schema);
   }
 
+  /** The tenant this object belongs to (its name's first part), undefined where its name is not known. */
+  protected get ownTenant(): string | undefined {
+    return this.ownName === undefined ? undefined : tenantOfObjectName(this.ownName);
+  }
+
   /**
    * An object only ever addresses objects of its own tenant, and lives where that tenant lives: its own id
    * tells this isolate the tenant's location, with no lookup (core/tenancy/data-location.ts).

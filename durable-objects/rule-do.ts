@@ -56,7 +56,6 @@ interface Loaded {
 export class RuleDO extends CountedObject {
   private readonly store: RuleStore;
   private loaded: Loaded | undefined;
-  private tenantName: string | undefined;
   /** Counters as last written, per rule: only changes are written. */
   private readonly savedCounters = new Map<string, string>();
   private readonly planned: PlannedAlarm;
@@ -169,7 +168,7 @@ export class RuleDO extends CountedObject {
   override async alarm(): Promise<void> {
     this.invocations.alarm++;
     this.planned.fired();
-    const tenant = this.tenantName ?? this.store.tenant();
+    const tenant = this.ownTenant;
     if (tenant === undefined) return;
     const { runners } = this.load(tenant);
     const now = Date.now();
@@ -183,10 +182,6 @@ export class RuleDO extends CountedObject {
 
   /** The rules, read once per start; every enabled one starts its link. */
   private load(tenant: string): Loaded {
-    if (this.tenantName !== tenant) {
-      if (this.store.tenant() !== tenant) this.store.setTenant(tenant);
-      this.tenantName = tenant;
-    }
     if (this.loaded) return this.loaded;
     const loaded: Loaded = { stored: new Map(), runners: new Map() };
     for (const entry of this.store.all()) {
@@ -221,7 +216,7 @@ export class RuleDO extends CountedObject {
   private async view(entry: StoredRule): Promise<RuleView> {
     const { rule } = entry;
     const runner = this.loaded!.runners.get(rule.name)!;
-    const described = await sessionStub(this.env, sessionName(this.tenantName!, ruleClientId(rule.name)))
+    const described = await sessionStub(this.env, sessionName(this.ownTenant!, ruleClientId(rule.name)))
       .describe()
       .catch(() => undefined);
     this.invocations.callsMade++;

@@ -6,7 +6,6 @@ import type { BridgeStatus } from '../../core/bridge/status.js';
 import type { CountedSql } from '../invocation-counters.js';
 
 export const BRIDGE_SCHEMA = `
-CREATE TABLE IF NOT EXISTS bridge_owner (tenant TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS bridges (
   name TEXT PRIMARY KEY,
   config TEXT NOT NULL,
@@ -37,16 +36,6 @@ type Row = { name: string; config: string; password: string | null; created_at: 
 
 export class BridgeStore {
   constructor(private readonly sql: CountedSql) {}
-
-  /** The tenant this object serves (set by the first API call; the alarm has no other way to know it). */
-  tenant(): string | undefined {
-    return this.sql.one<{ tenant: string }>('SELECT tenant FROM bridge_owner')?.tenant;
-  }
-
-  setTenant(tenant: string): void {
-    this.sql.run('DELETE FROM bridge_owner');
-    this.sql.run('INSERT INTO bridge_owner (tenant) VALUES (?)', tenant);
-  }
 
   all(): StoredBridge[] {
     return this.sql.all<Row>('SELECT * FROM bridges ORDER BY name').map(fromRow);

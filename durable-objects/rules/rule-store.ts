@@ -7,8 +7,7 @@ import type { CountedSql } from '../invocation-counters.js';
 
 export const RULES_SCHEMA = `
 CREATE TABLE IF NOT EXISTS rules (name TEXT PRIMARY KEY, rule TEXT NOT NULL, secret TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, fresh_session INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS rule_state (name TEXT PRIMARY KEY, counters TEXT NOT NULL, retry TEXT);
-CREATE TABLE IF NOT EXISTS rules_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);`;
+CREATE TABLE IF NOT EXISTS rule_state (name TEXT PRIMARY KEY, counters TEXT NOT NULL, retry TEXT);`;
 
 /** A batch waiting for its next attempt, as kept across evictions. */
 export interface RetryState {
@@ -81,14 +80,5 @@ export class RuleStore {
       JSON.stringify(counters),
       retry ? JSON.stringify(retry) : null,
     );
-  }
-
-  /** The tenant these rules belong to (the alarm has no caller to say it). */
-  tenant(): string | undefined {
-    return this.sql.one<Row>("SELECT value FROM rules_meta WHERE key = 'tenant'")?.value as string | undefined;
-  }
-
-  setTenant(tenant: string): void {
-    this.sql.run("INSERT OR REPLACE INTO rules_meta (key, value) VALUES ('tenant', ?)", tenant);
   }
 }
