@@ -117,7 +117,9 @@ const masterOnly: MiddlewareHandler<{ Bindings: Env; Variables: ApiVariables }> 
   if (c.get('caller') === 'token') throw jsonError(403, 'only a master token may use the admin API');
   await next();
 };
-for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats', '/stats/*', '/events', '/retained', '/retained/*']) tenantRoutes.use(path, masterOnly);
+for (const path of ['/tokens', '/tokens/*', '/sessions', '/sessions/*', '/stats', '/stats/*', '/events', '/retained', '/retained/*', '/bridges', '/bridges/*', '/rules', '/rules/*']) {
+  tenantRoutes.use(path, masterOnly);
+}
 
 /**
  * HTTP publish with any token of the tenant, obeying its ACL, message size and publish rate. Body: { topic,
@@ -360,10 +362,10 @@ tenantRoutes.delete('/retained', async (c) => {
 /** The event log and per-minute statistics (events-routes.ts). */
 tenantRoutes.route('/', eventsRoutes);
 
-/** Bridges to other brokers (bridge-routes.ts): master only, checked there. */
+/** Bridges to other brokers (bridge-routes.ts), master only. */
 tenantRoutes.route('/bridges', bridgeRoutes);
 /** Rules: messages out to webhooks and Queues (rule-routes.ts), master only. */
-tenantRoutes.use('/rules', masterOnly).use('/rules/*', masterOnly).route('/rules', ruleRoutes);
+tenantRoutes.route('/rules', ruleRoutes);
 
 /** "Test this ACL" (acl-routes.ts): master only, as it shows any token's ACL. */
 tenantRoutes.use('/acl/*', masterOnly).route('/acl', aclRoutes);
