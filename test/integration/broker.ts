@@ -124,7 +124,8 @@ async function watchExceptions(port: number, lines: string[]): Promise<WebSocket
   return socket;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (for a process that must be told its port). */
+export function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {

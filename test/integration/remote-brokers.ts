@@ -6,6 +6,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
+import { freePort } from './broker.js';
 import { sleep, waitUntil } from './clients.js';
 
 export interface AedesBroker {
@@ -107,12 +108,3 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
