@@ -3,6 +3,7 @@
 import { concatBytes } from '../core/codec/bytes.js';
 import { encodePackets, type Packet, type ProtocolVersion } from '../core/codec/index.js';
 import type { ConnectionLoss } from '../core/session/machine.js';
+import type { ConnectionToken } from '../core/tenancy/token.js';
 
 /** Headers on the upgrade request the Worker sends to a session object. */
 export const RelayHeader = {
@@ -19,6 +20,34 @@ export const RelayHeader = {
   /** The client's address as Cloudflare saw it (CF-Connecting-IP), for the event log. */
   remoteAddress: 'X-Mqtt-Remote-Address',
 } as const;
+
+/** What the upgrade request to a session object says of its connection (RelayHeader). */
+export interface RelayOpening {
+  tenant: string;
+  clientId: string;
+  clientIdAssigned: boolean;
+  /** Seconds. */
+  keepAlive: number;
+  serverKeepAlive?: number;
+  /** Absent: an anonymous client. */
+  token?: ConnectionToken;
+  remoteAddress?: string;
+}
+
+/** The headers of the upgrade request that opens a relay socket to a session object (the Worker's, or a link's). */
+export function relayHeaders(opening: RelayOpening): Record<string, string> {
+  const headers: Record<string, string> = {
+    Upgrade: 'websocket',
+    [RelayHeader.tenant]: opening.tenant,
+    [RelayHeader.clientId]: encodeURIComponent(opening.clientId),
+    [RelayHeader.clientIdAssigned]: opening.clientIdAssigned ? '1' : '0',
+    [RelayHeader.keepAlive]: String(opening.keepAlive),
+  };
+  if (opening.serverKeepAlive !== undefined) headers[RelayHeader.serverKeepAlive] = String(opening.serverKeepAlive);
+  if (opening.token) headers[RelayHeader.token] = encodeURIComponent(JSON.stringify(opening.token));
+  if (opening.remoteAddress) headers[RelayHeader.remoteAddress] = opening.remoteAddress;
+  return headers;
+}
 
 /**
  * Close codes on the relay socket. Both ends close it with `ended` and a short reason: the Worker when its

@@ -6,7 +6,7 @@ import { ReasonCode, connackCodeFor, refusalClosesWithoutConnack } from '../core
 import { decideConnect, keepAliveDeadlineMs } from '../core/session/connect.js';
 import { serverDisconnect } from '../core/session/server-disconnect.js';
 import { sessionName, sessionStub } from '../durable-objects/addresses.js';
-import { RelayCloseCode, RelayHeader, encodeControl } from '../durable-objects/relay-protocol.js';
+import { RelayCloseCode, encodeControl, relayHeaders } from '../durable-objects/relay-protocol.js';
 import type { BrokerConfig } from '../durable-objects/config.js';
 import type { Env } from '../durable-objects/env.js';
 import { authenticate } from './authenticate.js';
@@ -167,16 +167,15 @@ export class MqttRelay {
     if ((this.state as RelayState) === 'closed') return;
 
     this.keepAliveMs = keepAliveDeadlineMs(decision.keepAlive);
-    const headers: Record<string, string> = {
-      Upgrade: 'websocket',
-      [RelayHeader.tenant]: auth.tenant,
-      [RelayHeader.clientId]: encodeURIComponent(decision.clientId),
-      [RelayHeader.clientIdAssigned]: decision.clientIdAssigned ? '1' : '0',
-      [RelayHeader.keepAlive]: String(decision.keepAlive),
-    };
-    if (decision.serverKeepAlive !== undefined) headers[RelayHeader.serverKeepAlive] = String(decision.serverKeepAlive);
-    if (auth.token) headers[RelayHeader.token] = encodeURIComponent(JSON.stringify(auth.token));
-    if (this.remoteAddress) headers[RelayHeader.remoteAddress] = this.remoteAddress;
+    const headers = relayHeaders({
+      tenant: auth.tenant,
+      clientId: decision.clientId,
+      clientIdAssigned: decision.clientIdAssigned,
+      keepAlive: decision.keepAlive,
+      ...(decision.serverKeepAlive === undefined ? {} : { serverKeepAlive: decision.serverKeepAlive }),
+      ...(auth.token ? { token: auth.token } : {}),
+      ...(this.remoteAddress ? { remoteAddress: this.remoteAddress } : {}),
+    });
 
     let socket: WebSocket | null;
     const upgrade = sessionStub(this.env, sessionName(auth.tenant, decision.clientId)).fetch('https://session.internal/connect', { headers });

@@ -5,7 +5,7 @@
 import type { ConnectionToken } from '../../core/tenancy/token.js';
 import { sessionName, sessionStub } from '../addresses.js';
 import type { Env } from '../env.js';
-import { RelayHeader } from '../relay-protocol.js';
+import { relayHeaders } from '../relay-protocol.js';
 import { webSocketLink, type Link } from './link.js';
 
 /**
@@ -13,14 +13,7 @@ import { webSocketLink, type Link } from './link.js';
  * bridge or rule in counters and the event log). The CONNECT is the caller's first message, as for a relay.
  */
 export async function openSessionLink(env: Env, tenant: string, clientId: string, token: ConnectionToken): Promise<Link> {
-  const headers: Record<string, string> = {
-    Upgrade: 'websocket',
-    [RelayHeader.tenant]: tenant,
-    [RelayHeader.clientId]: encodeURIComponent(clientId),
-    [RelayHeader.clientIdAssigned]: '0',
-    [RelayHeader.keepAlive]: '0',
-    [RelayHeader.token]: encodeURIComponent(JSON.stringify(token)),
-  };
+  const headers = relayHeaders({ tenant, clientId, clientIdAssigned: false, keepAlive: 0, token });
   const response = await sessionStub(env, sessionName(tenant, clientId)).fetch('https://session.internal/connect', { headers });
   const socket = response.webSocket;
   if (!socket) throw new Error(`session ${clientId} refused the link (${response.status})`);
