@@ -7,6 +7,7 @@
 //       { pattern: "cmd/#",     direction: "in",  qos: 1, localPrefix: "from-cloud/", remotePrefix: "site-7/" } ] }
 //   local sensors/t1          → remote site-7/sensors/t1
 //   remote site-7/cmd/reboot  → local  from-cloud/cmd/reboot
+import { BRIDGE_CLIENT_ID_PREFIX } from '../session/connect.js';
 import { isValidTopicFilter, parseSharedSubscription } from '../topic/validate.js';
 
 export type BridgeDirection = 'in' | 'out' | 'both';
@@ -91,7 +92,7 @@ export function defaultRemoteClientId(tenant: string, name: string): string {
 
 /** The client id of the bridge's own session in its tenant. */
 export function localClientId(name: string): string {
-  return `$bridge/${name}`;
+  return `${BRIDGE_CLIENT_ID_PREFIX}${name}`;
 }
 
 const REMOTE_URL = /^(mqtts?|wss?):\/\/([^/?#]*)([/?][^#]*)?$/i;

@@ -1,6 +1,7 @@
 // What a rule is: a topic filter of one tenant and where its messages go (an HTTPS webhook or a Queue), with
 // the bounds of a batch and of its retries. Defaults and limits live here, so the API, the object that runs
 // the rules and the README agree; the checks are pure (no URL parser of the platform, no I/O).
+import { RULE_CLIENT_ID_PREFIX } from '../session/connect.js';
 import { isValidTopicFilter, parseSharedSubscription } from '../topic/validate.js';
 
 /** Rules one tenant may have (all of them run in one object). */
@@ -77,7 +78,7 @@ export const RULE_BOUNDS = {
 
 /** The rule's own session: a client id no device can mistake for its own. */
 export function ruleClientId(name: string): string {
-  return `$rule/${name}`;
+  return `${RULE_CLIENT_ID_PREFIX}${name}`;
 }
 
 /** What is wrong with a rule's topic filter, or undefined. */

@@ -92,8 +92,11 @@ export function decideConnect(
   return { ok: true, clientId, clientIdAssigned, keepAlive, ...(serverKeepAlive === undefined ? {} : { serverKeepAlive }) };
 }
 
-/** Client id prefixes the broker's own clients use (core/bridge/config.ts, the rules); no device may take one. */
-export const RESERVED_CLIENT_ID_PREFIXES = ['$bridge/', '$rule/'] as const;
+/** The client id prefix of a bridge's own session (core/bridge/config.ts) and of a rule's (core/rules/rule.ts). */
+export const BRIDGE_CLIENT_ID_PREFIX = '$bridge/';
+export const RULE_CLIENT_ID_PREFIX = '$rule/';
+/** Client id prefixes the broker's own clients use; no device may take one. */
+export const RESERVED_CLIENT_ID_PREFIXES = [BRIDGE_CLIENT_ID_PREFIX, RULE_CLIENT_ID_PREFIX] as const;
 
 export function isReservedClientId(clientId: string): boolean {
   return RESERVED_CLIENT_ID_PREFIXES.some((prefix) => clientId.startsWith(prefix));
